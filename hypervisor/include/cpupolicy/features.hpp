@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+// Everything derived from the one feature table (feature-table.hpp), at compile time:
+// name tables, attribute masks, the dependency closure of every feature.  A misspelt
+// name, a duplicate, or a dependency cycle stops the build here.
+#pragma once
+
+#include "cpupolicy/feature-table.hpp"
+#include "cpupolicy/featureset.hpp"
+
+namespace cpupolicy::features {
+
+template <typename T, size_t N>
+constexpr size_t countof(const T (&)[N]) { return N; }
+
+static_assert(countof(table::words) == NR_FEATUREWORDS, "one WordInfo per featureset word");
+
+inline constexpr unsigned nr_features = countof(table::features);
+inline constexpr unsigned nr_edges = countof(table::deps);
+inline constexpr unsigned nr_aliases = countof(table::aliases);
+
+// --- Names ------------------------------------------------------------------------
+// Names compare case-insensitively with '_' and '-' treated alike, so "SSE4_1",
+// "sse4-1" and "sse4_1" are one name.
+constexpr char fold(char c)
+{
+    if ( c >= 'A' && c <= 'Z' )
+        return static_cast<char>(c - 'A' + 'a');
+    return c == '_' ? '-' : c;
+}
+// <0, 0, >0 like strcmp, on folded characters; `blen` bounds b (SIZE_MAX: NUL-terminated).
+constexpr int name_cmp(const char *a, const char *b, size_t blen = SIZE_MAX)
+{
+    size_t i = 0;
+    for ( ; i < blen && b[i]; ++i )
+    {
+        char x = fold(a[i]), y = fold(b[i]);
+        if ( x != y || !x )
+            return x < y ? -1 : 1;
+    }
+    return a[i] ? 1 : 0;
+}
+
+// Reached only during constant evaluation when a name in an edge or alias does not
+// exist: calling a non-constexpr function there is a compile error naming it.
+void unknown_feature_name_in_table(const char *);
+
+constexpr uint32_t feature_number(const FeatureInfo &f) { return f.word * 32u + f.bit; }
+
+constexpr unsigned index_of_canonical(const char *name)
+{
+    for ( unsigned i = 0; i < nr_features; ++i )
+        if ( name_cmp(table::features[i].name, name) == 0 )
+            return i;
+    unknown_feature_name_in_table(name);
+    return 0;
+}
+
+// Dense table: feature number -> index into table::features, or 0xffff.
+struct IndexByNumber {
+    uint16_t idx[NR_FEATURE_BITS];
+};
+constexpr IndexByNumber make_index_by_number()
+{
+    IndexByNumber r{};
+    for ( auto &i : r.idx )
+        i = 0xffff;
+    for ( unsigned i = 0; i < nr_features; ++i )
+        r.idx[feature_number(table::features[i])] = static_cast<uint16_t>(i);
+    return r;
+}
+inline constexpr IndexByNumber index_by_number = make_index_by_number();
+
+constexpr const FeatureInfo *info(Feature f)
+{
+    if ( raw(f) >= NR_FEATURE_BITS || index_by_number.idx[raw(f)] == 0xffff )
+        return nullptr;
+    return &table::features[index_by_number.idx[raw(f)]];
+}
+constexpr const char *name(Feature f)
+{
+    const FeatureInfo *i = info(f);
+    return i ? i->name : nullptr;
+}
+
+// All names and aliases in one array sorted by folded spelling, for binary search.
+struct NameEntry {
+    const char *name;
+    uint16_t feature;
+    bool canonical;
+};
+inline constexpr unsigned nr_names = nr_features + nr_aliases;
+struct NameIndex {
+    NameEntry e[nr_names];
+};
+constexpr NameIndex make_name_index()
+{
+    NameIndex r{};
+    unsigned n = 0;
+    for ( unsigned i = 0; i < nr_features; ++i )
+        r.e[n++] = {table::features[i].name,
+                    static_cast<uint16_t>(feature_number(table::features[i])), true};
+    for ( unsigned i = 0; i < nr_aliases; ++i )
+        r.e[n++] = {table::aliases[i].alias,
+                    static_cast<uint16_t>(feature_number(
+                        table::features[index_of_canonical(table::aliases[i].canonical)])),
+                    false};
+    for ( unsigned i = 1; i < n; ++i )  // insertion sort: ~500 entries, compile time only
+        for ( unsigned j = i; j > 0 && name_cmp(r.e[j].name, r.e[j - 1].name) < 0; --j )
+        {
+            NameEntry t = r.e[j];
+            r.e[j] = r.e[j - 1];
+            r.e[j - 1] = t;
+        }
+    return r;
+}
+inline constexpr NameIndex name_index = make_name_index();
+
+constexpr bool names_unique()
+{
+    for ( unsigned i = 1; i < nr_names; ++i )
+        if ( name_cmp(name_index.e[i - 1].name, name_index.e[i].name) == 0 )
+            return false;
+    return true;
+}
+static_assert(names_unique(), "a canonical name or alias appears twice (after case/'_' folding)");
+
+// Name (canonical or alias) -> feature number.  `len` bounds the name (SIZE_MAX: NUL
+// terminated).  Returns false when unknown.
+constexpr bool lookup(const char *nm, size_t len, uint32_t *feature)
+{
+    unsigned lo = 0, hi = nr_names;
+    while ( lo < hi )
+    {
+        unsigned mid = (lo + hi) / 2;
+        int c = name_cmp(name_index.e[mid].name, nm, len);
+        if ( c == 0 )
+        {
+            *feature = name_index.e[mid].feature;
+            return true;
+        }
+        if ( c < 0 )
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+// --- Attributes and masks ------------------------------------------------------------
+constexpr bool has_attr(const FeatureInfo &f, char c)
+{
+    for ( const char *p = f.attrs; *p; ++p )
+        if ( *p == c )
+            return true;
+    return false;
+}
+constexpr bool attrs_valid()
+{
+    for ( const auto &f : table::features )
+        for ( const char *p = f.attrs; *p; ++p )
+            switch ( *p ) {
+            case 'A': case 'S': case 'H': case 'a': case 's': case 'h': case '!': case '|':
+                break;
+            default:
+                return false;
+            }
+    return true;
+}
+static_assert(attrs_valid(), "unknown attribute letter in the feature table");
+
+// Features carrying any of the attribute letters in `letters`.
+constexpr Featureset mask_of(const char *letters)
+{
+    Featureset r;
+    for ( const auto &f : table::features )
+        for ( const char *l = letters; *l; ++l )
+            if ( has_attr(f, *l) )
+                r.set(Feature{feature_number(f)});
+    return r;
+}
+constexpr Featureset all_known()
+{
+    Featureset r;
+    for ( const auto &f : table::features )
+        r.set(Feature{feature_number(f)});
+    return r;
+}
+
+// Xen's derivation (xen/tools/gen-cpuid.py): pv_def = A; pv_max = A|a;
+// hvm_shadow_def = pv_def|S; hvm_shadow_max = pv_max|S|s; hvm_hap_def =
+// hvm_shadow_def|H; hvm_hap_max = hvm_shadow_max|H|h.
+inline constexpr Featureset known = all_known();
+inline constexpr Featureset special = mask_of("!");
+inline constexpr Featureset or_mask = mask_of("|");
+inline constexpr Featureset pv_def = mask_of("A");
+inline constexpr Featureset pv_max = mask_of("Aa");
+inline constexpr Featureset hvm_shadow_def = mask_of("AS");
+inline constexpr Featureset hvm_shadow_max = mask_of("AaSs");
+inline constexpr Featureset hvm_hap_def = mask_of("ASH");
+inline constexpr Featureset hvm_hap_max = mask_of("AaSsHh");
+
+// --- Dependencies ----------------------------------------------------------------------
+// Edges resolved to feature numbers once, at compile time.
+struct EdgeNumbers {
+    uint16_t prereq[nr_edges];
+    uint16_t dependent[nr_edges];
+};
+constexpr EdgeNumbers make_edge_numbers()
+{
+    EdgeNumbers r{};
+    for ( unsigned e = 0; e < nr_edges; ++e )
+    {
+        r.prereq[e] = static_cast<uint16_t>(
+            feature_number(table::features[index_of_canonical(table::deps[e].prereq)]));
+        r.dependent[e] = static_cast<uint16_t>(
+            feature_number(table::features[index_of_canonical(table::deps[e].dependent)]));
+    }
+    return r;
+}
+inline constexpr EdgeNumbers edge_numbers = make_edge_numbers();
+constexpr uint32_t edge_prereq(unsigned e) { return edge_numbers.prereq[e]; }
+constexpr uint32_t edge_dependent(unsigned e) { return edge_numbers.dependent[e]; }
+
+// Features that are the prerequisite of at least one other.
+constexpr Featureset make_deep_features()
+{
+    Featureset r;
+    for ( unsigned e = 0; e < nr_edges; ++e )
+        r.set(Feature{edge_prereq(e)});
+    return r;
+}
+inline constexpr Featureset deep_features = make_deep_features();
+inline constexpr unsigned nr_deep = deep_features.count();
+
+// For each feature in deep_features (in increasing number order): the transitive closure
+// of features that must be cleared when it is cleared.
+struct DeepDeps {
+    uint16_t feature[nr_deep];
+    Featureset deps[nr_deep];
+};
+constexpr DeepDeps make_deep_deps()
+{
+    DeepDeps r{};
+    unsigned n = 0;
+    for ( uint32_t f : each(deep_features) )
+    {
+        Featureset closure, frontier;
+        frontier.set(Feature{f});
+        // Breadth-first over the edges; at most one round per feature.
+        for ( unsigned round = 0; round < nr_features && !frontier.empty(); ++round )
+        {
+            Featureset next;
+            for ( unsigned e = 0; e < nr_edges; ++e )
+                if ( frontier.test(Feature{edge_prereq(e)}) )
+                    next.set(Feature{edge_dependent(e)});
+            next = next.and_not(closure);
+            closure |= next;
+            frontier = next;
+        }
+        r.feature[n] = static_cast<uint16_t>(f);
+        r.deps[n] = closure;
+        ++n;
+    }
+    return r;
+}
+inline constexpr DeepDeps deep_deps_table = make_deep_deps();
+
+constexpr bool acyclic()
+{
+    for ( unsigned i = 0; i < nr_deep; ++i )
+        if ( deep_deps_table.deps[i].test(Feature{deep_deps_table.feature[i]}) )
+            return false;
+    return true;
+}
+static_assert(acyclic(), "dependency cycle in the feature table");
+
+// Closure of dependents of `f`, or nullptr when nothing depends on it.
+constexpr const Featureset *deep_deps(Feature f)
+{
+    unsigned lo = 0, hi = nr_deep;
+    while ( lo < hi )
+    {
+        unsigned mid = (lo + hi) / 2;
+        if ( deep_deps_table.feature[mid] == raw(f) )
+            return &deep_deps_table.deps[mid];
+        if ( deep_deps_table.feature[mid] < raw(f) )
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return nullptr;
+}
+
+// Direct prerequisites of `f` (for --list and docs).
+constexpr Featureset prereqs(Feature f)
+{
+    Featureset r;
+    for ( unsigned e = 0; e < nr_edges; ++e )
+        if ( edge_dependent(e) == raw(f) )
+            r.set(Feature{edge_prereq(e)});
+    return r;
+}
+
+// --- Properties the compiler proves -------------------------------------------------------
+static_assert(pv_def.subset_of(pv_max));
+static_assert(pv_max.subset_of(hvm_shadow_max));
+static_assert(hvm_shadow_def.subset_of(hvm_shadow_max));
+static_assert(hvm_shadow_max.subset_of(hvm_hap_max));
+static_assert(hvm_hap_def.subset_of(hvm_hap_max));
+static_assert(pv_def.subset_of(hvm_shadow_def) && hvm_shadow_def.subset_of(hvm_hap_def));
+static_assert(hvm_hap_max.subset_of(known) && special.subset_of(known));
+
+// Every closure is closed: whatever depends on a member of closure(f) is in closure(f).
+constexpr bool closures_closed()
+{
+    for ( unsigned i = 0; i < nr_deep; ++i )
+        for ( uint32_t g : each(deep_deps_table.deps[i]) )
+            if ( const Featureset *d = deep_deps(Feature{g}) )
+                if ( !d->subset_of(deep_deps_table.deps[i]) )
+                    return false;
+    return true;
+}
+static_assert(closures_closed());
+
+// A feature's default/max masks never offer a dependent whose prerequisite the same mask
+// withholds (otherwise a default guest would fail its own verification).
+constexpr bool mask_respects_deps(const Featureset &m)
+{
+    for ( unsigned e = 0; e < nr_edges; ++e )
+        if ( m.test(Feature{edge_dependent(e)}) && !m.test(Feature{edge_prereq(e)}) &&
+             !special.test(Feature{edge_prereq(e)}) )
+            return false;
+    return true;
+}
+
+} // namespace cpupolicy::features
+
+namespace cpupolicy {
+
+// --- Dependency rules on featuresets ---------------------------------------------------
+// 0 when every present feature has all its prerequisites; otherwise -EINVAL and
+// *bad_feature = the lowest-numbered feature present without one.  Unknown bits are
+// not judged here (see featureset_sanitise / the known mask).
+CPUPOLICY_MUST_CHECK int featureset_verify(const Featureset &fs, uint32_t *bad_feature);
+// The missing prerequisite of `feature` in fs (for messages), or NR_FEATURE_BITS.
+uint32_t featureset_missing_prereq(const Featureset &fs, uint32_t feature);
+// Clear unknown bits, then clear the closure of every absent prerequisite.
+void featureset_sanitise(Featureset &fs);
+
+} // namespace cpupolicy

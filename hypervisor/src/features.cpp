@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+#include "cpupolicy/features.hpp"
+
+namespace cpupolicy {
+
+using namespace features;
+
+int featureset_verify(const Featureset &fs, uint32_t *bad_feature)
+{
+    uint32_t bad = NR_FEATURE_BITS;
+
+    for ( unsigned e = 0; e < nr_edges; ++e )
+        if ( fs.test(Feature{edge_dependent(e)}) && !fs.test(Feature{edge_prereq(e)}) &&
+             edge_dependent(e) < bad )
+            bad = edge_dependent(e);
+
+    if ( bad == NR_FEATURE_BITS )
+        return 0;
+    if ( bad_feature )
+        *bad_feature = bad;
+    return -err::einval;
+}
+
+uint32_t featureset_missing_prereq(const Featureset &fs, uint32_t feature)
+{
+    for ( unsigned e = 0; e < nr_edges; ++e )
+        if ( edge_dependent(e) == feature && !fs.test(Feature{edge_prereq(e)}) )
+            return edge_prereq(e);
+    return NR_FEATURE_BITS;
+}
+
+void featureset_sanitise(Featureset &fs)
+{
+    fs &= known;
+    // One pass suffices: each closure is already transitive (static_assert'ed).
+    for ( unsigned i = 0; i < nr_deep; ++i )
+        if ( !fs.test(Feature{deep_deps_table.feature[i]}) )
+            fs = fs.and_not(deep_deps_table.deps[i]);
+}
+
+} // namespace cpupolicy

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the Debian packages the build and tests need, when they are missing.
+# Run by the Makefile before anything is compiled (stamp: $BUILD/.deps-ok).
+set -eu
+
+pkgs="g++ make pkg-config libxml2-dev check libsubunit-dev libcmocka-dev libxen-dev xen-utils-4.17 libbenchmark-dev cpuid"
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "cpupolicy: installing missing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "cpupolicy: need root (or sudo) to install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
