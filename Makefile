@@ -94,3 +94,8 @@ clean:
 	rm -rf $(BUILD) $(CLEAN_EXTRA)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The main job (README): build, then show this machine's featureset decoded and the
+# static sets, as `xen-cpuid` does on a Xen host.
+run: all
+	$(Q)$(BUILD)/bin/xen-cpuid

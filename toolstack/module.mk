@@ -1,0 +1,10 @@
+# toolstack/: the `cpupolicy` command, linked against the shared library like any
+# toolstack would be ($ORIGIN rpath: works in build/ and after install alike).
+CPUPOLICY_BIN := $(BUILD)/bin/cpupolicy
+$(CPUPOLICY_BIN): $(BUILD)/obj/toolstack/cpupolicy.o $(LIBSO_REAL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD        $@")
+	$(Q)$(CXX) -o $@ $< -L$(BUILD)/lib -lcpupolicy -Wl,-rpath,'$$ORIGIN/../lib'
+#BINS += $(CPUPOLICY_BIN)
+# (wired into all once the issue-3 API lands)
+#all: $(CPUPOLICY_BIN)

@@ -50,6 +50,15 @@ struct Featureset {
             r.w[i] = w[i] & ~o.w[i];
         return r;
     }
+    // The features that differ between two sets (in exactly one of them); iterate the
+    // list with each(a ^ b).
+    constexpr Featureset operator^(const Featureset &o) const
+    {
+        Featureset r;
+        for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
+            r.w[i] = w[i] ^ o.w[i];
+        return r;
+    }
     constexpr Featureset &operator&=(const Featureset &o) { return *this = *this & o; }
     constexpr Featureset &operator|=(const Featureset &o) { return *this = *this | o; }
 
@@ -98,6 +107,8 @@ struct FeaturesetRange {
     constexpr FeaturesetIter end() const { return {fs, NR_FEATURE_BITS}; }
 };
 constexpr FeaturesetRange each(const Featureset &fs) { return {&fs}; }
+// A temporary would be gone before the loop body runs.
+FeaturesetRange each(const Featureset &&) = delete;
 
 // --- Length skew ------------------------------------------------------------------
 // Featuresets cross ABI boundaries as (words, nr).  A shorter one is zero-extended.  A

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+// cpupolicy: the toolstack command.  Offline policy work over CPUID dumps, written
+// purely against the public C ABI (cpupolicy.h) so that it exercises what a toolstack
+// links against.
+//
+//   cpupolicy featureset [--index I] [--boot-options OPTS] [--cpu N] DUMP
+//   cpupolicy policy     [--index I] [--boot-options OPTS] [--cpu N] DUMP
+//   cpupolicy compare    [--index I] [--boot-options OPTS] HOST_DUMP GUEST_DUMP
+//   cpupolicy level      [--index I] [--boot-options OPTS] DUMP...
+//
+// DUMP is a file in any format cpupolicy_import_dump() reads, or "native" for this
+// machine's CPUID instruction.  Exit status: 0 success (compare: compatible),
+// 1 compare: incompatible, 2 bad usage or bad input.
+#include "cpupolicy.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+enum Exit { exit_ok = 0, exit_incompatible = 1, exit_usage = 2 };
+
+struct PolicyDeleter {
+    void operator()(cpupolicy_t *p) const { cpupolicy_free(p); }
+};
+using PolicyPtr = std::unique_ptr<cpupolicy_t, PolicyDeleter>;
+
+struct Options {
+    unsigned index = CPUPOLICY_RAW;
+    bool index_given = false;
+    const char *boot_options = nullptr;
+    unsigned cpu = 0;
+};
+
+// Policy index names, in Xen's policy order (CPUPOLICY_RAW ... CPUPOLICY_HVM_DEFAULT).
+const char *const index_names[] = {"raw", "host", "pv-max", "hvm-max", "pv-default", "hvm-default"};
+
+const option long_options[] = {
+    {"index", required_argument, nullptr, 'i'},
+    {"boot-options", required_argument, nullptr, 'b'},
+    {"cpu", required_argument, nullptr, 'c'},
+    {"help", no_argument, nullptr, 'h'},
+    {nullptr, 0, nullptr, 0},
+};
+
+void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: cpupolicy COMMAND [OPTIONS] ARGS\n"
+            "\n"
+            "Commands:\n"
+            "  featureset DUMP        print the featureset (xen-cpuid input form)\n"
+            "  policy DUMP            print the policy's leaves and MSRs (as xen-cpuid -p)\n"
+            "  compare HOST GUEST     exit 0 if GUEST can run on HOST, 1 (naming what is\n"
+            "                         missing) if not\n"
+            "  level DUMP...          print the levelled featureset and what each host loses\n"
+            "\n"
+            "Options:\n"
+            "  -i, --index I          raw|host|pv-max|hvm-max|pv-default|hvm-default\n"
+            "                         (default raw; compare defaults to: host hvm-max,\n"
+            "                         guest hvm-default)\n"
+            "  -b, --boot-options O   hypervisor boot options, e.g. cpuid=no-avx512f,no-rtm\n"
+            "  -c, --cpu N            logical CPU of the dump to read (default 0)\n"
+            "  -h, --help             this text\n"
+            "\n"
+            "DUMP is a CPUID dump file (InstLatx64/AIDA64, cpuid -r) or \"native\".\n"
+            "Exit status: 0 ok/compatible, 1 incompatible, 2 bad usage or input.\n");
+}
+
+int parse_index(const char *s, unsigned *out)
+{
+    for ( unsigned i = 0; i < sizeof(index_names) / sizeof(index_names[0]); ++i )
+        if ( !strcmp(s, index_names[i]) )
+        {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
+
+// Import DUMP and derive the requested policy.  Errors are reported here, naming the
+// file (and line, from the importer) or the boot option.
+PolicyPtr load(const char *path, const Options &o, unsigned index)
+{
+    PolicyPtr raw(cpupolicy_alloc()), out(cpupolicy_alloc());
+    if ( !raw || !out )
+    {
+        fprintf(stderr, "cpupolicy: out of memory\n");
+        return nullptr;
+    }
+    const char *file = strcmp(path, "native") ? path : "";
+    int rc = cpupolicy_import_dump(raw.get(), file, o.cpu);
+    if ( rc )
+    {
+        const char *msg = cpupolicy_last_import_error();
+        fprintf(stderr, "cpupolicy: %s: %s\n", path,
+                msg && *msg ? msg : strerror(-rc));
+        return nullptr;
+    }
+    if ( index == CPUPOLICY_RAW && !o.boot_options )
+        return raw;
+    rc = cpupolicy_derive(out.get(), raw.get(), index, o.boot_options);
+    if ( rc )
+    {
+        fprintf(stderr, "cpupolicy: deriving the %s policy of %s%s%s: %s\n", index_names[index],
+                path, o.boot_options ? " with boot options " : "",
+                o.boot_options ? o.boot_options : "", strerror(-rc));
+        return nullptr;
+    }
+    return out;
+}
+
+std::vector<uint32_t> featureset_of(const cpupolicy_t *p)
+{
+    uint32_t nr = cpupolicy_featureset_size();
+    std::vector<uint32_t> fs(nr);
+    if ( cpupolicy_policy_to_featureset(p, fs.data(), &nr) )
+        fs.assign(fs.size(), 0);
+    return fs;
+}
+
+void print_featureset(const std::vector<uint32_t> &fs)
+{
+    for ( size_t i = 0; i < fs.size(); ++i )
+        printf("%08" PRIx32 "%s", fs[i], i + 1 < fs.size() ? ":" : "\n");
+}
+
+// Names of the features set in fs, space separated.
+std::string feature_names(const std::vector<uint32_t> &fs)
+{
+    std::string s;
+    for ( uint32_t w = 0; w < fs.size(); ++w )
+        for ( uint32_t b = 0; b < 32; ++b )
+            if ( fs[w] & (1u << b) )
+            {
+                const char *n = cpupolicy_feature_name(w * 32 + b);
+                if ( !s.empty() )
+                    s += ' ';
+                s += n ? n : ("<" + std::to_string(w * 32 + b) + ">");
+            }
+    return s;
+}
+
+std::string where(const cpupolicy_err_t &e)
+{
+    char buf[64];
+    if ( e.msr != ~0u )
+        snprintf(buf, sizeof(buf), "MSR %#" PRIx32, e.msr);
+    else if ( e.leaf == ~0u )
+        snprintf(buf, sizeof(buf), "(no single leaf)");
+    else if ( e.subleaf == ~0u )
+        snprintf(buf, sizeof(buf), "leaf %#" PRIx32, e.leaf);
+    else
+        snprintf(buf, sizeof(buf), "leaf %#" PRIx32 " subleaf %#" PRIx32, e.leaf, e.subleaf);
+    return buf;
+}
+
+int cmd_featureset(const Options &o, int argc, char **argv)
+{
+    if ( argc != 1 )
+        return usage(stderr), exit_usage;
+    PolicyPtr p = load(argv[0], o, o.index);
+    if ( !p )
+        return exit_usage;
+    print_featureset(featureset_of(p.get()));
+    return exit_ok;
+}
+
+int cmd_policy(const Options &o, int argc, char **argv)
+{
+    if ( argc != 1 )
+        return usage(stderr), exit_usage;
+    PolicyPtr p = load(argv[0], o, o.index);
+    if ( !p )
+        return exit_usage;
+    uint32_t nr_leaves = 0, nr_msrs = 0;
+    if ( cpupolicy_serialise(p.get(), nullptr, &nr_leaves, nullptr, &nr_msrs) )
+        return exit_usage;
+    std::vector<cpupolicy_leaf_t> leaves(nr_leaves);
+    std::vector<cpupolicy_msr_t> msrs(nr_msrs);
+    int rc = cpupolicy_serialise(p.get(), leaves.data(), &nr_leaves, msrs.data(), &nr_msrs);
+    if ( rc )
+    {
+        fprintf(stderr, "cpupolicy: serialise: %s\n", strerror(-rc));
+        return exit_usage;
+    }
+    // Layout of xen-cpuid -p (tools/misc/xen-cpuid.c print_policy): empty leaves skipped.
+    static const char *const titles[] = {"Raw", "Host", "PV Max", "HVM Max", "PV Default",
+                                         "HVM Default"};
+    printf("%s policy: %" PRIu32 " leaves, %" PRIu32 " MSRs\n", titles[o.index], nr_leaves, nr_msrs);
+    printf(" CPUID:\n");
+    printf("  %-8s %-8s -> %-8s %-8s %-8s %-8s\n", "leaf", "subleaf", "eax", "ebx", "ecx", "edx");
+    for ( const auto &l : leaves )
+    {
+        if ( !l.a && !l.b && !l.c && !l.d )
+            continue;
+        printf("  %08" PRIx32 ":%08" PRIx32 " -> %08" PRIx32 ":%08" PRIx32 ":%08" PRIx32
+               ":%08" PRIx32 "\n",
+               l.leaf, l.subleaf, l.a, l.b, l.c, l.d);
+    }
+    printf(" MSRs:\n");
+    printf("  %-8s -> %-16s\n", "index", "value");
+    for ( const auto &m : msrs )
+        printf("  %08" PRIx32 " -> %016" PRIx64 "\n", m.idx, m.val);
+    return exit_ok;
+}
+
+int cmd_compare(const Options &o, int argc, char **argv)
+{
+    if ( argc != 2 )
+        return usage(stderr), exit_usage;
+    // Without --index: the host offers its HVM max policy, the guest runs with its
+    // HVM default one, as for a migration of a default-configured HVM guest.
+    unsigned host_idx = o.index_given ? o.index : CPUPOLICY_HVM_MAX;
+    unsigned guest_idx = o.index_given ? o.index : CPUPOLICY_HVM_DEFAULT;
+    PolicyPtr host = load(argv[0], o, host_idx);
+    if ( !host )
+        return exit_usage;
+    PolicyPtr guest = load(argv[1], o, guest_idx);
+    if ( !guest )
+        return exit_usage;
+
+    cpupolicy_err_t e;
+    int rc = cpupolicy_is_compatible(host.get(), guest.get(), &e);
+    if ( rc == 0 )
+    {
+        printf("compatible: %s (%s) can run on %s (%s)\n", argv[1], index_names[guest_idx],
+               argv[0], index_names[host_idx]);
+        return exit_ok;
+    }
+    if ( rc != -EINVAL )
+    {
+        fprintf(stderr, "cpupolicy: compare: %s\n", strerror(-rc));
+        return exit_usage;
+    }
+    std::vector<uint32_t> missing(cpupolicy_featureset_size());
+    int n = cpupolicy_missing_features(host.get(), guest.get(), missing.data(),
+                                       static_cast<uint32_t>(missing.size()));
+    printf("incompatible: %s (%s) cannot run on %s (%s)\n", argv[1], index_names[guest_idx],
+           argv[0], index_names[host_idx]);
+    printf("first failure: %s\n", where(e).c_str());
+    if ( n > 0 )
+        printf("host lacks %d feature%s: %s\n", n, n == 1 ? "" : "s",
+               feature_names(missing).c_str());
+    return exit_incompatible;
+}
+
+int cmd_level(const Options &o, int argc, char **argv)
+{
+    if ( argc < 1 )
+        return usage(stderr), exit_usage;
+    unsigned idx = o.index_given ? o.index : CPUPOLICY_HVM_MAX;
+    std::vector<PolicyPtr> hosts;
+    std::vector<const cpupolicy_t *> in;
+    for ( int i = 0; i < argc; ++i )
+    {
+        hosts.push_back(load(argv[i], o, idx));
+        if ( !hosts.back() )
+            return exit_usage;
+        in.push_back(hosts.back().get());
+    }
+    PolicyPtr level(cpupolicy_alloc());
+    uint32_t bad = ~0u;
+    int rc = cpupolicy_calc_compatible(level.get(), in.data(), static_cast<uint32_t>(in.size()), &bad);
+    if ( rc )
+    {
+        if ( bad != ~0u && bad < in.size() )
+            fprintf(stderr, "cpupolicy: level: %s cannot be levelled with %s (vendor differs)\n",
+                    argv[bad], argv[0]);
+        else
+            fprintf(stderr, "cpupolicy: level: %s\n", strerror(-rc));
+        return exit_usage;
+    }
+    std::vector<uint32_t> lfs = featureset_of(level.get());
+    print_featureset(lfs);
+    for ( int i = 0; i < argc; ++i )
+    {
+        std::vector<uint32_t> hfs = featureset_of(in[i]);
+        for ( size_t w = 0; w < hfs.size(); ++w )
+            hfs[w] &= ~lfs[w];
+        std::string lost = feature_names(hfs);
+        printf("%s loses: %s\n", argv[i], lost.empty() ? "(nothing)" : lost.c_str());
+    }
+    return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if ( argc < 2 )
+        return usage(stderr), exit_usage;
+    if ( !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help") )
+        return usage(stdout), exit_ok;
+
+    const char *cmd = argv[1];
+    Options o;
+    optind = 2;
+    int c;
+    while ( (c = getopt_long(argc, argv, "i:b:c:h", long_options, nullptr)) != -1 )
+    {
+        switch ( c ) {
+        case 'i':
+            if ( parse_index(optarg, &o.index) )
+            {
+                fprintf(stderr, "cpupolicy: unknown --index '%s' (raw, host, pv-max, hvm-max, "
+                                "pv-default, hvm-default)\n", optarg);
+                return exit_usage;
+            }
+            o.index_given = true;
+            break;
+        case 'b':
+            o.boot_options = optarg;
+            break;
+        case 'c': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 0);
+            if ( *optarg == '\0' || *end || v > 4096 )
+            {
+                fprintf(stderr, "cpupolicy: bad --cpu '%s'\n", optarg);
+                return exit_usage;
+            }
+            o.cpu = static_cast<unsigned>(v);
+            break;
+        }
+        case 'h':
+            return usage(stdout), exit_ok;
+        default:
+            return usage(stderr), exit_usage;
+        }
+    }
+    int nargs = argc - optind;
+    char **args = argv + optind;
+    if ( !strcmp(cmd, "featureset") )
+        return cmd_featureset(o, nargs, args);
+    if ( !strcmp(cmd, "policy") )
+        return cmd_policy(o, nargs, args);
+    if ( !strcmp(cmd, "compare") )
+        return cmd_compare(o, nargs, args);
+    if ( !strcmp(cmd, "level") )
+        return cmd_level(o, nargs, args);
+    fprintf(stderr, "cpupolicy: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return exit_usage;
+}
