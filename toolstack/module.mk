@@ -5,6 +5,5 @@ $(CPUPOLICY_BIN): $(BUILD)/obj/toolstack/cpupolicy.o $(LIBSO_REAL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
 	$(Q)$(CXX) -o $@ $< -L$(BUILD)/lib -lcpupolicy -Wl,-rpath,'$$ORIGIN/../lib'
-#BINS += $(CPUPOLICY_BIN)
-# (wired into all once the issue-3 API lands)
-#all: $(CPUPOLICY_BIN)
+BINS += $(CPUPOLICY_BIN)
+all: $(CPUPOLICY_BIN)

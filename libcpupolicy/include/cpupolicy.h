@@ -34,10 +34,19 @@ extern "C" {
 /* Features and featuresets                                                        */
 /* ------------------------------------------------------------------------------- */
 
-/* Number of 32-bit words in this build's featureset (19). */
+/* Number of 32-bit words in this build's featureset (19).  Words are append-only, so a
+ * newer library may return more; size buffers with this, not with a constant. */
 uint32_t cpupolicy_featureset_size(void);
 
-/* Static masks, in the order of Xen's xc_static_cpu_featuremask(). */
+/* Static masks, in the order of Xen's xc_static_cpu_featuremask().  All are derived
+ * from the attribute letters of the one feature table (docs/features.md):
+ *   KNOWN          every feature the table names
+ *   SPECIAL        '!'  the hypervisor computes or overrides the bit (APIC, OSXSAVE, ...)
+ *   PV_DEF         'A'                 PV_MAX         'A' 'a'
+ *   HVM_SHADOW_DEF PV_DEF + 'S'        HVM_SHADOW_MAX PV_MAX + 'S' 's'
+ *   HVM_HAP_DEF    HVM_SHADOW_DEF + 'H' HVM_HAP_MAX   HVM_SHADOW_MAX + 'H' 'h'
+ * so each default mask is a subset of its max mask, PV of HVM shadow of HVM HAP, and
+ * all of KNOWN. */
 #define CPUPOLICY_MASK_KNOWN          0
 #define CPUPOLICY_MASK_SPECIAL        1
 #define CPUPOLICY_MASK_PV_MAX         2
@@ -46,33 +55,151 @@ uint32_t cpupolicy_featureset_size(void);
 #define CPUPOLICY_MASK_HVM_SHADOW_DEF 5
 #define CPUPOLICY_MASK_HVM_HAP_MAX    6
 #define CPUPOLICY_MASK_HVM_HAP_DEF    7
-/* cpupolicy_featureset_size() words, valid for the life of the process; NULL for an
- * unknown `which`. */
+/* cpupolicy_featureset_size() words, read-only, valid for the life of the process;
+ * NULL for an unknown `which`. */
 const uint32_t *cpupolicy_static_featuremask(unsigned int which);
 
 /* Canonical name (Xen spelling) or alias (Xen 4.17, Linux /proc/cpuinfo, QEMU,
- * libvirt; case-insensitive, '_' == '-') -> feature number.  -ENOENT if unknown,
- * -EINVAL for NULL arguments. */
+ * libvirt) -> feature number, in *feature.  Matching ignores case and treats '_' and
+ * '-' alike ("SSE4_1" == "sse4-1").  Returns 0; -ENOENT if the name is unknown
+ * (*feature untouched); -EINVAL if name or feature is NULL. */
 int cpupolicy_feature_from_name(const char *name, uint32_t *feature);
 
-/* Canonical name of a feature number, or NULL if it has none. */
+/* Canonical name of a feature number, or NULL if it has none (an unnamed bit, or a
+ * number beyond this build's featureset).  The string is static. */
 const char *cpupolicy_feature_name(uint32_t feature);
 
 /* Fill fs[0..nr) with the closure of features that must be cleared when `feature` is
- * cleared (not including `feature` itself).  -ENOENT for an unknown feature, -EINVAL
- * for a NULL fs.  nr may be shorter or longer than the featureset size; words past the
- * closure are zeroed, and -ENOBUFS is returned (with what fits filled in) when the
- * closure has features beyond fs[nr-1]. */
+ * cleared (not including `feature` itself); a feature nothing depends on gives an
+ * all-zero set.  -EINVAL for a NULL fs (checked first), -ENOENT for a feature number
+ * the table does not name (fs untouched).  nr may be shorter or longer than the
+ * featureset size: words beyond the featureset are zeroed, and -ENOBUFS is returned
+ * (with what fits filled in) when the closure has features beyond fs[nr-1]. */
 int cpupolicy_feature_deps(uint32_t feature, uint32_t *fs, uint32_t nr);
 
-/* 0 when every feature present in fs has all its prerequisites.  -EINVAL, with
- * *bad_feature (if not NULL) = the lowest feature present without a prerequisite.
- * -EOPNOTSUPP when fs has nonzero words beyond this build's featureset. */
+/* 0 when every feature present in fs[0..nr) has all its prerequisites.  A short fs is
+ * zero-extended; bits the table does not name have no prerequisites and pass.
+ * Errors, in order of precedence:
+ *   -EINVAL      fs is NULL;
+ *   -EOPNOTSUPP  fs has nonzero words beyond this build's featureset (a newer peer's
+ *                features are never truncated into a pass);
+ *   -EINVAL      a feature is present without a prerequisite.
+ * If bad_feature is not NULL it is always written: the lowest-numbered feature present
+ * without a prerequisite in the last case, ~0 otherwise (including success). */
 int cpupolicy_featureset_check_deps(const uint32_t *fs, uint32_t nr, uint32_t *bad_feature);
 
-/* Clear unknown bits (including all words beyond this build's size) and the closure of
- * every absent prerequisite, in place. */
+/* In place on fs[0..nr): clear every bit the table does not name (including all words
+ * beyond this build's featureset size, which are zeroed), then clear the dependency
+ * closure of every absent feature, so that the result passes
+ * cpupolicy_featureset_check_deps().  A short fs is treated as zero-extended, which
+ * may clear features in it whose prerequisites live in the missing words.  Returns 0,
+ * or -EINVAL for a NULL fs. */
 int cpupolicy_featureset_sanitise(uint32_t *fs, uint32_t nr);
+
+/* ------------------------------------------------------------------------------- */
+/* Policies (offline: no hypervisor needed)                                         */
+/* ------------------------------------------------------------------------------- */
+
+/* Wire format, identical to Xen's xen_cpuid_leaf_t and xen_msr_entry_t. */
+typedef struct cpupolicy_leaf {
+    uint32_t leaf, subleaf;
+    uint32_t a, b, c, d;
+} cpupolicy_leaf_t;
+
+typedef struct cpupolicy_msr {
+    uint32_t idx;
+    uint32_t flags; /* must be 0 */
+    uint64_t val;
+} cpupolicy_msr_t;
+
+/* Subleaf value of a leaf that has no subleaves (XEN_CPUID_NO_SUBLEAF). */
+#define CPUPOLICY_NO_SUBLEAF 0xffffffffu
+
+/* Where a call failed: the offending leaf/subleaf or MSR index; ~0u where a field does
+ * not apply.  Every function taking one accepts NULL. */
+typedef struct cpupolicy_err {
+    uint32_t leaf, subleaf, msr;
+} cpupolicy_err_t;
+
+/* An opaque CPU policy: everything a guest sees through CPUID and the feature MSRs
+ * (ranges: docs/policy.md).  Allocated zeroed; NULL when out of memory. */
+#if defined(__cplusplus) && defined(CPUPOLICY_INTERNAL_CXX)
+/* Inside the library's own C++ the tag `cpupolicy` is taken by the core's namespace;
+ * the tag is not part of the ABI (extern "C" symbols carry no type information). */
+typedef struct cpupolicy_impl cpupolicy_t;
+#else
+typedef struct cpupolicy cpupolicy_t;
+#endif
+cpupolicy_t *cpupolicy_alloc(void);
+void cpupolicy_free(cpupolicy_t *p);
+
+/* Deserialise leaves / MSRs onto p (entries given are updated, others kept).  Atomic:
+ * on any error p is unchanged.  -E2BIG more entries than a policy holds; -ERANGE a
+ * leaf/subleaf/MSR the policy does not hold, or a subleaf given to a leaf without
+ * subleaves (or NO_SUBLEAF to one with them); -EINVAL duplicate entry or MSR flags != 0;
+ * -EOVERFLOW a value too wide for its MSR.  err names the entry. */
+int cpupolicy_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf_t *leaves, uint32_t nr,
+                           cpupolicy_err_t *err);
+int cpupolicy_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t *msrs, uint32_t nr,
+                          cpupolicy_err_t *err);
+
+/* Serialise, sorted by (leaf, subleaf) and MSR index.  A NULL buffer stores the required
+ * count in *nr_*; a short one gives -ENOBUFS with the required count stored.  Either
+ * pair may be NULL/NULL to skip it. */
+int cpupolicy_serialise(const cpupolicy_t *p, cpupolicy_leaf_t *leaves, uint32_t *nr_leaves,
+                        cpupolicy_msr_t *msrs, uint32_t *nr_msrs);
+
+/* Featureset view of a policy.  to: *nr in = capacity (fs may be NULL to query),
+ * out = words; -ENOBUFS when short (what fits is copied).  from: writes the featureset
+ * words into their leaves (no dependency logic; see cpupolicy_featureset_sanitise). */
+int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs, uint32_t *nr);
+int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs, uint32_t nr);
+
+/* One CPUID answer as stored in the policy; zeros for a leaf beyond the policy's max
+ * leaf.  -ERANGE for a leaf/subleaf the policy object does not hold. */
+int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
+                        cpupolicy_leaf_t *out);
+
+/* Policy indices, in Xen's order (XEN_SYSCTL_cpu_policy_*). */
+#define CPUPOLICY_RAW         0
+#define CPUPOLICY_HOST        1
+#define CPUPOLICY_PV_MAX      2
+#define CPUPOLICY_HVM_MAX     3
+#define CPUPOLICY_PV_DEFAULT  4
+#define CPUPOLICY_HVM_DEFAULT 5
+
+/* Derive the policy `idx` from a raw policy as the hypervisor does at boot, with
+ * Xen-style boot options ("cpuid=no-avx512f,rtm" or just "no-avx512f,rtm"; NULL for
+ * none).  -EINVAL bad idx or options syntax, -ENOENT unknown feature in the options. */
+int cpupolicy_derive(cpupolicy_t *out, const cpupolicy_t *raw, unsigned int idx,
+                     const char *boot_options);
+
+/* Deep compatibility: could a guest running with `guest` move to a host offering
+ * `host` (a max policy)?  0, or -EINVAL with err naming the first failing leaf/subleaf
+ * or MSR.  Compares vendor, max leaves, every feature word, maxphysaddr, xsave sizes,
+ * AMX palette, CPUID faulting (docs/wire-format.md). */
+int cpupolicy_is_compatible(const cpupolicy_t *host, const cpupolicy_t *guest,
+                            cpupolicy_err_t *err);
+
+/* The complete set of guest features the host lacks, as a featureset of nr words.
+ * Returns the number of missing features (0 = none). */
+int cpupolicy_missing_features(const cpupolicy_t *host, const cpupolicy_t *guest,
+                               uint32_t *fs, uint32_t nr);
+
+/* Levelling: the most capable policy compatible with all n inputs.  -EINVAL for n == 0
+ * or different vendors (*bad_index = the first input whose vendor differs). */
+int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy_t *const *in, uint32_t n,
+                              uint32_t *bad_index);
+
+/* Import a raw CPUID (+MSR) dump (InstLatx64/AIDA64 formats, `cpuid -r`), logical CPU
+ * `cpu` (0 = first).  path NULL or "" reads this machine's CPUID instruction.  Atomic.
+ * -ENOENT/-EACCES file, -EINVAL malformed (see cpupolicy_last_import_error), -ERANGE
+ * no such CPU in the file. */
+int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu);
+
+/* Message of the last failed cpupolicy_import_dump in this thread ("FILE:LINE: what"),
+ * or "" when none. */
+const char *cpupolicy_last_import_error(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// The offline policy part of the C ABI (cpupolicy.h, "Policies"): thin argument checks
+// around the core; contracts are documented in the public header.
+#include <new>
+#include <string>
+
+#include "api.hpp"
+#include "cpupolicy/compat.hpp"
+#include "cpupolicy/derive.hpp"
+#include "cpupolicy/features.hpp"
+#include "cpupolicy/level.hpp"
+#include "cpupolicy/wire.hpp"
+#include "dump_policy.hpp"
+
+using namespace cpupolicy;
+using cpupolicy::abi::ErrnoGuard;
+
+// The wire structs of the ABI are the core's, byte for byte (and Xen's: the core's
+// layout is pinned against Xen's public headers in tests/unit/test_wire.cpp).
+static_assert(sizeof(cpupolicy_leaf_t) == sizeof(WireLeaf) && sizeof(cpupolicy_leaf_t) == 24);
+static_assert(sizeof(cpupolicy_msr_t) == sizeof(WireMsr) && sizeof(cpupolicy_msr_t) == 16);
+static_assert(offsetof(cpupolicy_leaf_t, d) == offsetof(WireLeaf, d));
+static_assert(offsetof(cpupolicy_msr_t, val) == offsetof(WireMsr, val));
+static_assert(CPUPOLICY_NO_SUBLEAF == NO_SUBLEAF);
+static_assert(CPUPOLICY_RAW == unsigned(PolicyIndex::raw) &&
+              CPUPOLICY_HOST == unsigned(PolicyIndex::host) &&
+              CPUPOLICY_PV_MAX == unsigned(PolicyIndex::pv_max) &&
+              CPUPOLICY_HVM_MAX == unsigned(PolicyIndex::hvm_max) &&
+              CPUPOLICY_PV_DEFAULT == unsigned(PolicyIndex::pv_default) &&
+              CPUPOLICY_HVM_DEFAULT == unsigned(PolicyIndex::hvm_default));
+
+namespace {
+const WireLeaf *wire(const cpupolicy_leaf_t *l) { return reinterpret_cast<const WireLeaf *>(l); }
+WireLeaf *wire(cpupolicy_leaf_t *l) { return reinterpret_cast<WireLeaf *>(l); }
+const WireMsr *wire(const cpupolicy_msr_t *m) { return reinterpret_cast<const WireMsr *>(m); }
+WireMsr *wire(cpupolicy_msr_t *m) { return reinterpret_cast<WireMsr *>(m); }
+
+thread_local std::string last_import_error;
+} // namespace
+
+CPUPOLICY_EXPORT cpupolicy_t *cpupolicy_alloc(void)
+{
+    ErrnoGuard g;
+    return new (std::nothrow) cpupolicy_impl{};
+}
+
+CPUPOLICY_EXPORT void cpupolicy_free(cpupolicy_t *p)
+{
+    ErrnoGuard g;
+    delete p;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf_t *leaves,
+                                            uint32_t nr, cpupolicy_err_t *err)
+{
+    abi::err_seed(err);
+    if ( !p || (nr && !leaves) )
+        return -EINVAL;
+    ErrRecord e;
+    int rc = policy_deserialise(p->p, wire(leaves), nr, nullptr, 0, &e);
+    abi::err_out(err, e);
+    return rc;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t *msrs,
+                                           uint32_t nr, cpupolicy_err_t *err)
+{
+    abi::err_seed(err);
+    if ( !p || (nr && !msrs) )
+        return -EINVAL;
+    ErrRecord e;
+    int rc = policy_deserialise(p->p, nullptr, 0, wire(msrs), nr, &e);
+    abi::err_out(err, e);
+    return rc;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_serialise(const cpupolicy_t *p, cpupolicy_leaf_t *leaves,
+                                         uint32_t *nr_leaves, cpupolicy_msr_t *msrs,
+                                         uint32_t *nr_msrs)
+{
+    if ( !p || (!nr_leaves && leaves) || (!nr_msrs && msrs) )
+        return -EINVAL;
+    // Each half is optional: NULL/NULL skips it.
+    uint32_t dummy_l = 0, dummy_m = 0;
+    WireLeaf *wl = wire(leaves);
+    WireMsr *wm = wire(msrs);
+    uint32_t *nl = nr_leaves ? nr_leaves : &dummy_l;
+    uint32_t *nm = nr_msrs ? nr_msrs : &dummy_m;
+    return policy_serialise(p->p, nr_leaves ? wl : nullptr, nl, nr_msrs ? wm : nullptr, nm);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs,
+                                                    uint32_t *nr)
+{
+    if ( !p || !nr )
+        return -EINVAL;
+    Featureset f = policy_to_featureset(p->p);
+    if ( !fs )
+    {
+        *nr = NR_FEATUREWORDS;
+        return 0;
+    }
+    uint32_t cap = *nr;
+    featureset_to_words(f, fs, cap);
+    *nr = NR_FEATUREWORDS;
+    return cap < NR_FEATUREWORDS ? -ENOBUFS : 0;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs,
+                                                      uint32_t nr)
+{
+    if ( !p || (nr && !fs) )
+        return -EINVAL;
+    Featureset f;
+    if ( int rc = featureset_from_words(f, fs, nr) )
+        return rc;  // nonzero words this build does not know: nothing applied
+    policy_apply_featureset(p->p, f);
+    return 0;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
+                                         cpupolicy_leaf_t *out)
+{
+    if ( !p || !out )
+        return -EINVAL;
+    int s = slot_cpuid(leaf, subleaf);
+    if ( s < 0 )
+        return -ERANGE;
+    Regs r = policy_in_range(p->p, leaf, leaf_kind(leaf) == LeafKind::plain ? NO_SUBLEAF : subleaf)
+                 ? p->p.slot[s]
+                 : Regs{};
+    *out = cpupolicy_leaf_t{leaf, leaf_kind(leaf) == LeafKind::plain ? NO_SUBLEAF : subleaf,
+                            r.a, r.b, r.c, r.d};
+    return 0;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_derive(cpupolicy_t *out, const cpupolicy_t *raw, unsigned int idx,
+                                      const char *boot_options)
+{
+    if ( !out || !raw || idx >= NR_POLICY_INDEX )
+        return -EINVAL;
+    Policy tmp;
+    int rc = policy_derive(tmp, raw->p, PolicyIndex(idx), boot_options);
+    if ( rc )
+        return rc;
+    out->p = tmp;
+    return 0;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_is_compatible(const cpupolicy_t *host, const cpupolicy_t *guest,
+                                             cpupolicy_err_t *err)
+{
+    abi::err_seed(err);
+    if ( !host || !guest )
+        return -EINVAL;
+    ErrRecord e;
+    int rc = policy_is_compatible(host->p, guest->p, &e, nullptr);
+    abi::err_out(err, e);
+    return rc;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_missing_features(const cpupolicy_t *host, const cpupolicy_t *guest,
+                                                uint32_t *fs, uint32_t nr)
+{
+    if ( !host || !guest || (nr && !fs) )
+        return -EINVAL;
+    Featureset m = policy_missing_features(host->p, guest->p);
+    featureset_to_words(m, fs, nr);
+    return static_cast<int>(m.count());
+}
+
+CPUPOLICY_EXPORT int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy_t *const *in,
+                                               uint32_t n, uint32_t *bad_index)
+{
+    if ( bad_index )
+        *bad_index = ~0u;
+    if ( !out || (n && !in) )
+        return -EINVAL;
+    // Gather the core policies; a fixed bound keeps this allocation-free (a pool of
+    // more than 1024 hosts can be levelled in stages: levelling is associative).
+    constexpr uint32_t max_in = 1024;
+    if ( n > max_in )
+        return -E2BIG;
+    const Policy *ptrs[max_in];
+    for ( uint32_t i = 0; i < n; ++i )
+    {
+        if ( !in[i] )
+        {
+            if ( bad_index )
+                *bad_index = i;
+            return -EINVAL;
+        }
+        ptrs[i] = &in[i]->p;
+    }
+    Policy tmp;
+    int rc = policy_level(tmp, ptrs, n, bad_index);
+    if ( rc )
+        return rc;
+    out->p = tmp;
+    return 0;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu)
+{
+    ErrnoGuard g;
+    last_import_error.clear();
+    if ( !raw )
+        return -EINVAL;
+    import::ImportError e;
+    Policy tmp;
+    int rc = policy_import(tmp, path ? path : "", cpu, e);
+    if ( rc )
+    {
+        last_import_error = import::format_error(e);
+        return rc;
+    }
+    raw->p = tmp;
+    return 0;
+}
+
+CPUPOLICY_EXPORT const char *cpupolicy_last_import_error(void)
+{
+    return last_import_error.c_str();
+}

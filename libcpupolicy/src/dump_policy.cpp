@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+#include "dump_policy.hpp"
+
+namespace cpupolicy {
+
+unsigned policy_from_dump(Policy &out, const import::CpuDump &dump)
+{
+    Policy p{};
+    unsigned dropped = 0;
+
+    for ( const auto &r : dump.leaves )
+    {
+        uint32_t sub = leaf_kind(r.leaf) == LeafKind::plain ? NO_SUBLEAF : r.subleaf;
+        int s = slot_exact(r.leaf, sub);
+        if ( s < 0 )
+        {
+            ++dropped;
+            continue;
+        }
+        p.slot[s] = Regs{r.a, r.b, r.c, r.d};
+    }
+    for ( const auto &m : dump.msrs )
+    {
+        if ( m.index == MSR_PLATFORM_INFO )
+            p.platform_info = static_cast<uint32_t>(m.value) & PLATFORM_INFO_CPUID_FAULTING;
+        else if ( m.index == MSR_ARCH_CAPABILITIES )
+            p.arch_caps = m.value;
+        else
+            ++dropped;
+    }
+    out = p;
+    return dropped;
+}
+
+int policy_import(Policy &out, const std::string &path, unsigned cpu, import::ImportError &err)
+{
+    import::CpuDump d;
+    int rc = path.empty() ? import::import_native(d) : import::import_file(path, cpu, d, err);
+    if ( rc )
+    {
+        if ( path.empty() )
+            err = import::ImportError{"(native CPUID)", 0, "not an x86 machine"};
+        return rc;
+    }
+    policy_from_dump(out, d);
+    return 0;
+}
+
+} // namespace cpupolicy
