@@ -57,6 +57,7 @@ BENCHES      :=
 INSTALL_HDRS :=
 CLEAN_EXTRA  :=
 
+.SECONDARY:
 .PHONY: all check check-freestanding install uninstall clean run bench docs deps
 all:
 
