@@ -173,4 +173,18 @@ void policy_apply_featureset(Policy &p, const Featureset &fs);
 // Zero everything.
 void policy_clear(Policy &p);
 
+// --- Ranges (hypervisor/src/policy_ops.cpp) ----------------------------------------
+// The highest extended leaf the policy advertises: 0x80000000.eax when it lies in
+// 0x80000000..0x8000ffff, otherwise EXTD_FIRST (no extended leaf beyond 0x80000000;
+// CPUs without the extended range answer garbage there, SDM vol. 2A CPUID).
+uint32_t policy_extd_limit(const Policy &p);
+// Whether the slot of (leaf, subleaf) - wire-format addressing, NO_SUBLEAF for a plain
+// leaf - lies inside the ranges the policy itself advertises: max basic/extended leaf,
+// 7:0.eax, the cache/topology terminators, the xstate component bitmap, and the
+// per-leaf subleaf counts of the SDM/APM (docs/wire-format.md, "Out-of-range leaves").
+bool policy_in_range(const Policy &p, uint32_t leaf, uint32_t subleaf);
+// Zero every slot policy_in_range() rejects (Xen's
+// x86_cpu_policy_clear_out_of_range_leaves, extended to this object's leaves).
+void policy_clear_out_of_range(Policy &p);
+
 } // namespace cpupolicy
