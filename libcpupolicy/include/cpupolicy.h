@@ -201,6 +201,81 @@ int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu);
  * or "" when none. */
 const char *cpupolicy_last_import_error(void);
 
+/* ------------------------------------------------------------------------------- */
+/* A hypervisor, through a handle                                                  */
+/* ------------------------------------------------------------------------------- */
+
+/* A connection to one hypervisor.  uri:
+ *   NULL or ""                    the embedded simulated hypervisor booted on this
+ *                                 machine's CPU (one physical CPU);
+ *   "sim:dump=PATH[,boot=OPTS][,cpus=N]"  the embedded simulated hypervisor on the host a
+ *                                 CPUID dump describes, with Xen-style boot options
+ *                                 (commas inside OPTS are fine) and N physical CPUs.
+ * The caller acts as the control domain.  0, or -EINVAL for a malformed URI or boot
+ * option, -ENOENT for an unreadable dump, -ENOMEM.  On failure *out is NULL;
+ * cpupolicy_last_open_error() says why. */
+typedef struct cpupolicy_handle cpupolicy_handle_t;
+int cpupolicy_open(cpupolicy_handle_t **out, const char *uri);
+void cpupolicy_close(cpupolicy_handle_t *h);
+/* Why the last cpupolicy_open() of this thread failed, or "". */
+const char *cpupolicy_last_open_error(void);
+
+/* Featureset indices, in Xen's featureset order (XEN_SYSCTL_cpu_featureset_*), which is
+ * NOT the policy order above. */
+#define CPUPOLICY_FEATURESET_RAW         0
+#define CPUPOLICY_FEATURESET_HOST        1
+#define CPUPOLICY_FEATURESET_PV_DEFAULT  2
+#define CPUPOLICY_FEATURESET_HVM_DEFAULT 3
+#define CPUPOLICY_FEATURESET_PV_MAX      4
+#define CPUPOLICY_FEATURESET_HVM_MAX     5
+
+/* The featureset a toolstack reads at pool join (get_featureset(MAX)).  fs NULL: *nr =
+ * the hypervisor's word count.  Otherwise *nr in = capacity; what fits is copied, *nr =
+ * words written, -ENOBUFS when short.  -EINVAL for a bad idx. */
+int cpupolicy_get_featureset(cpupolicy_handle_t *h, unsigned int idx, uint32_t *nr,
+                             uint32_t *fs);
+
+/* Apply fs onto domain domid's current policy (the dependency closure of every absent
+ * prerequisite applied) and set it with the same checks as cpupolicy_set_domain_policy. */
+int cpupolicy_set_featureset(cpupolicy_handle_t *h, uint32_t domid, const uint32_t *fs,
+                             uint32_t nr, cpupolicy_err_t *err);
+
+/* Could the hypervisor offer fs to a guest of featureset idx (a MAX index, usually)?
+ * 0, or -EINVAL with *bad_feature = the first feature it cannot provide or that lacks a
+ * prerequisite; -EOPNOTSUPP for nonzero words beyond this build's featureset. */
+int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned int idx, const uint32_t *fs,
+                                uint32_t nr, uint32_t *bad_feature);
+
+/* Levelling capabilities of the host, with Xen's historic public bit numbers. */
+#define CPUPOLICY_LCAP_FAULTING    (1u << 0)
+#define CPUPOLICY_LCAP_ECX         (1u << 1)
+#define CPUPOLICY_LCAP_EDX         (1u << 2)
+#define CPUPOLICY_LCAP_EXTD_ECX    (1u << 3)
+#define CPUPOLICY_LCAP_EXTD_EDX    (1u << 4)
+#define CPUPOLICY_LCAP_XSAVE_EAX   (1u << 5)
+#define CPUPOLICY_LCAP_THERMAL_ECX (1u << 6)
+#define CPUPOLICY_LCAP_L7S0_EAX    (1u << 7)
+#define CPUPOLICY_LCAP_L7S0_EBX    (1u << 8)
+int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps);
+
+/* System policy idx, in policy order (CPUPOLICY_RAW ... CPUPOLICY_HVM_DEFAULT). */
+int cpupolicy_get_system_policy(cpupolicy_handle_t *h, unsigned int idx, cpupolicy_t *out);
+
+/* Domains.  A new domain starts from its type's default policy.  Once started its policy
+ * is fixed (set_* give -EEXIST).  -ESRCH for no such domain, -ENOMEM when the domain pool
+ * is full, -EINVAL for a bad type. */
+#define CPUPOLICY_DOMAIN_PV  0
+#define CPUPOLICY_DOMAIN_HVM 1
+int cpupolicy_domain_create(cpupolicy_handle_t *h, unsigned int type, uint32_t *domid);
+int cpupolicy_domain_start(cpupolicy_handle_t *h, uint32_t domid);
+int cpupolicy_domain_destroy(cpupolicy_handle_t *h, uint32_t domid);
+int cpupolicy_get_domain_policy(cpupolicy_handle_t *h, uint32_t domid, cpupolicy_t *out);
+/* Verified against the domain type's max policy with the deep compatibility check and the
+ * dependency rules; atomic (the old policy stands on any error); -EINVAL with err naming
+ * the first failing leaf/subleaf/MSR. */
+int cpupolicy_set_domain_policy(cpupolicy_handle_t *h, uint32_t domid, const cpupolicy_t *p,
+                                cpupolicy_err_t *err);
+
 #ifdef __cplusplus
 }
 #endif
