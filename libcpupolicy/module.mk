@@ -2,6 +2,8 @@
 # simulated hypervisor (hypervisor/sim/) that the embedded backend boots in-process.
 LIB_SRCS += $(wildcard libcpupolicy/src/*.cpp)
 SIM_SRCS := $(wildcard hypervisor/sim/*.cpp)
+# The simulator's headers (sim.hpp, sim_cpu.hpp) for the library and the white-box tests.
+HOST_CXXFLAGS += -Ihypervisor/sim
 LIB_OBJS  = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(LIB_SRCS) $(SIM_SRCS))
 
 LIB_LDLIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null)

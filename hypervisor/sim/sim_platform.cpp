@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// The platform seam implemented over the simulated CPUs (sim_platform.hpp).
+#include "sim_platform.hpp"
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+
+#include "cpupolicy/platform.hpp"
+#include "sim_cpu.hpp"
+
+namespace cpupolicy::sim {
+namespace {
+thread_local SimCpu *tls_cpu = nullptr;
+thread_local SimLog *tls_log = nullptr;
+} // namespace
+
+SimCpuScope::SimCpuScope(SimCpu &cpu, SimLog *log) : prev_cpu_(tls_cpu), prev_log_(tls_log)
+{
+    tls_cpu = &cpu;
+    tls_log = log;
+}
+
+SimCpuScope::~SimCpuScope()
+{
+    tls_cpu = prev_cpu_;
+    tls_log = prev_log_;
+}
+
+SimCpu *current_cpu() { return tls_cpu; }
+
+} // namespace cpupolicy::sim
+
+using cpupolicy::sim::tls_cpu;
+using cpupolicy::sim::tls_log;
+
+// The seam symbols are exported (default visibility) so that a test linking the hosted
+// archive can interpose them with -Wl,--wrap.
+#define SEAM extern "C" __attribute__((visibility("default")))
+
+SEAM void cpupolicy_plat_cpuid(uint32_t leaf, uint32_t subleaf, cpupolicy::Regs *out)
+{
+    // The core runs at CPL 0: faulting never applies to it, masking does.
+    if ( !tls_cpu )
+    {
+        *out = cpupolicy::Regs{};
+        return;
+    }
+    (void)tls_cpu->cpuid(leaf, subleaf, 0, *out);
+}
+
+SEAM int cpupolicy_plat_rdmsr(uint32_t msr, uint64_t *val)
+{
+    if ( !tls_cpu )
+        return -EINVAL;
+    return tls_cpu->rdmsr(msr, *val);
+}
+
+SEAM int cpupolicy_plat_wrmsr(uint32_t msr, uint64_t val)
+{
+    if ( !tls_cpu )
+        return -EINVAL;
+    return tls_cpu->wrmsr(msr, val);
+}
+
+SEAM unsigned int cpupolicy_plat_cpu_id(void)
+{
+    return tls_cpu ? tls_cpu->index() : 0;
+}
+
+SEAM cpupolicy::LevellingPerCpu *cpupolicy_plat_levelling_percpu(void)
+{
+    return tls_cpu ? &tls_cpu->percpu : nullptr;
+}
+
+SEAM void cpupolicy_plat_log(int level, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    static const char *const names[] = {"err", "warn", "info", "debug"};
+    const char *lv = level >= 0 && level <= 3 ? names[level] : "?";
+    if ( tls_log )
+    {
+        tls_log->lines.push_back(std::string(lv) + " " + buf);
+        if ( level <= tls_log->print_level )
+            fprintf(stderr, "cpupolicy-sim: %s: %s\n", lv, buf);
+    }
+}

@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: MIT
+// The Hypervisor object: boot, system policies, domains, hypercalls (hypervisor.hpp).
+// The guest-facing entry points are in hypervisor_guest.cpp.
+#include "cpupolicy/hypervisor.hpp"
+#include "cpupolicy/compat.hpp"
+#include "cpupolicy/features.hpp"
+#include "cpupolicy/platform.hpp"
+
+namespace cpupolicy {
+
+PolicyIndex policy_index_of(FeaturesetIndex idx)
+{
+    switch ( idx ) {
+    case FeaturesetIndex::raw:         return PolicyIndex::raw;
+    case FeaturesetIndex::host:        return PolicyIndex::host;
+    case FeaturesetIndex::pv_default:  return PolicyIndex::pv_default;
+    case FeaturesetIndex::hvm_default: return PolicyIndex::hvm_default;
+    case FeaturesetIndex::pv_max:      return PolicyIndex::pv_max;
+    case FeaturesetIndex::hvm_max:     return PolicyIndex::hvm_max;
+    }
+    return PolicyIndex::raw;
+}
+
+namespace {
+
+constexpr Feature F_ARCH_CAPS = feature_named("arch-caps");
+
+Regs plat_cpuid(uint32_t leaf, uint32_t subleaf)
+{
+    Regs r{};
+    cpupolicy_plat_cpuid(leaf, subleaf, &r);
+    return r;
+}
+
+void read_leaf(Policy &p, uint32_t leaf)
+{
+    uint32_t nr = 0;
+    switch ( leaf_kind(leaf, &nr) ) {
+    case LeafKind::plain:
+        p.slot[slot_exact(leaf, NO_SUBLEAF)] = plat_cpuid(leaf, 0);
+        break;
+    case LeafKind::indexed:
+        for ( uint32_t s = 0; s < nr; ++s )
+            p.slot[slot_exact(leaf, s)] = plat_cpuid(leaf, s);
+        break;
+    case LeafKind::absent:
+        break;
+    }
+}
+
+// The raw policy of the current CPU: every leaf and subleaf the Policy object holds, up
+// to the CPU's own maxima (beyond them an Intel CPU repeats its highest basic leaf, which
+// is not data), and the two MSRs.  Xen keeps only the CPUID faulting bit of
+// PLATFORM_INFO, and reads ARCH_CAPABILITIES only when CPUID enumerates it.
+void read_raw_policy(Policy &raw)
+{
+    raw = Policy{};
+    uint32_t max = plat_cpuid(0, 0).a;
+    for ( uint32_t l = 0; l <= max && l <= BASIC_LAST; ++l )
+        read_leaf(raw, l);
+    uint32_t emax = plat_cpuid(EXTD_FIRST, 0).a;
+    if ( emax >= EXTD_FIRST && emax <= 0x8000ffffu )
+        for ( uint32_t l = EXTD_FIRST; l <= emax && l <= EXTD_LAST; ++l )
+            read_leaf(raw, l);
+
+    uint64_t v = 0;
+    if ( cpupolicy_plat_rdmsr(MSR_PLATFORM_INFO, &v) == 0 )
+        raw.platform_info = static_cast<uint32_t>(v) & PLATFORM_INFO_CPUID_FAULTING;
+    if ( policy_to_featureset(raw).test(F_ARCH_CAPS) &&
+         cpupolicy_plat_rdmsr(MSR_ARCH_CAPABILITIES, &v) == 0 )
+        raw.arch_caps = v;
+}
+
+// Where featureset word `w` lives, for an error record.
+void err_for_word(ErrRecord *err, unsigned w)
+{
+    if ( !err || w >= NR_FEATUREWORDS )
+        return;
+    const WordSource &src = table::words[w].src;
+    *err = ErrRecord{};
+    if ( src.is_msr )
+        err->msr = src.leaf;
+    else
+    {
+        err->leaf = src.leaf;
+        err->subleaf = src.subleaf;
+    }
+}
+
+PolicyIndex max_of(DomainType t)
+{
+    return t == DomainType::pv ? PolicyIndex::pv_max : PolicyIndex::hvm_max;
+}
+PolicyIndex default_of(DomainType t)
+{
+    return t == DomainType::pv ? PolicyIndex::pv_default : PolicyIndex::hvm_default;
+}
+
+} // namespace
+
+// --- Bookkeeping -------------------------------------------------------------------------
+Hypervisor::Domain *Hypervisor::find(DomId d)
+{
+    for ( auto &dom : dom_ )
+        if ( dom.in_use && dom.id == d )
+            return &dom;
+    return nullptr;
+}
+
+const Hypervisor::Domain *Hypervisor::find(DomId d) const
+{
+    for ( const auto &dom : dom_ )
+        if ( dom.in_use && dom.id == d )
+            return &dom;
+    return nullptr;
+}
+
+// Xen's rule: the control domain may act on anyone, a domain on itself only.  Permission
+// is judged before existence, so a guest cannot probe which domids exist.
+int Hypervisor::lookup(DomId caller, DomId d, const Domain **out) const
+{
+    if ( !booted_ )
+        return -err::enodev;
+    if ( caller != CONTROL_DOMID && (caller != d || !find(caller)) )
+        return -err::eperm;
+    const Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    *out = dom;
+    return 0;
+}
+
+int Hypervisor::lookup(DomId caller, DomId d, Domain **out)
+{
+    const Domain *c = nullptr;
+    int rc = static_cast<const Hypervisor *>(this)->lookup(caller, d, &c);
+    if ( rc )
+        return rc;
+    *out = const_cast<Domain *>(c);
+    return 0;
+}
+
+Hypervisor::Pcpu *Hypervisor::this_pcpu()
+{
+    unsigned id = cpupolicy_plat_cpu_id();
+    return id < MAX_PCPUS && pcpu_[id].online ? &pcpu_[id] : nullptr;
+}
+
+const Hypervisor::Pcpu *Hypervisor::this_pcpu() const
+{
+    unsigned id = cpupolicy_plat_cpu_id();
+    return id < MAX_PCPUS && pcpu_[id].online ? &pcpu_[id] : nullptr;
+}
+
+bool Hypervisor::is_current(const Domain &dom, unsigned vcpu) const
+{
+    const Pcpu *p = this_pcpu();
+    return p && p->running && p->dom == dom.id && p->vcpu == vcpu;
+}
+
+const DomainLevelling *Hypervisor::domain_levelling(DomId d) const
+{
+    const Domain *dom = find(d);
+    return dom ? &dom->lev : nullptr;
+}
+
+unsigned Hypervisor::list_domains(DomainInfo *out, unsigned max) const
+{
+    unsigned n = 0;
+    DomId last = 0;
+    bool first = true;
+    // Selection by increasing domid over the small fixed pool.
+    for ( ;; )
+    {
+        const Domain *next = nullptr;
+        for ( const auto &dom : dom_ )
+            if ( dom.in_use && (first || dom.id > last) && (!next || dom.id < next->id) )
+                next = &dom;
+        if ( !next )
+            return n;
+        if ( n < max && out )
+            out[n] = DomainInfo{next->id, next->type, next->started, next->nr_vcpus};
+        ++n;
+        last = next->id;
+        first = false;
+    }
+}
+
+bool Hypervisor::policy_has_faulting(const Domain &dom) const
+{
+    return dom.policy.platform_info & PLATFORM_INFO_CPUID_FAULTING;
+}
+
+// --- Bring-up ----------------------------------------------------------------------------
+int Hypervisor::boot(const char *boot_options, BootOptionsError *bad)
+{
+    if ( booted_ )
+        return -err::eexist;
+    unsigned cpu = cpupolicy_plat_cpu_id();
+    if ( cpu >= MAX_PCPUS )
+        return -err::e2big;
+    BootOptions opts;
+    int rc = boot_options_parse(opts, boot_options, bad);
+    if ( rc )
+        return rc;
+
+    Policy &raw = sys_[static_cast<unsigned>(PolicyIndex::raw)];
+    read_raw_policy(raw);
+    if ( basic_max_leaf(raw) == 0 && policy_vendor(raw) == Vendor::unknown )
+        return -err::enodev;
+    rc = levelling_detect(caps_);
+    if ( rc )
+        return rc;
+
+    Policy &host = sys_[static_cast<unsigned>(PolicyIndex::host)];
+    derive_host(host, raw, opts);
+    for ( int i = 0; i < 2; ++i )
+    {
+        bool hvm = i == 1;
+        Policy &max = sys_[static_cast<unsigned>(hvm ? PolicyIndex::hvm_max : PolicyIndex::pv_max)];
+        Policy &def = sys_[static_cast<unsigned>(hvm ? PolicyIndex::hvm_default
+                                                     : PolicyIndex::pv_default)];
+        derive_max(max, host, raw, hvm, opts);
+        derive_default(def, max, host, raw, hvm, opts);
+    }
+    opts_ = opts;
+
+    rc = levelling_cpu_init(caps_);
+    if ( rc )
+        return rc;
+    ctxt_switch_levelling(nullptr);
+    pcpu_[cpu] = Pcpu{true, false, 0, 0};
+
+    rc = build_domain(dom_[0], CONTROL_DOMID, DomainType::pv, 1);
+    if ( rc )
+        return rc;
+    dom_[0].started = true;
+    next_domid_ = 1;
+    booted_ = true;
+    cpupolicy_plat_log(log_info, "cpupolicy: booted on cpu %u, levelling caps %x", cpu,
+                       caps_.caps);
+    return 0;
+}
+
+int Hypervisor::cpu_up()
+{
+    if ( !booted_ )
+        return -err::einval;
+    unsigned cpu = cpupolicy_plat_cpu_id();
+    if ( cpu >= MAX_PCPUS )
+        return -err::e2big;
+    LevellingCaps here{};
+    int rc = levelling_detect(here);
+    if ( rc )
+        return rc;
+    bool same = here.caps == caps_.caps && here.faulting == caps_.faulting;
+    for ( unsigned i = 0; same && i < NR_MASK_MSRS; ++i )
+        same = here.msr[i] == caps_.msr[i];
+    if ( !same )
+    {
+        // Xen levels with what the boot CPU found; a CPU that differs is a firmware or
+        // virtualisation problem worth a warning, not a reason to refuse the CPU.
+        ++caps_mismatches_;
+        cpupolicy_plat_log(log_warn, "cpupolicy: cpu %u levelling caps %x differ from boot cpu %x",
+                           cpu, here.caps, caps_.caps);
+    }
+    rc = levelling_cpu_init(caps_);
+    if ( rc )
+        return rc;
+    ctxt_switch_levelling(nullptr);
+    pcpu_[cpu] = Pcpu{true, false, 0, 0};
+    return 0;
+}
+
+// --- System queries ------------------------------------------------------------------------
+int Hypervisor::get_featureset(DomId caller, unsigned idx, uint32_t *nr, uint32_t *fs) const
+{
+    if ( !booted_ )
+        return -err::enodev;
+    if ( caller != CONTROL_DOMID )
+        return -err::eperm;
+    if ( idx >= NR_FEATURESET_INDEX || !nr )
+        return -err::einval;
+    if ( !fs )
+    {
+        *nr = NR_FEATUREWORDS;
+        return 0;
+    }
+    Featureset set = policy_to_featureset(
+        system_policy(policy_index_of(static_cast<FeaturesetIndex>(idx))));
+    uint32_t n = *nr < NR_FEATUREWORDS ? *nr : NR_FEATUREWORDS;
+    for ( uint32_t i = 0; i < n; ++i )
+        fs[i] = set.w[i];
+    bool short_buf = *nr < NR_FEATUREWORDS;
+    *nr = n;
+    return short_buf ? -err::enobufs : 0;
+}
+
+int Hypervisor::get_system_policy(DomId caller, unsigned idx, Policy &out) const
+{
+    if ( !booted_ )
+        return -err::enodev;
+    if ( caller != CONTROL_DOMID )
+        return -err::eperm;
+    if ( idx >= NR_POLICY_INDEX )
+        return -err::einval;
+    out = sys_[idx];
+    return 0;
+}
+
+int Hypervisor::get_levelling_caps(DomId caller, uint32_t *caps) const
+{
+    if ( !booted_ )
+        return -err::enodev;
+    if ( caller != CONTROL_DOMID )
+        return -err::eperm;
+    if ( !caps )
+        return -err::einval;
+    *caps = caps_.caps;
+    return 0;
+}
+
+int Hypervisor::verify_featureset(DomId caller, unsigned idx, const uint32_t *words, uint32_t nr,
+                                  uint32_t *bad_feature) const
+{
+    if ( !booted_ )
+        return -err::enodev;
+    if ( caller != CONTROL_DOMID )
+        return -err::eperm;
+    if ( idx >= NR_FEATURESET_INDEX || (!words && nr) )
+        return -err::einval;
+    Featureset fs;
+    int rc = featureset_from_words(fs, words, nr);
+    if ( rc )
+        return rc;
+    Featureset set = policy_to_featureset(
+        system_policy(policy_index_of(static_cast<FeaturesetIndex>(idx))));
+    uint32_t first = fs.and_not(set).next(0), dep = NR_FEATURE_BITS;
+    if ( featureset_verify(fs, &dep) == 0 )
+        dep = NR_FEATURE_BITS;
+    uint32_t bad = first < dep ? first : dep;
+    if ( bad == NR_FEATURE_BITS )
+        return 0;
+    if ( bad_feature )
+        *bad_feature = bad;
+    return -err::einval;
+}
+
+// --- Domains --------------------------------------------------------------------------------
+int Hypervisor::build_domain(Domain &dom, DomId id, DomainType type, unsigned nr_vcpus)
+{
+    Domain fresh{};
+    dom = fresh;
+    dom.id = id;
+    dom.type = type;
+    dom.nr_vcpus = nr_vcpus;
+    for ( unsigned v = 0; v < nr_vcpus; ++v )
+        dom.vcpu[v].state.vcpu_id = v;
+    int rc = install_policy(dom, system_policy(default_of(type)));
+    if ( rc )
+        return rc;
+    dom.in_use = true;
+    return 0;
+}
+
+// Make `p` the domain's policy together with everything derived from it, or change
+// nothing.  The guest CPUID context points at dom.policy, so it is prepared in place and
+// the old policy restored if that fails.
+int Hypervisor::install_policy(Domain &dom, const Policy &p)
+{
+    Policy old = dom.policy;
+    dom.policy = p;
+    GuestConfig cfg;
+    cfg.hvm = dom.type == DomainType::hvm;
+    cfg.domid = static_cast<uint16_t>(dom.id);
+    GuestCpuidCtx ctx;
+    int rc = guest_cpuid_prepare(ctx, dom.policy, cfg);
+    if ( rc )
+    {
+        dom.policy = old;
+        return rc;
+    }
+    dom.ctx = ctx;
+    levelling_domain_compute(dom.lev, caps_, sys_[static_cast<unsigned>(PolicyIndex::raw)],
+                             dom.policy, dom.type == DomainType::pv);
+    return 0;
+}
+
+int Hypervisor::check_policy(const Domain &dom, const Policy &p, ErrRecord *err) const
+{
+    ErrRecord e;
+    int rc = policy_is_compatible(system_policy(max_of(dom.type)), p, &e, nullptr);
+    if ( rc )
+    {
+        if ( err )
+            *err = e;
+        return rc;
+    }
+    uint32_t bad = 0;
+    if ( featureset_verify(policy_to_featureset(p), &bad) != 0 )
+    {
+        err_for_word(err, bad / 32);
+        return -err::einval;
+    }
+    return 0;
+}
+
+int Hypervisor::domain_create(DomId caller, DomainType type, DomId *out, unsigned nr_vcpus)
+{
+    if ( !booted_ )
+        return -err::enodev;
+    if ( caller != CONTROL_DOMID )
+        return -err::eperm;
+    if ( (type != DomainType::pv && type != DomainType::hvm) || !out || nr_vcpus == 0 ||
+         nr_vcpus > MAX_VCPUS )
+        return -err::einval;
+    Domain *slot = nullptr;
+    for ( auto &dom : dom_ )
+        if ( !dom.in_use )
+        {
+            slot = &dom;
+            break;
+        }
+    if ( !slot )
+        return -err::enomem;
+    // Domids are not reused at once (as Xen): a stale id held by a toolstack then names
+    // no domain rather than a new one.
+    DomId id = next_domid_;
+    while ( id == CONTROL_DOMID || find(id) )
+        id = id + 1 >= DOMID_FIRST_RESERVED ? 1 : id + 1;
+    int rc = build_domain(*slot, id, type, nr_vcpus);
+    if ( rc )
+        return rc;
+    next_domid_ = id + 1 >= DOMID_FIRST_RESERVED ? 1 : id + 1;
+    *out = id;
+    return 0;
+}
+
+int Hypervisor::domain_start(DomId caller, DomId d)
+{
+    Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    if ( dom->started )
+        return -err::eexist;
+    dom->started = true;
+    return 0;
+}
+
+int Hypervisor::domain_destroy(DomId caller, DomId d)
+{
+    Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    if ( d == CONTROL_DOMID || caller != CONTROL_DOMID )
+        return -err::eperm;
+    // A physical CPU still running one of its vCPUs goes idle.  Only the current CPU's
+    // MSRs can be written from here; the others keep stale masks until their next switch,
+    // which compares values, never domain identities, so nothing dangles.
+    const Pcpu *here = this_pcpu();
+    for ( auto &p : pcpu_ )
+        if ( p.online && p.running && p.dom == d )
+        {
+            if ( &p == here )
+                context_switch_idle();
+            p.running = false;
+        }
+    dom->in_use = false;
+    return 0;
+}
+
+int Hypervisor::get_domain_info(DomId caller, DomId d, DomainInfo &out) const
+{
+    const Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    out = DomainInfo{dom->id, dom->type, dom->started, dom->nr_vcpus};
+    return 0;
+}
+
+int Hypervisor::get_domain_policy(DomId caller, DomId d, Policy &out) const
+{
+    const Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    out = dom->policy;
+    return 0;
+}
+
+int Hypervisor::set_domain_policy(DomId caller, DomId d, const Policy &p, ErrRecord *err)
+{
+    if ( err )
+        *err = ErrRecord{};
+    Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    if ( dom->started )
+        return -err::eexist;
+    rc = check_policy(*dom, p, err);
+    if ( rc )
+        return rc;
+    rc = install_policy(*dom, p);
+    if ( rc && err )
+    {
+        *err = ErrRecord{};
+        err->leaf = 0xd;  // only the xsave layout can fail to prepare
+    }
+    return rc;
+}
+
+int Hypervisor::set_featureset(DomId caller, DomId d, const uint32_t *words, uint32_t nr,
+                               ErrRecord *err)
+{
+    if ( err )
+        *err = ErrRecord{};
+    Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    if ( dom->started )
+        return -err::eexist;
+    if ( !words && nr )
+        return -err::einval;
+    Featureset fs;
+    rc = featureset_from_words(fs, words, nr);
+    if ( rc )
+        return rc;
+    // Dependency closure: a feature whose prerequisite is absent goes too.  Bits the
+    // table does not know are kept for the max check to judge.
+    Featureset unknown = fs.and_not(features::known);
+    featureset_sanitise(fs);
+    fs |= unknown;
+
+    Policy p = dom->policy;
+    policy_apply_featureset(p, fs);
+    xstate::recalculate_xstate(p, system_policy(max_of(dom->type)));
+    return set_domain_policy(caller, d, p, err);
+}
+
+int Hypervisor::get_domain_levelling(DomId caller, DomId d, LevellingGap &out) const
+{
+    const Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    out = dom->lev.gap;
+    return 0;
+}
+
+int Hypervisor::get_vcpu_context(DomId caller, DomId d, unsigned vcpu, VcpuContext &out) const
+{
+    const Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    if ( vcpu >= dom->nr_vcpus )
+        return -err::einval;
+    const Vcpu &v = dom->vcpu[vcpu];
+    out = VcpuContext{v.state.cr4, v.state.xcr0, v.state.xss, v.misc_features_enables};
+    return 0;
+}
+
+int Hypervisor::set_vcpu_context(DomId caller, DomId d, unsigned vcpu, const VcpuContext &in)
+{
+    Domain *dom = nullptr;
+    int rc = lookup(caller, d, &dom);
+    if ( rc )
+        return rc;
+    if ( vcpu >= dom->nr_vcpus )
+        return -err::einval;
+    // The faulting enable bit is restored only where the policy offers faulting: an image
+    // from a host with it cannot be loaded into a policy without it.
+    if ( (in.misc_features_enables & ~msr::misc_features_cpuid_faulting) ||
+         ((in.misc_features_enables & msr::misc_features_cpuid_faulting) &&
+          !policy_has_faulting(*dom)) )
+        return -err::einval;
+    uint64_t allowed = xstate::policy_xcr0(dom->policy) | xstate::bit(xstate::X87);
+    if ( !(in.xcr0 & xstate::bit(xstate::X87)) || (in.xcr0 & ~allowed) ||
+         (in.xss & ~xstate::policy_xss(dom->policy)) )
+        return -err::einval;
+    Vcpu &v = dom->vcpu[vcpu];
+    v.state.cr4 = in.cr4;
+    v.state.xcr0 = in.xcr0;
+    v.state.xss = in.xss;
+    v.misc_features_enables = in.misc_features_enables;
+    if ( is_current(*dom, vcpu) )
+        switch_to(*dom, v);
+    return 0;
+}
+
+// --- Scheduling -------------------------------------------------------------------------------
+void Hypervisor::switch_to(const Domain &dom, const Vcpu &v)
+{
+    VcpuLevelling vl;
+    vl.cr4_osxsave = v.state.cr4 & CR4_OSXSAVE;
+    ctxt_switch_levelling(&dom.lev, &vl);
+}
+
+int Hypervisor::context_switch(DomId d, unsigned vcpu)
+{
+    if ( !booted_ )
+        return -err::enodev;
+    Pcpu *p = this_pcpu();
+    if ( !p )
+        return -err::einval;
+    const Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus )
+        return -err::einval;
+    if ( !dom->started )
+        return -err::ebusy;
+    if ( p->running && p->dom == d && p->vcpu == vcpu )
+        return 0;
+    switch_to(*dom, dom->vcpu[vcpu]);
+    *p = Pcpu{true, true, d, static_cast<uint16_t>(vcpu)};
+    ++nr_switches_;
+    return 0;
+}
+
+void Hypervisor::context_switch_idle()
+{
+    Pcpu *p = this_pcpu();
+    if ( !p || !p->running )
+        return;
+    ctxt_switch_levelling(nullptr);
+    p->running = false;
+    ++nr_switches_;
+}
+
+bool Hypervisor::current(DomId *d, unsigned *vcpu) const
+{
+    const Pcpu *p = this_pcpu();
+    if ( !p || !p->running )
+        return false;
+    if ( d )
+        *d = p->dom;
+    if ( vcpu )
+        *vcpu = p->vcpu;
+    return true;
+}
+
+} // namespace cpupolicy

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+// The guest-facing entry points of the Hypervisor (hypervisor.hpp): the traps a PV guest
+// takes, the exits an HVM guest takes, and the guest's CR4/XCR0 writes.
+#include "cpupolicy/hypervisor.hpp"
+
+namespace cpupolicy {
+namespace {
+
+bool starts_with(const uint8_t *insn, size_t len, const uint8_t *pat, size_t n)
+{
+    if ( !insn || len < n )
+        return false;
+    for ( size_t i = 0; i < n; ++i )
+        if ( insn[i] != pat[i] )
+            return false;
+    return true;
+}
+
+GuestCpuidResult fault(GuestFault f) { return GuestCpuidResult{Regs{}, f, 0}; }
+
+} // namespace
+
+Regs Hypervisor::cpuid_for(const Domain &dom, const Vcpu &v, uint32_t leaf, uint32_t subleaf) const
+{
+    return guest_cpuid(dom.ctx, dom.policy, v.state, Leaf{leaf}, Subleaf{subleaf});
+}
+
+int Hypervisor::pv_gp_fault(DomId d, unsigned vcpu, const uint8_t *insn, size_t len,
+                            uint32_t leaf, uint32_t subleaf, GuestCpuidResult &out)
+{
+    const Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus || dom->type != DomainType::pv || !is_current(*dom, vcpu) )
+        return -err::einval;
+    // With faulting on, a CPUID at the guest's CPL 3 raises #GP; the hypervisor decodes it
+    // and answers from the policy.  Every other #GP belongs to the guest.
+    if ( dom->lev.faulting && starts_with(insn, len, INSN_CPUID, sizeof(INSN_CPUID)) )
+    {
+        out = GuestCpuidResult{cpuid_for(*dom, dom->vcpu[vcpu], leaf, subleaf), GuestFault::none,
+                               sizeof(INSN_CPUID)};
+        return 0;
+    }
+    out = fault(GuestFault::gp);
+    return 0;
+}
+
+int Hypervisor::invalid_op(DomId d, unsigned vcpu, unsigned cpl, const uint8_t *insn, size_t len,
+                           uint32_t leaf, uint32_t subleaf, GuestCpuidResult &out)
+{
+    const Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus || !is_current(*dom, vcpu) )
+        return -err::einval;
+    if ( !starts_with(insn, len, FEP_CPUID, sizeof(FEP_CPUID)) )
+    {
+        out = fault(GuestFault::ud);
+        return 0;
+    }
+    const Vcpu &v = dom->vcpu[vcpu];
+    // The emulated CPUID is still a CPUID: an HVM guest's own faulting applies to it.
+    if ( dom->type == DomainType::hvm && cpl > 0 &&
+         (v.misc_features_enables & msr::misc_features_cpuid_faulting) )
+    {
+        out = fault(GuestFault::gp);
+        return 0;
+    }
+    out = GuestCpuidResult{cpuid_for(*dom, v, leaf, subleaf), GuestFault::none,
+                           sizeof(FEP_CPUID)};
+    return 0;
+}
+
+int Hypervisor::hvm_cpuid_exit(DomId d, unsigned vcpu, unsigned cpl, uint32_t leaf,
+                               uint32_t subleaf, GuestCpuidResult &out)
+{
+    const Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus || dom->type != DomainType::hvm || !is_current(*dom, vcpu) )
+        return -err::einval;
+    const Vcpu &v = dom->vcpu[vcpu];
+    // Virtual CPUID faulting (the guest set MSR 0x140 bit 0): CPUID outside ring 0 #GPs,
+    // exactly as the hardware feature would (SDM vol. 3 "CPUID faulting").
+    if ( cpl > 0 && (v.misc_features_enables & msr::misc_features_cpuid_faulting) )
+    {
+        out = fault(GuestFault::gp);
+        return 0;
+    }
+    out = GuestCpuidResult{cpuid_for(*dom, v, leaf, subleaf), GuestFault::none,
+                           sizeof(INSN_CPUID)};
+    return 0;
+}
+
+int Hypervisor::hvm_rdmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t *val, GuestFault *f)
+{
+    const Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus || dom->type != DomainType::hvm || !val || !f )
+        return -err::einval;
+    *f = GuestFault::none;
+    switch ( idx ) {
+    case msr::platform_info:
+        *val = dom->policy.platform_info;
+        return 0;
+    case msr::misc_features_enables:
+        *val = dom->vcpu[vcpu].misc_features_enables;
+        return 0;
+    default:
+        *f = GuestFault::gp;
+        return 0;
+    }
+}
+
+int Hypervisor::hvm_wrmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t val, GuestFault *f)
+{
+    Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus || dom->type != DomainType::hvm || !f )
+        return -err::einval;
+    *f = GuestFault::none;
+    if ( idx != msr::misc_features_enables ||
+         (val & ~msr::misc_features_cpuid_faulting) ||
+         ((val & msr::misc_features_cpuid_faulting) && !policy_has_faulting(*dom)) )
+    {
+        // PLATFORM_INFO is read-only; the faulting bit exists only where the policy
+        // advertises CPUID faulting; every other bit is reserved.
+        *f = GuestFault::gp;
+        return 0;
+    }
+    dom->vcpu[vcpu].misc_features_enables = val;
+    return 0;
+}
+
+int Hypervisor::guest_write_cr4(DomId d, unsigned vcpu, uint64_t cr4)
+{
+    Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus )
+        return -err::einval;
+    Vcpu &v = dom->vcpu[vcpu];
+    bool osxsave_changed = (v.state.cr4 ^ cr4) & CR4_OSXSAVE;
+    v.state.cr4 = cr4;
+    // The leaf-1 mask of a PV vCPU depends on its CR4.OSXSAVE (levelling.hpp).
+    if ( osxsave_changed && dom->type == DomainType::pv && is_current(*dom, vcpu) )
+        switch_to(*dom, v);
+    return 0;
+}
+
+int Hypervisor::guest_write_xcr0(DomId d, unsigned vcpu, uint64_t xcr0)
+{
+    Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus )
+        return -err::einval;
+    Vcpu &v = dom->vcpu[vcpu];
+    // XSETBV: #UD without CR4.OSXSAVE, #GP for x87 clear or a component not offered
+    // (SDM vol. 2B XSETBV).  Either way the write does not happen.
+    uint64_t allowed = xstate::policy_xcr0(dom->policy) | xstate::bit(xstate::X87);
+    if ( !(v.state.cr4 & CR4_OSXSAVE) || !(xcr0 & xstate::bit(xstate::X87)) ||
+         (xcr0 & ~allowed) )
+        return -err::einval;
+    v.state.xcr0 = xcr0;
+    return 0;
+}
+
+} // namespace cpupolicy
