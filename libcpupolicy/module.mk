@@ -43,6 +43,8 @@ install: all
 	ln -sf libcpupolicy.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSO_SONAME)
 	ln -sf $(LIBSO_SONAME) $(DESTDIR)$(LIBDIR)/libcpupolicy.so
 	install -m 0644 $(INSTALL_HDRS) $(DESTDIR)$(INCDIR)/
-	install -m 0644 $(BUILD)/lib/pkgconfig/cpupolicy.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	@# Generated here rather than copied: the prefix is the install's, not the build's.
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' libcpupolicy/cpupolicy.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/cpupolicy.pc
 	install -m 0644 $(CORE_LIB) $(DESTDIR)$(LIBDIR)/
 	$(if $(strip $(BINS)),install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/)

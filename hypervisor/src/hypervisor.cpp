@@ -436,6 +436,34 @@ int Hypervisor::domain_create(DomId caller, DomainType type, DomId *out, unsigne
     return 0;
 }
 
+int Hypervisor::domain_create_with_id(DomId caller, DomainType type, DomId id, unsigned nr_vcpus)
+{
+    if ( !booted_ )
+        return -err::enodev;
+    if ( caller != CONTROL_DOMID )
+        return -err::eperm;
+    if ( (type != DomainType::pv && type != DomainType::hvm) || nr_vcpus == 0 ||
+         nr_vcpus > MAX_VCPUS || id == CONTROL_DOMID || id >= DOMID_FIRST_RESERVED )
+        return -err::einval;
+    if ( find(id) )
+        return -err::eexist;
+    Domain *slot = nullptr;
+    for ( auto &dom : dom_ )
+        if ( !dom.in_use )
+        {
+            slot = &dom;
+            break;
+        }
+    if ( !slot )
+        return -err::enomem;
+    int rc = build_domain(*slot, id, type, nr_vcpus);
+    if ( rc )
+        return rc;
+    if ( id >= next_domid_ )
+        next_domid_ = id + 1 >= DOMID_FIRST_RESERVED ? 1 : id + 1;
+    return 0;
+}
+
 int Hypervisor::domain_start(DomId caller, DomId d)
 {
     Domain *dom = nullptr;

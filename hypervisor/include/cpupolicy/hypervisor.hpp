@@ -121,6 +121,12 @@ public:
     // control domain, -EINVAL for a bad type or vCPU count, -ENOMEM when the pool is full.
     CPUPOLICY_MUST_CHECK int domain_create(DomId caller, DomainType type, DomId *out,
                                            unsigned nr_vcpus = DEFAULT_VCPUS);
+    // The same with a chosen domid (Xen's XEN_DOMCTL_createdomain with a non-zero domid),
+    // for a toolstack that restores saved domains (cpupolicyd --state-dir).  -EINVAL for
+    // the control domain's id or one at/above DOMID_FIRST_RESERVED, -EEXIST when in use;
+    // later automatic ids continue above it.
+    CPUPOLICY_MUST_CHECK int domain_create_with_id(DomId caller, DomainType type, DomId id,
+                                                   unsigned nr_vcpus = DEFAULT_VCPUS);
     // Start it: its policy is fixed from now on.  -EEXIST when already started.
     CPUPOLICY_MUST_CHECK int domain_start(DomId caller, DomId d);
     // -EPERM for the control domain itself or a non-control caller.

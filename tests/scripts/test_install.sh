@@ -1,0 +1,58 @@
+#!/bin/sh
+# `make install` with PREFIX and DESTDIR puts the library, its versioned symlinks, the
+# headers, the pkg-config file, the core archive and the tools where a packager expects
+# them; a C program then builds against the staged tree with pkg-config alone and runs.
+set -u
+build=${CPUPOLICY_BUILD:-build}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok()   { pass=$((pass + 1)); }
+bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
+check_file() { [ -e "$tmp/stage$1" ] && ok || bad "missing after install: $1"; }
+
+if ! make -s BUILD="$build" PREFIX=/usr DESTDIR="$tmp/stage" install >"$tmp/log" 2>&1; then
+    cat "$tmp/log"; echo "0 passed, 1 failed"; exit 1
+fi
+for f in /usr/lib/libcpupolicy.so.1.0.0 /usr/lib/libcpupolicy.so.1 /usr/lib/libcpupolicy.so \
+         /usr/include/cpupolicy.h /usr/include/cpupolicy_sim.h /usr/lib/pkgconfig/cpupolicy.pc \
+         /usr/lib/libcpupolicy-core.a /usr/bin/xen-cpuid /usr/bin/cpupolicy; do
+    check_file "$f"
+done
+
+# The soname is libcpupolicy.so.1 and only cpupolicy_* symbols are exported, all
+# versioned CPUPOLICY_1.0 (the linker version script's local: *).
+soname=$(objdump -p "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '/SONAME/ {print $2}')
+[ "$soname" = "libcpupolicy.so.1" ] && ok || bad "soname is '$soname'"
+exported=$(nm -D --defined-only "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '$2 ~ /[TDBR]/ {print $3}')
+stray=$(echo "$exported" | grep -v '^cpupolicy_' | grep -v '^CPUPOLICY_' || true)
+[ -z "$stray" ] && ok || bad "symbols exported outside cpupolicy_*: $(echo $stray | head -c 300)"
+unversioned=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '/ cpupolicy_/ && !/CPUPOLICY_1.0/' || true)
+[ -z "$unversioned" ] && ok || bad "unversioned exports: $unversioned"
+
+# A user program, built with nothing but pkg-config against the staged prefix.
+cat > "$tmp/user.c" <<'C'
+#include <cpupolicy.h>
+#include <stdio.h>
+int main(void)
+{
+    uint32_t f;
+    if ( cpupolicy_featureset_size() != 19 ) return 1;
+    if ( cpupolicy_feature_from_name("sse4_2", &f) || f != 52 ) return 2;
+    puts(cpupolicy_feature_name(f));
+    return 0;
+}
+C
+pcdir="$tmp/stage/usr/lib/pkgconfig"
+cflags=$(PKG_CONFIG_SYSROOT_DIR="$tmp/stage" PKG_CONFIG_LIBDIR="$pcdir" pkg-config --cflags cpupolicy)
+libs=$(PKG_CONFIG_SYSROOT_DIR="$tmp/stage" PKG_CONFIG_LIBDIR="$pcdir" pkg-config --libs cpupolicy)
+if cc -std=c99 -Wall -Werror $cflags "$tmp/user.c" -o "$tmp/user" $libs 2>"$tmp/cc.log"; then
+    ok
+    out=$(LD_LIBRARY_PATH="$tmp/stage/usr/lib" "$tmp/user")
+    [ "$out" = "sse4-2" ] && ok || bad "user program printed '$out'"
+else
+    bad "user program does not build with pkg-config flags '$cflags' '$libs'"; cat "$tmp/cc.log"
+fi
+# The installed tools run from the staged tree ($ORIGIN rpath).
+"$tmp/stage/usr/bin/cpupolicy" --help >/dev/null 2>&1 && ok || bad "installed cpupolicy does not run"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
