@@ -156,7 +156,8 @@ int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs, uint32_t 
 int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs, uint32_t nr);
 
 /* One CPUID answer as stored in the policy; zeros for a leaf beyond the policy's max
- * leaf.  -ERANGE for a leaf/subleaf the policy object does not hold. */
+ * leaf.  The hypervisor-limit leaves 0x40000000 / 0x40000100 answer {limit, 0, 0, 0} as
+ * serialised.  -ERANGE for a leaf/subleaf the policy object does not hold. */
 int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
                         cpupolicy_leaf_t *out);
 
@@ -187,7 +188,8 @@ int cpupolicy_missing_features(const cpupolicy_t *host, const cpupolicy_t *guest
                                uint32_t *fs, uint32_t nr);
 
 /* Levelling: the most capable policy compatible with all n inputs.  -EINVAL for n == 0
- * or different vendors (*bad_index = the first input whose vendor differs). */
+ * or different vendors (*bad_index = the first input whose vendor differs) or a NULL
+ * input (*bad_index = its index); -ENOMEM.  out is written only on success. */
 int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy_t *const *in, uint32_t n,
                               uint32_t *bad_index);
 
@@ -211,7 +213,15 @@ const char *cpupolicy_last_import_error(void);
  *   "sim:dump=PATH[,boot=OPTS][,cpus=N]"  the embedded simulated hypervisor on the host a
  *                                 CPUID dump describes, with Xen-style boot options
  *                                 (commas inside OPTS are fine) and N physical CPUs.
- * The caller acts as the control domain.  0, or -EINVAL for a malformed URI or boot
+ *   "xen:"                        the Xen this process runs on (dom0, root), through
+ *                                 libxenctrl/libxenguest 4.17, loaded with dlopen() here
+ *                                 (this library does not link them).  -ENODEV when they
+ *                                 are not installed or no Xen can be reached.  Domains
+ *                                 are a toolstack's (libxl's) to create: domain_create,
+ *                                 _start and _destroy give -EOPNOTSUPP.
+ * The caller acts as the control domain.  A handle is not thread-safe: use it from one
+ * thread at a time (different handles are independent).  Policies and featuresets are
+ * plain data and may be used from any thread.  0, or -EINVAL for a malformed URI or boot
  * option, -ENOENT for an unreadable dump, -ENOMEM.  On failure *out is NULL;
  * cpupolicy_last_open_error() says why. */
 typedef struct cpupolicy_handle cpupolicy_handle_t;

@@ -87,6 +87,7 @@ CPUPOLICY_EXPORT const char *cpupolicy_last_open_error(void)
 CPUPOLICY_EXPORT int cpupolicy_get_featureset(cpupolicy_handle_t *h, unsigned int idx,
                                               uint32_t *nr, uint32_t *fs)
 {
+    ErrnoGuard g;  // a backend's socket or library calls must not leak into errno
     if ( !h || !nr )
         return -EINVAL;
     return h->b->get_featureset(idx, nr, fs);
@@ -96,6 +97,7 @@ CPUPOLICY_EXPORT int cpupolicy_set_featureset(cpupolicy_handle_t *h, uint32_t do
                                               const uint32_t *fs, uint32_t nr,
                                               cpupolicy_err_t *err)
 {
+    ErrnoGuard g;
     abi::err_seed(err);
     if ( !h || (nr && !fs) )
         return -EINVAL;
@@ -109,6 +111,7 @@ CPUPOLICY_EXPORT int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned
                                                  const uint32_t *fs, uint32_t nr,
                                                  uint32_t *bad_feature)
 {
+    ErrnoGuard g;
     if ( bad_feature )
         *bad_feature = ~0u;
     if ( !h || (nr && !fs) )
@@ -118,6 +121,7 @@ CPUPOLICY_EXPORT int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned
 
 CPUPOLICY_EXPORT int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps)
 {
+    ErrnoGuard g;
     if ( !h || !caps )
         return -EINVAL;
     return h->b->get_levelling_caps(caps);
@@ -126,6 +130,7 @@ CPUPOLICY_EXPORT int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_
 CPUPOLICY_EXPORT int cpupolicy_get_system_policy(cpupolicy_handle_t *h, unsigned int idx,
                                                  cpupolicy_t *out)
 {
+    ErrnoGuard g;
     if ( !h || !out )
         return -EINVAL;
     Policy tmp;
@@ -138,6 +143,7 @@ CPUPOLICY_EXPORT int cpupolicy_get_system_policy(cpupolicy_handle_t *h, unsigned
 CPUPOLICY_EXPORT int cpupolicy_domain_create(cpupolicy_handle_t *h, unsigned int type,
                                              uint32_t *domid)
 {
+    ErrnoGuard g;
     if ( !h || !domid )
         return -EINVAL;
     return h->b->domain_create(type, domid);
@@ -145,17 +151,20 @@ CPUPOLICY_EXPORT int cpupolicy_domain_create(cpupolicy_handle_t *h, unsigned int
 
 CPUPOLICY_EXPORT int cpupolicy_domain_start(cpupolicy_handle_t *h, uint32_t domid)
 {
+    ErrnoGuard g;
     return h ? h->b->domain_start(domid) : -EINVAL;
 }
 
 CPUPOLICY_EXPORT int cpupolicy_domain_destroy(cpupolicy_handle_t *h, uint32_t domid)
 {
+    ErrnoGuard g;
     return h ? h->b->domain_destroy(domid) : -EINVAL;
 }
 
 CPUPOLICY_EXPORT int cpupolicy_get_domain_policy(cpupolicy_handle_t *h, uint32_t domid,
                                                  cpupolicy_t *out)
 {
+    ErrnoGuard g;
     if ( !h || !out )
         return -EINVAL;
     Policy tmp;
@@ -168,6 +177,7 @@ CPUPOLICY_EXPORT int cpupolicy_get_domain_policy(cpupolicy_handle_t *h, uint32_t
 CPUPOLICY_EXPORT int cpupolicy_set_domain_policy(cpupolicy_handle_t *h, uint32_t domid,
                                                  const cpupolicy_t *p, cpupolicy_err_t *err)
 {
+    ErrnoGuard g;
     abi::err_seed(err);
     if ( !h || !p )
         return -EINVAL;
@@ -184,6 +194,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_cpuid(cpupolicy_handle_t *h, uint32_t domid, 
                                          uint32_t subleaf, cpupolicy_leaf_t *out,
                                          unsigned int *path_taken, unsigned int *fault)
 {
+    ErrnoGuard g;
     if ( !h || !out || path > CPUPOLICY_PATH_HVM || cpl > 3 )
         return -EINVAL;
     sim::SimMachine *m = machine_of(h);
@@ -204,6 +215,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_cpuid(cpupolicy_handle_t *h, uint32_t domid, 
 CPUPOLICY_EXPORT int cpupolicy_sim_get_counters(cpupolicy_handle_t *h,
                                                 cpupolicy_sim_counters_t *out)
 {
+    ErrnoGuard g;
     if ( !h || !out )
         return -EINVAL;
     sim::SimMachine *m = machine_of(h);
@@ -217,6 +229,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_get_counters(cpupolicy_handle_t *h,
 
 CPUPOLICY_EXPORT int cpupolicy_sim_reset_counters(cpupolicy_handle_t *h)
 {
+    ErrnoGuard g;
     sim::SimMachine *m = machine_of(h);
     if ( !h )
         return -EINVAL;
@@ -229,6 +242,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_reset_counters(cpupolicy_handle_t *h)
 CPUPOLICY_EXPORT int cpupolicy_sim_msr_writes(cpupolicy_handle_t *h, uint32_t msr,
                                               uint64_t *count)
 {
+    ErrnoGuard g;
     if ( !h || !count )
         return -EINVAL;
     sim::SimMachine *m = machine_of(h);
@@ -241,6 +255,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_msr_writes(cpupolicy_handle_t *h, uint32_t ms
 CPUPOLICY_EXPORT int cpupolicy_sim_run(cpupolicy_handle_t *h, unsigned int nr_slices,
                                        uint64_t *nr_switches)
 {
+    ErrnoGuard g;
     if ( !h )
         return -EINVAL;
     sim::SimMachine *m = machine_of(h);
@@ -256,6 +271,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_levelling_gap(cpupolicy_handle_t *h, uint32_t
                                                  uint32_t *flags, uint32_t *leaked,
                                                  uint32_t *lost, uint32_t nr)
 {
+    ErrnoGuard g;
     if ( !h || !flags || (nr && ((!leaked && !lost))) )
         return -EINVAL;
     sim::SimMachine *m = machine_of(h);

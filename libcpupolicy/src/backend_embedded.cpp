@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "backend_embedded.hpp"
+#include "backend_unix.hpp"
+#include "backend_xen.hpp"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -69,9 +71,12 @@ int EmbeddedBackend::set_featureset(uint32_t domid, const uint32_t *fs, uint32_t
 
 int parse_sim_uri(const char *opts, sim::SimConfig &cfg, std::string &why)
 {
+    // Only boot= takes continuation tokens: boot options are comma lists themselves
+    // ("boot=cpuid=no-avx,no-rtm").  After dump= an unknown token is a mistake (a
+    // misspelt key), not part of the path: refused rather than turned into -ENOENT.
     std::string *current = nullptr;
     std::string cpus;
-    bool have_dump = false;
+    bool have_dump = false, have_boot = false, have_cpus = false;
     const char *p = opts;
 
     while ( *p )
@@ -80,18 +85,28 @@ int parse_sim_uri(const char *opts, sim::SimConfig &cfg, std::string &why)
         std::string tok(p, end ? static_cast<size_t>(end - p) : strlen(p));
         p = end ? end + 1 : p + tok.size();
 
-        if ( tok.rfind("dump=", 0) == 0 )
+        bool *seen = tok.rfind("dump=", 0) == 0   ? &have_dump
+                     : tok.rfind("boot=", 0) == 0 ? &have_boot
+                     : tok.rfind("cpus=", 0) == 0 ? &have_cpus
+                                                  : nullptr;
+        if ( seen && *seen )
+        {
+            why = "option '" + tok.substr(0, 4) + "' given twice";
+            return -EINVAL;
+        }
+        if ( seen )
+            *seen = true;
+        if ( seen == &have_dump )
         {
             cfg.dump_path = tok.substr(5);
-            have_dump = true;
-            current = &cfg.dump_path;
+            current = nullptr;
         }
-        else if ( tok.rfind("boot=", 0) == 0 )
+        else if ( seen == &have_boot )
         {
             cfg.boot_options = tok.substr(5);
             current = &cfg.boot_options;
         }
-        else if ( tok.rfind("cpus=", 0) == 0 )
+        else if ( seen == &have_cpus )
         {
             cpus = tok.substr(5);
             current = nullptr;
@@ -109,11 +124,15 @@ int parse_sim_uri(const char *opts, sim::SimConfig &cfg, std::string &why)
         why = "sim: URI needs dump=PATH";
         return -EINVAL;
     }
-    if ( !cpus.empty() )
+    if ( have_cpus )
     {
-        char *e;
-        unsigned long n = strtoul(cpus.c_str(), &e, 10);
-        if ( *e || n == 0 || n > MAX_PCPUS )
+        // Digits only: strtoul would take "", " 2", "+2" and "-1" (as ULONG_MAX).
+        unsigned long n = 0;
+        bool ok = !cpus.empty() && cpus.size() <= 3 &&
+                  cpus.find_first_not_of("0123456789") == std::string::npos;
+        if ( ok )
+            n = strtoul(cpus.c_str(), nullptr, 10);
+        if ( !ok || n == 0 || n > MAX_PCPUS )
         {
             why = "cpus=" + cpus + ": expected 1.." + std::to_string(MAX_PCPUS);
             return -EINVAL;
@@ -134,11 +153,15 @@ int backend_open(std::unique_ptr<Backend> &out, const char *uri, std::string &wh
         if ( int rc = parse_sim_uri(uri + 4, cfg, why) )
             return rc;
     }
+    else if ( strncmp(uri, "unix:", 5) == 0 )
+        return UnixBackend::open(uri + 5, out, why);  // a running cpupolicyd
+    else if ( strncmp(uri, "xen:", 4) == 0 )
+        return xen_backend_open(out, uri + 4, why);  // a real Xen (backend_xen.hpp)
     else
     {
         const char *colon = strchr(uri, ':');
         why = "unsupported URI scheme '" + std::string(uri, colon ? colon - uri : strlen(uri)) +
-              "' (supported: \"\", sim:)";
+              "' (supported: \"\", sim:, unix:, xen:)";
         return -EINVAL;
     }
 

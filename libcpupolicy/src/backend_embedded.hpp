@@ -36,8 +36,9 @@ private:
 
 // Parse the options of an embedded URI ("" / "sim:dump=PATH,boot=OPTS,cpus=N").
 // Boot options contain commas themselves ("cpuid=no-avx,no-rtm"): a comma-separated
-// token that does not start with a known key ("dump=", "boot=", "cpus=") continues the
-// previous value.  -EINVAL with `why` for anything else.
+// token after boot= that does not start with a known key ("dump=", "boot=", "cpus=")
+// continues the boot options.  -EINVAL with `why` for anything else (an unknown token
+// elsewhere, a key given twice, cpus= not 1..MAX_PCPUS in digits).
 int parse_sim_uri(const char *opts, sim::SimConfig &cfg, std::string &why);
 
 } // namespace cpupolicy
