@@ -72,6 +72,7 @@ include hypervisor/module.mk
 include libcpupolicy/module.mk
 include xen-cpuid/module.mk
 include toolstack/module.mk
+include toolstack/cpupolicyd/module.mk
 include tests/module.mk
 include docs/module.mk
 

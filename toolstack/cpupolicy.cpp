@@ -65,9 +65,12 @@ void usage(FILE *f)
             "\n"
             "Options:\n"
             "  -i, --index I          raw|host|pv-max|hvm-max|pv-default|hvm-default\n"
-            "                         (default raw; compare defaults to: host hvm-max,\n"
-            "                         guest hvm-default)\n"
+            "                         (default raw, or host with --boot-options; compare\n"
+            "                         defaults to: host hvm-max, guest hvm-default;\n"
+            "                         level to hvm-max)\n"
             "  -b, --boot-options O   hypervisor boot options, e.g. cpuid=no-avx512f,no-rtm\n"
+            "                         or just no-avx512f,no-rtm; like Xen's, they shape\n"
+            "                         every policy but raw\n"
             "  -c, --cpu N            logical CPU of the dump to read (default 0)\n"
             "  -h, --help             this text\n"
             "\n"
@@ -100,9 +103,12 @@ PolicyPtr load(const char *path, const Options &o, unsigned index)
     int rc = cpupolicy_import_dump(raw.get(), file, o.cpu);
     if ( rc )
     {
+        // The importer's message already starts with "FILE:LINE:" (or "FILE:").
         const char *msg = cpupolicy_last_import_error();
-        fprintf(stderr, "cpupolicy: %s: %s\n", path,
-                msg && *msg ? msg : strerror(-rc));
+        if ( msg && *msg )
+            fprintf(stderr, "cpupolicy: %s\n", msg);
+        else
+            fprintf(stderr, "cpupolicy: %s: %s\n", path, strerror(-rc));
         return nullptr;
     }
     if ( index == CPUPOLICY_RAW && !o.boot_options )
@@ -110,9 +116,12 @@ PolicyPtr load(const char *path, const Options &o, unsigned index)
     rc = cpupolicy_derive(out.get(), raw.get(), index, o.boot_options);
     if ( rc )
     {
-        fprintf(stderr, "cpupolicy: deriving the %s policy of %s%s%s: %s\n", index_names[index],
-                path, o.boot_options ? " with boot options " : "",
-                o.boot_options ? o.boot_options : "", strerror(-rc));
+        const char *why = rc == -ENOENT   ? "unknown feature name in the boot options"
+                          : rc == -EINVAL && o.boot_options ? "malformed boot options"
+                                                            : strerror(-rc);
+        fprintf(stderr, "cpupolicy: deriving the %s policy of %s%s%s%s: %s\n",
+                index_names[index], path, o.boot_options ? " with boot options '" : "",
+                o.boot_options ? o.boot_options : "", o.boot_options ? "'" : "", why);
         return nullptr;
     }
     return out;
@@ -163,11 +172,19 @@ std::string where(const cpupolicy_err_t &e)
     return buf;
 }
 
+// featureset / policy: raw unless told otherwise - but boot options never change the
+// raw policy (on Xen too, raw is the CPU as read), so asking for them without an index
+// means the host policy they shape.
+unsigned single_index(const Options &o)
+{
+    return o.index_given || !o.boot_options ? o.index : CPUPOLICY_HOST;
+}
+
 int cmd_featureset(const Options &o, int argc, char **argv)
 {
     if ( argc != 1 )
         return usage(stderr), exit_usage;
-    PolicyPtr p = load(argv[0], o, o.index);
+    PolicyPtr p = load(argv[0], o, single_index(o));
     if ( !p )
         return exit_usage;
     print_featureset(featureset_of(p.get()));
@@ -178,7 +195,8 @@ int cmd_policy(const Options &o, int argc, char **argv)
 {
     if ( argc != 1 )
         return usage(stderr), exit_usage;
-    PolicyPtr p = load(argv[0], o, o.index);
+    const unsigned index = single_index(o);
+    PolicyPtr p = load(argv[0], o, index);
     if ( !p )
         return exit_usage;
     uint32_t nr_leaves = 0, nr_msrs = 0;
@@ -195,7 +213,7 @@ int cmd_policy(const Options &o, int argc, char **argv)
     // Layout of xen-cpuid -p (tools/misc/xen-cpuid.c print_policy): empty leaves skipped.
     static const char *const titles[] = {"Raw", "Host", "PV Max", "HVM Max", "PV Default",
                                          "HVM Default"};
-    printf("%s policy: %" PRIu32 " leaves, %" PRIu32 " MSRs\n", titles[o.index], nr_leaves, nr_msrs);
+    printf("%s policy: %" PRIu32 " leaves, %" PRIu32 " MSRs\n", titles[index], nr_leaves, nr_msrs);
     printf(" CPUID:\n");
     printf("  %-8s %-8s -> %-8s %-8s %-8s %-8s\n", "leaf", "subleaf", "eax", "ebx", "ecx", "edx");
     for ( const auto &l : leaves )

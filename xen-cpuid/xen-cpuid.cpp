@@ -10,8 +10,13 @@
 // anything): unparseable featuresets, unknown options and conflicting modes are
 // reported on stderr with exit status 2 and nothing is decoded; set bits in words
 // beyond this build's featureset are decoded as "(unknown word)" and give exit status 1.
+//
+// The live modes (info/detail's dynamic sets, -p, --diff, --levelling) ask a hypervisor
+// through libcpupolicy's handle API (live.hpp); --connect URI picks which.
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <string>
@@ -20,7 +25,7 @@
 
 #include "cpupolicy/features.hpp"
 #include "decode.hpp"
-#include "native.hpp"
+#include "live.hpp"
 
 using namespace cpupolicy;
 using namespace xcpuid;
@@ -29,23 +34,28 @@ namespace {
 
 constexpr const char *kProg = "xen-cpuid";
 
-// Exit statuses (xen-cpuid.1, EXIT STATUS).
-constexpr int kExitOk = 0;
-constexpr int kExitUnknownWords = 1;  // decoded, but set bits beyond NR_FEATUREWORDS words
-constexpr int kExitUsage = 2;         // bad option, argument or featureset: nothing decoded
+// Exit statuses: live.hpp (xen-cpuid.1, EXIT STATUS).
 
-// What one invocation does.  The live modes of issue 5 slot in here (policy for
-// -p/--policy [DOMID], diff for --diff A B, levelling for --levelling); --connect URI
-// will be a setting row (mode none) that info/detail/policy consult.
+// What one invocation does.
 enum class Mode {
     none,       // not chosen by an option: decided from the positional arguments
     help,
-    info,       // static sets, then the dynamic sets (offline: this CPU's raw featureset)
+    info,       // static sets, then the hypervisor's dynamic sets
     detail,     // info with every set decoded word by word
     decode,     // FEATURESET... (Xen's MODE_INTERPRET)
     list,       // every feature of the table, one per line
     canonical,  // NAME...: canonical name of each name or alias
+    policy,     // -p [DOMID]: the system policies or one domain's (Xen's MODE_POLICY)
+    diff,       // --diff A B
+    levelling,  // --levelling
 };
+
+// Modes that ask a hypervisor, hence the ones --connect applies to.
+constexpr bool is_live(Mode m)
+{
+    return m == Mode::info || m == Mode::detail || m == Mode::policy || m == Mode::diff ||
+           m == Mode::levelling;
+}
 
 struct OptionRow {
     const char *name;  // long option
@@ -60,11 +70,19 @@ constexpr OptionRow kOptions[] = {
     { "help",      no_argument, 'h', Mode::help,      nullptr,
       "print this help and exit" },
     { "info",      no_argument, 'i', Mode::info,      nullptr,
-      "static sets and this CPU's raw featureset (default)" },
+      "static sets and the hypervisor's dynamic sets (default)" },
     { "detail",    no_argument, 'd', Mode::detail,    nullptr,
       "as --info, every set decoded word by word" },
     { "verbose",   no_argument, 'v', Mode::detail,    nullptr,
       "same as --detail" },
+    { "policy",    optional_argument, 'p', Mode::policy, "[DOMID]",
+      "the six system policies, or domain DOMID's" },
+    { "diff",      no_argument, 0,   Mode::diff,      "A B",
+      "features (and leaves) that differ between A and B" },
+    { "levelling", no_argument, 0,   Mode::levelling, nullptr,
+      "the host's levelling capabilities" },
+    { "connect",   required_argument, 0, Mode::none,  "URI",
+      "hypervisor to ask (default \"\": this CPU, simulated)" },
     { "list",      no_argument, 'l', Mode::list,      nullptr,
       "each feature: number, word, bit, name, attrs, prereqs" },
     { "canonical", no_argument, 'c', Mode::canonical, "NAME...",
@@ -74,7 +92,7 @@ constexpr size_t kNrOptions = sizeof(kOptions) / sizeof(kOptions[0]);
 
 // getopt_long's inputs, generated from kOptions.
 struct GetoptTables {
-    char shorts[2 * kNrOptions + 2];
+    char shorts[3 * kNrOptions + 2];
     struct option longs[kNrOptions + 1];
 };
 constexpr GetoptTables make_getopt_tables()
@@ -89,6 +107,8 @@ constexpr GetoptTables make_getopt_tables()
             continue;
         t.shorts[n++] = o.short_name;
         if ( o.has_arg != no_argument )
+            t.shorts[n++] = ':';
+        if ( o.has_arg == optional_argument )
             t.shorts[n++] = ':';
     }
     return t;
@@ -120,8 +140,11 @@ void usage(FILE *out)
             "Usage: %s [OPTION]... [info | detail | FEATURESET...]\n"
             "Decode x86 featuresets in the layout of Xen's xen-cpuid, with cpupolicy's\n"
             "feature names.  A FEATURESET is 32-bit hex words separated by ':' or '-',\n"
-            "word 0 first (e.g. 178bfbff:7ed8320b).  Without a hypervisor, info and\n"
-            "detail read this CPU's raw featureset with the CPUID instruction.\n\n"
+            "word 0 first (e.g. 178bfbff:7ed8320b).  info, detail and the policy modes\n"
+            "ask the hypervisor named by the connect URI: \"\" (this CPU under the\n"
+            "embedded simulated hypervisor), sim:dump=PATH[,boot=OPTS], unix:PATH, xen:.\n"
+            "A diff operand is a FEATURESET, sys:NAME (raw, host, pv-max, hvm-max,\n"
+            "pv-default, hvm-default), dom:DOMID, or a CPUID dump file (its raw policy).\n\n"
             "Options:\n", kProg);
     for ( const OptionRow &o : kOptions )
     {
@@ -133,7 +156,8 @@ void usage(FILE *out)
     }
     fprintf(out,
             "\nExit status: 0 success; 1 a featureset had set bits in words this build does\n"
-            "not know; 2 bad usage or an unparseable featureset (nothing decoded).\n");
+            "not know, or the diff operands differ; 2 bad usage, an unparseable featureset\n"
+            "or an unusable URI (nothing printed); 3 the hypervisor refused a query.\n");
 }
 
 int usage_error(const char *fmt, const char *a, const char *b = "")
@@ -242,8 +266,20 @@ constexpr StaticSet kStaticSets[] = {
     { "HVM Hap Default", &features::hvm_hap_def },
 };
 
-int mode_info(bool detail)
+int mode_info(Connection &c, bool detail)
 {
+    // Connect and read every dynamic set before printing: no partial output on error.
+    cpupolicy_handle_t *h = c.open();
+    if ( !h )
+        return kExitUsage;
+    std::vector<DynamicSet> dyn = fetch_dynamic_sets(h);
+    for ( const DynamicSet &d : dyn )
+        if ( d.rc && d.rc != -EOPNOTSUPP )
+        {
+            fprintf(stderr, "%s: %s featureset: %s\n", kProg, d.name, strerror(-d.rc));
+            return kExitQuery;
+        }
+
     printf("nr_features: %u\n", NR_FEATUREWORDS);
     if ( !detail )
     {
@@ -257,16 +293,17 @@ int mode_info(bool detail)
     for ( const StaticSet &s : kStaticSets )
         print_featureset(stdout, s.label, s.mask->w, NR_FEATUREWORDS, detail);
 
+    // Xen's dump_info: the six featuresets in XEN_SYSCTL_cpu_featureset_* order, each at
+    // the length the hypervisor gave (a newer one may give more words: decoded as
+    // "(unknown word)"); one not offered is named instead.
     printf("\nDynamic sets:\n");
-    // Xen prints "<name> featureset not supported by Xen" per set it cannot get; with no
-    // hypervisor at all, one line says why only Raw follows.
-    printf("No hypervisor: Host, PV/HVM Default and PV/HVM Max featuresets unavailable; "
-           "Raw read from this CPU's CPUID instruction\n");
-    NativeRaw raw = read_native_raw();
-    if ( raw.msr == MsrWords::unreadable )
-        printf("MSR_ARCH_CAPS not readable (/dev/cpu/0/msr: %s): words 16-17 shown as 0\n",
-               strerror(raw.msr_errno));
-    print_featureset(stdout, "Raw", raw.words, NR_FEATUREWORDS, true);
+    for ( const DynamicSet &d : dyn )
+    {
+        if ( d.rc )
+            printf("%s featureset not supported by the hypervisor\n", d.name);
+        else
+            print_featureset(stdout, d.name, d.words.data(), d.words.size(), detail);
+    }
     return kExitOk;
 }
 
@@ -329,12 +366,26 @@ int mode_canonical(char **args, int nr_args)
     return rc;
 }
 
+// -p's DOMID: decimal or 0x hex, below DOMID_FIRST_RESERVED (0x7ff0, Xen's public xen.h).
+bool parse_policy_domid(const char *s, long *domid)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 0);
+    if ( !*s || *end || errno || v < 0 || v >= 0x7ff0 )
+        return false;
+    *domid = v;
+    return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     Mode mode = Mode::none;
     std::string mode_opt;  // how the mode was chosen, for messages: "--list", "info"
+    const char *connect = nullptr;
+    long domid = -1;       // -p: -1 = the system policies
 
     for ( ;; )
     {
@@ -354,6 +405,18 @@ int main(int argc, char **argv)
             mode = o->mode;
             mode_opt = std::string("--") + o->name;
         }
+        if ( o->mode == Mode::policy )
+        {
+            // As Xen's: "-p 3" and "--policy 3" as well as "-p3" / "--policy=3".
+            const char *arg = optarg;
+            if ( !arg && optind < argc && argv[optind][0] && argv[optind][0] != '-' )
+                arg = argv[optind++];
+            if ( arg && !parse_policy_domid(arg, &domid) )
+                return usage_error("--policy: bad domain id '%s'%s", arg,
+                                   " (0 .. 32751, decimal or 0x hex)");
+        }
+        else if ( !strcmp(o->name, "connect") )
+            connect = optarg;
     }
 
     char **args = argv + optind;
@@ -375,6 +438,12 @@ int main(int argc, char **argv)
             mode = Mode::decode;
     }
 
+    if ( connect && !is_live(mode) && mode != Mode::help )
+        return usage_error("--connect applies to info, detail, --policy, --diff and "
+                           "--levelling, not to %s%s",
+                           mode_opt.empty() ? "decoding" : mode_opt.c_str());
+    Connection conn(connect ? connect : "");
+
     switch ( mode )
     {
     case Mode::help:
@@ -384,12 +453,25 @@ int main(int argc, char **argv)
         return mode_decode(args, nr_args);
     case Mode::canonical:
         return mode_canonical(args, nr_args);
+    case Mode::diff:
+        if ( nr_args != 2 )
+            return usage_error("--diff needs two operands, A and B (got %s)%s",
+                               std::to_string(nr_args).c_str());
+        return mode_diff(conn, args[0], args[1]);
     case Mode::info:
     case Mode::detail:
     case Mode::list:
+    case Mode::policy:
+    case Mode::levelling:
         if ( nr_args )
             return usage_error("unexpected argument '%s' after %s", args[0], mode_opt.c_str());
-        return mode == Mode::list ? mode_list() : mode_info(mode == Mode::detail);
+        if ( mode == Mode::list )
+            return mode_list();
+        if ( mode == Mode::policy )
+            return mode_policy(conn, domid);
+        if ( mode == Mode::levelling )
+            return mode_levelling(conn);
+        return mode_info(conn, mode == Mode::detail);
     case Mode::none:
         break;
     }

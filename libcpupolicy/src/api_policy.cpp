@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The offline policy part of the C ABI (cpupolicy.h, "Policies"): thin argument checks
 // around the core; contracts are documented in the public header.
+#include <memory>
 #include <new>
 #include <string>
 
@@ -36,6 +37,16 @@ const WireMsr *wire(const cpupolicy_msr_t *m) { return reinterpret_cast<const Wi
 WireMsr *wire(cpupolicy_msr_t *m) { return reinterpret_cast<WireMsr *>(m); }
 
 thread_local std::string last_import_error;
+
+bool is_bare_cpuid_list(const char *s)
+{
+    if ( !s || !*s )
+        return false;
+    for ( ; *s; ++s )
+        if ( *s == '=' || *s == ' ' || *s == '\t' || *s == '\n' )
+            return false;
+    return true;
+}
 } // namespace
 
 CPUPOLICY_EXPORT cpupolicy_t *cpupolicy_alloc(void)
@@ -54,8 +65,9 @@ CPUPOLICY_EXPORT int cpupolicy_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf
                                             uint32_t nr, cpupolicy_err_t *err)
 {
     abi::err_seed(err);
-    if ( !p || (nr && !leaves) )
+    if ( !p )
         return -EINVAL;
+    // A NULL array with a count is the core's -EINVAL, after its -E2BIG (one order).
     ErrRecord e;
     int rc = policy_deserialise(p->p, wire(leaves), nr, nullptr, 0, &e);
     abi::err_out(err, e);
@@ -66,8 +78,9 @@ CPUPOLICY_EXPORT int cpupolicy_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t
                                            uint32_t nr, cpupolicy_err_t *err)
 {
     abi::err_seed(err);
-    if ( !p || (nr && !msrs) )
+    if ( !p )
         return -EINVAL;
+    // A NULL array with a count is the core's -EINVAL, after its -E2BIG (one order).
     ErrRecord e;
     int rc = policy_deserialise(p->p, nullptr, 0, wire(msrs), nr, &e);
     abi::err_out(err, e);
@@ -123,6 +136,14 @@ CPUPOLICY_EXPORT int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, ui
 {
     if ( !p || !out )
         return -EINVAL;
+    // The hypervisor-limit leaves are held as their EAX only (wire.hpp); answer them as
+    // serialise emits them, so that every serialised leaf can be read back here.
+    if ( leaf == HV_LEAF || leaf == HV2_LEAF )
+    {
+        *out = cpupolicy_leaf_t{leaf, NO_SUBLEAF, leaf == HV_LEAF ? p->p.hv_limit : p->p.hv2_limit,
+                                0, 0, 0};
+        return 0;
+    }
     int s = slot_cpuid(leaf, subleaf);
     if ( s < 0 )
         return -ERANGE;
@@ -141,6 +162,15 @@ CPUPOLICY_EXPORT int cpupolicy_derive(cpupolicy_t *out, const cpupolicy_t *raw, 
         return -EINVAL;
     Policy tmp;
     int rc = policy_derive(tmp, raw->p, PolicyIndex(idx), boot_options);
+    // The header also accepts a bare cpuid= list ("no-avx512f,rtm"), which the core's
+    // command-line grammar reads as an unknown option.  A string with no blank and no
+    // '=' cannot be anything else, so it is retried as the list it is.
+    if ( rc && is_bare_cpuid_list(boot_options) )
+    {
+        ErrnoGuard g;  // std::string may allocate
+        std::string s = std::string("cpuid=") + boot_options;
+        rc = policy_derive(tmp, raw->p, PolicyIndex(idx), s.c_str());
+    }
     if ( rc )
         return rc;
     out->p = tmp;
@@ -176,12 +206,20 @@ CPUPOLICY_EXPORT int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy
         *bad_index = ~0u;
     if ( !out || (n && !in) )
         return -EINVAL;
-    // Gather the core policies; a fixed bound keeps this allocation-free (a pool of
-    // more than 1024 hosts can be levelled in stages: levelling is associative).
-    constexpr uint32_t max_in = 1024;
-    if ( n > max_in )
-        return -E2BIG;
-    const Policy *ptrs[max_in];
+    // Gather the core policies: on the stack for a usual pool, from the heap for a
+    // large one (no fixed limit on the pool size).
+    constexpr uint32_t on_stack = 64;
+    const Policy *stack_ptrs[on_stack];
+    std::unique_ptr<const Policy *[]> heap_ptrs;
+    const Policy **ptrs = stack_ptrs;
+    if ( n > on_stack )
+    {
+        ErrnoGuard g;
+        heap_ptrs.reset(new (std::nothrow) const Policy *[n]);
+        if ( !heap_ptrs )
+            return -ENOMEM;
+        ptrs = heap_ptrs.get();
+    }
     for ( uint32_t i = 0; i < n; ++i )
     {
         if ( !in[i] )

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: MIT
+#include "backend_unix.hpp"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace cpupolicy {
+
+namespace {
+
+// A timeout (SO_SNDTIMEO/SO_RCVTIMEO) shows as EAGAIN on a blocking socket.
+int io_errno(int e) { return e == EAGAIN || e == EWOULDBLOCK ? -ETIMEDOUT : -e; }
+
+int send_all(int fd, const uint8_t *p, size_t n)
+{
+    while ( n )
+    {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if ( w < 0 )
+        {
+            if ( errno == EINTR )
+                continue;
+            return io_errno(errno);
+        }
+        p += w;
+        n -= static_cast<size_t>(w);
+    }
+    return 0;
+}
+
+int recv_all(int fd, uint8_t *p, size_t n)
+{
+    while ( n )
+    {
+        ssize_t r = recv(fd, p, n, 0);
+        if ( r < 0 )
+        {
+            if ( errno == EINTR )
+                continue;
+            return io_errno(errno);
+        }
+        if ( r == 0 )
+            return -ECONNRESET;  // the daemon closed the connection mid-reply
+        p += r;
+        n -= static_cast<size_t>(r);
+    }
+    return 0;
+}
+
+} // namespace
+
+std::vector<uint32_t> fold_featureset(const uint32_t *fs, uint32_t nr)
+{
+    std::vector<uint32_t> w;
+    if ( !fs )
+        return w;
+    if ( nr <= proto::MAX_FS_WORDS )
+        return std::vector<uint32_t>(fs, fs + nr);
+    w.assign(fs, fs + proto::MAX_FS_WORDS);
+    for ( uint32_t i = proto::MAX_FS_WORDS; i < nr; ++i )
+        w.back() |= fs[i];
+    return w;
+}
+
+int UnixBackend::open(const std::string &path, std::unique_ptr<Backend> &out, std::string &why,
+                      int timeout_ms)
+{
+    std::unique_ptr<UnixBackend> b(new UnixBackend(path, timeout_ms));
+    std::lock_guard<std::mutex> g(b->lock_);
+    if ( int rc = b->connect_locked(&why) )
+        return rc;
+    out = std::move(b);
+    return 0;
+}
+
+UnixBackend::~UnixBackend()
+{
+    drop_locked();
+}
+
+void UnixBackend::drop_locked()
+{
+    if ( fd_ >= 0 )
+        close(fd_);
+    fd_ = -1;
+}
+
+int UnixBackend::connect_locked(std::string *why)
+{
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if ( path_.empty() || path_.size() >= sizeof(sa.sun_path) )
+    {
+        if ( why )
+            *why = "unix:" + path_ + ": socket path empty or longer than " +
+                   std::to_string(sizeof(sa.sun_path) - 1) + " bytes";
+        return path_.empty() ? -EINVAL : -ENAMETOOLONG;
+    }
+    memcpy(sa.sun_path, path_.c_str(), path_.size() + 1);
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if ( fd < 0 )
+    {
+        int rc = -errno;
+        if ( why )
+            *why = std::string("socket: ") + strerror(-rc);
+        return rc;
+    }
+    timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if ( connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0 )
+    {
+        int rc = io_errno(errno);
+        close(fd);
+        if ( why )
+            *why = "unix:" + path_ + ": cannot reach cpupolicyd: " + strerror(-rc) +
+                   (rc == -ENOENT || rc == -ECONNREFUSED ? " (is the daemon running?)" : "");
+        return rc;
+    }
+    fd_ = fd;
+
+    proto::Request req;
+    req.op = proto::Op::hello;
+    req.arg = proto::VERSION;
+    proto::Reply rep;
+    int rc = roundtrip_locked(req, rep);
+    if ( rc == 0 && rep.rc )
+        rc = rep.rc;
+    if ( rc == 0 && (!rep.has_body || rep.hello.version != proto::VERSION) )
+        rc = -EPROTONOSUPPORT;
+    if ( rc )
+    {
+        drop_locked();
+        if ( why )
+            *why = "unix:" + path_ + ": handshake with cpupolicyd failed: " + strerror(-rc);
+        return rc;
+    }
+    hello_ = rep.hello;
+    return 0;
+}
+
+int UnixBackend::roundtrip_locked(proto::Request &req, proto::Reply &rep)
+{
+    if ( fd_ < 0 )
+        if ( int rc = connect_locked(nullptr) )
+            return rc;
+    req.id = next_id_++;
+    std::vector<uint8_t> frame;
+    if ( int rc = proto::encode_request(req, frame) )
+        return rc;  // a count beyond the protocol's bounds: nothing was sent
+    int rc = send_all(fd_, frame.data(), frame.size());
+    uint8_t hb[proto::HEADER_SIZE];
+    if ( rc == 0 )
+        rc = recv_all(fd_, hb, sizeof(hb));
+    if ( rc )
+    {
+        drop_locked();
+        return rc;
+    }
+    proto::Header h;
+    std::vector<uint8_t> payload;
+    rc = proto::decode_header(hb, sizeof(hb), h) ? -EPROTO : 0;
+    if ( rc == 0 )
+    {
+        payload.resize(h.len);
+        rc = recv_all(fd_, payload.data(), h.len);
+    }
+    if ( rc == 0 && (proto::decode_reply(h, payload.data(), payload.size(), rep) != 0 ||
+                     rep.op != req.op || rep.id != req.id) )
+        rc = -EPROTO;
+    if ( rc )
+        drop_locked();  // the stream can no longer be trusted to be in step
+    return rc;
+}
+
+int UnixBackend::roundtrip(proto::Request &req, proto::Reply &rep)
+{
+    std::lock_guard<std::mutex> g(lock_);
+    return roundtrip_locked(req, rep);
+}
+
+int UnixBackend::get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs)
+{
+    if ( !nr )
+        return -EINVAL;
+    proto::Request req;
+    req.op = proto::Op::get_featureset;
+    req.arg = idx;
+    req.nr = fs ? (*nr < proto::MAX_FS_WORDS ? *nr : proto::MAX_FS_WORDS) : proto::NR_QUERY;
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    if ( rep.rc != 0 && rep.rc != -ENOBUFS )
+        return rep.rc;
+    if ( !rep.has_body || rep.count_only != !fs )
+        return -EPROTO;
+    if ( !fs )
+    {
+        *nr = rep.nr;
+        return rep.rc;
+    }
+    if ( rep.words.size() > req.nr )
+        return -EPROTO;  // more than the buffer we described
+    std::copy(rep.words.begin(), rep.words.end(), fs);
+    *nr = static_cast<uint32_t>(rep.words.size());
+    return rep.rc;
+}
+
+namespace {
+int policy_reply(const proto::Reply &rep, Policy &out)
+{
+    if ( rep.rc )
+        return rep.rc;
+    if ( !rep.has_body )
+        return -EPROTO;
+    Policy p{};
+    if ( proto::wire_to_policy(rep.policy, p, nullptr) )
+        return -EPROTO;
+    out = p;
+    return 0;
+}
+} // namespace
+
+int UnixBackend::get_system_policy(unsigned idx, Policy &out)
+{
+    proto::Request req;
+    req.op = proto::Op::get_system_policy;
+    req.arg = idx;
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    return policy_reply(rep, out);
+}
+
+int UnixBackend::get_domain_policy(uint32_t domid, Policy &out)
+{
+    proto::Request req;
+    req.op = proto::Op::get_domain_policy;
+    req.arg = domid;
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    return policy_reply(rep, out);
+}
+
+int UnixBackend::get_levelling_caps(uint32_t *caps)
+{
+    proto::Request req;
+    req.op = proto::Op::get_levelling_caps;
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    if ( rep.rc )
+        return rep.rc;
+    if ( !rep.has_body )
+        return -EPROTO;
+    if ( !caps )
+        return -EINVAL;
+    *caps = rep.value;
+    return 0;
+}
+
+int UnixBackend::verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+                                   uint32_t *bad_feature)
+{
+    if ( !fs && nr )
+        return -EINVAL;
+    proto::Request req;
+    req.op = proto::Op::verify_featureset;
+    req.arg = idx;
+    req.words = fold_featureset(fs, nr);
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    if ( !rep.has_body )
+        return -EPROTO;
+    if ( bad_feature && rep.value != ~0u )
+        *bad_feature = rep.value;
+    return rep.rc;
+}
+
+int UnixBackend::domain_create(unsigned type, uint32_t *domid)
+{
+    proto::Request req;
+    req.op = proto::Op::domain_create;
+    req.arg = type;
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    if ( rep.rc )
+        return rep.rc;
+    if ( !rep.has_body )
+        return -EPROTO;
+    if ( domid )
+        *domid = rep.value;
+    return 0;
+}
+
+int UnixBackend::domain_start(uint32_t domid)
+{
+    proto::Request req;
+    req.op = proto::Op::domain_start;
+    req.arg = domid;
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    return rep.rc;
+}
+
+int UnixBackend::domain_destroy(uint32_t domid)
+{
+    proto::Request req;
+    req.op = proto::Op::domain_destroy;
+    req.arg = domid;
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    return rep.rc;
+}
+
+int UnixBackend::set_domain_policy(uint32_t domid, const Policy &p, ErrRecord *err)
+{
+    if ( err )
+        *err = ErrRecord{};
+    proto::Request req;
+    req.op = proto::Op::set_domain_policy;
+    req.arg = domid;
+    if ( int rc = proto::policy_to_wire(p, req.policy) )
+        return rc;
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    if ( err )
+        *err = rep.err;
+    return rep.rc;
+}
+
+int UnixBackend::set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr, ErrRecord *err)
+{
+    if ( err )
+        *err = ErrRecord{};
+    if ( !fs && nr )
+        return -EINVAL;
+    proto::Request req;
+    req.op = proto::Op::set_featureset;
+    req.arg = domid;
+    req.words = fold_featureset(fs, nr);
+    proto::Reply rep;
+    if ( int rc = roundtrip(req, rep) )
+        return rc;
+    if ( err )
+        *err = rep.err;
+    return rep.rc;
+}
+
+} // namespace cpupolicy

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+// The unix backend ("unix:PATH"): a cpupolicyd serving one simulated host over a UNIX
+// stream socket (protocol.hpp, docs/cpupolicyd.md).
+//
+// One request at a time per handle (a mutex serialises callers), each with a timeout on
+// every send and receive.  Errors besides the hypercall's own:
+//   open:   -ENOENT (no socket at PATH), -ECONNREFUSED (a socket nobody listens on),
+//           -EACCES (not allowed to connect), -EPROTONOSUPPORT (another protocol version)
+//   a call: -EPROTO for a reply that does not decode or does not answer the request,
+//           -ETIMEDOUT, -ECONNRESET / -EPIPE when the daemon went away.
+// After a transport error the connection is dropped and the next call reconnects, so a
+// restarted daemon is picked up; a call is never retried (domain_create is not
+// idempotent).
+#pragma once
+
+#include <mutex>
+
+#include "backend.hpp"
+#include "protocol.hpp"
+
+namespace cpupolicy {
+
+class UnixBackend final : public Backend {
+public:
+    // Connect and say hello.  `timeout_ms` bounds every send and receive.
+    [[nodiscard]] static int open(const std::string &path, std::unique_ptr<Backend> &out,
+                                  std::string &why, int timeout_ms = 10000);
+    ~UnixBackend() override;
+    const char *kind() const override { return "unix"; }
+
+    int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) override;
+    int get_system_policy(unsigned idx, Policy &out) override;
+    int get_levelling_caps(uint32_t *caps) override;
+    int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+                          uint32_t *bad_feature) override;
+    int domain_create(unsigned type, uint32_t *domid) override;
+    int domain_start(uint32_t domid) override;
+    int domain_destroy(uint32_t domid) override;
+    int get_domain_policy(uint32_t domid, Policy &out) override;
+    int set_domain_policy(uint32_t domid, const Policy &p, ErrRecord *err) override;
+    int set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr, ErrRecord *err) override;
+
+    // What the daemon said in hello (access: may this connection change the host?).
+    const proto::HelloInfo &hello() const { return hello_; }
+
+private:
+    UnixBackend(std::string path, int timeout_ms) : path_(std::move(path)), timeout_ms_(timeout_ms) {}
+    int connect_locked(std::string *why);
+    void drop_locked();
+    // Send `req` (id assigned here), receive and check its reply.  0 when a reply came
+    // (its rc is the call's), or the transport/protocol error.
+    int roundtrip(proto::Request &req, proto::Reply &rep);
+    int roundtrip_locked(proto::Request &req, proto::Reply &rep);
+
+    std::mutex lock_;
+    std::string path_;
+    int timeout_ms_;
+    int fd_ = -1;
+    uint64_t next_id_ = 1;
+    proto::HelloInfo hello_;
+};
+
+// Words for a featureset request: fs[0..nr) with the words from MAX_FS_WORDS - 1 on
+// folded (OR) into the last one, so the hypervisor's rule for words beyond its
+// featureset (-EOPNOTSUPP if any is non-zero) applies unchanged.
+std::vector<uint32_t> fold_featureset(const uint32_t *fs, uint32_t nr);
+
+} // namespace cpupolicy

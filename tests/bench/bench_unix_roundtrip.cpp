@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+// Latency of one hypercall through the unix backend (issue 5 item 4): the client encodes a
+// frame, the daemon (forked and exec'd here: $BUILD/sbin/cpupolicyd on a dump) decodes it,
+// runs the hypercall on its simulated host and answers; the client decodes the reply.
+// Side by side with the same call on the embedded backend, so the difference is the cost
+// of the socket and the protocol.  A measurement, never a timed test: `make bench`.
+#include <benchmark/benchmark.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "backend.hpp"
+
+using namespace cpupolicy;
+
+namespace {
+
+std::string dump_path()
+{
+    const char *d = std::getenv("CPUPOLICY_DUMPS");
+    return std::string(d && *d ? d : "../shared/cpuid-dumps") +
+           "/GenuineIntel00206D5_SandyBridgeEP.txt";
+}
+
+// The daemon next to this program: $BUILD/tests/bench/X -> $BUILD/sbin/cpupolicyd.
+std::string daemon_path()
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if ( n <= 0 )
+        return "cpupolicyd";
+    self[n] = 0;
+    std::string s(self);
+    return s.substr(0, s.rfind('/')) + "/../../sbin/cpupolicyd";
+}
+
+struct Daemon {
+    pid_t pid = -1;
+    std::string dir, sock;
+    std::unique_ptr<Backend> b;
+
+    Daemon()
+    {
+        char tmpl[] = "/tmp/bench_unix.XXXXXX";
+        if ( !mkdtemp(tmpl) )
+            return;
+        dir = tmpl;
+        sock = dir + "/sock";
+        std::string exe = daemon_path(), dump = dump_path(), log = dir + "/log";
+        pid = fork();
+        if ( pid == 0 )
+        {
+            execl(exe.c_str(), "cpupolicyd", "--socket", sock.c_str(), "--dump", dump.c_str(),
+                  "--log", log.c_str(), static_cast<char *>(nullptr));
+            _exit(127);
+        }
+        struct stat st;
+        for ( int i = 0; i < 200 && stat(sock.c_str(), &st) != 0; ++i )
+            usleep(10000);
+        std::string why;
+        if ( backend_open(b, ("unix:" + sock).c_str(), why) )
+            std::fprintf(stderr, "bench_unix_roundtrip: %s (daemon %s)\n", why.c_str(), exe.c_str());
+    }
+    ~Daemon()
+    {
+        b.reset();
+        if ( pid > 0 )
+        {
+            kill(pid, SIGTERM);
+            waitpid(pid, nullptr, 0);
+        }
+        if ( !dir.empty() )
+        {
+            unlink((dir + "/log").c_str());
+            rmdir(dir.c_str());
+        }
+    }
+};
+
+Daemon &daemon_once()
+{
+    static Daemon d;
+    return d;
+}
+
+std::unique_ptr<Backend> &embedded_once()
+{
+    static std::unique_ptr<Backend> b;
+    if ( !b )
+    {
+        std::string why;
+        if ( backend_open(b, ("sim:dump=" + dump_path()).c_str(), why) )
+            std::fprintf(stderr, "bench_unix_roundtrip: %s\n", why.c_str());
+    }
+    return b;
+}
+
+void run_featureset(benchmark::State &state, Backend *b)
+{
+    if ( !b )
+    {
+        state.SkipWithError("backend not available");
+        return;
+    }
+    uint32_t fs[NR_FEATUREWORDS];
+    for ( auto _ : state )
+    {
+        uint32_t nr = NR_FEATUREWORDS;
+        int rc = b->get_featureset(1, &nr, fs);
+        benchmark::DoNotOptimize(rc);
+        benchmark::DoNotOptimize(fs);
+    }
+}
+
+void run_policy(benchmark::State &state, Backend *b)
+{
+    if ( !b )
+    {
+        state.SkipWithError("backend not available");
+        return;
+    }
+    Policy p{};
+    for ( auto _ : state )
+    {
+        int rc = b->get_system_policy(1, p);
+        benchmark::DoNotOptimize(rc);
+        benchmark::DoNotOptimize(p);
+    }
+}
+
+void BM_unix_get_featureset(benchmark::State &s) { run_featureset(s, daemon_once().b.get()); }
+void BM_embedded_get_featureset(benchmark::State &s) { run_featureset(s, embedded_once().get()); }
+void BM_unix_get_system_policy(benchmark::State &s) { run_policy(s, daemon_once().b.get()); }
+void BM_embedded_get_system_policy(benchmark::State &s) { run_policy(s, embedded_once().get()); }
+
+BENCHMARK(BM_embedded_get_featureset);
+BENCHMARK(BM_unix_get_featureset)->UseRealTime();
+BENCHMARK(BM_embedded_get_system_policy);
+BENCHMARK(BM_unix_get_system_policy)->UseRealTime();
+
+} // namespace
+
+BENCHMARK_MAIN();

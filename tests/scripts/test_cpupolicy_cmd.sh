@@ -1,0 +1,268 @@
+#!/bin/sh
+# The `cpupolicy` command end to end (issue 3 item 9), over the real dumps:
+#   featureset  19 words; Granite Rapids' raw words computed here from the dump text with
+#               awk (independently of the importer); every --index; --boot-options
+#               clearing avx2 and its dependents (and leaving raw alone, as on Xen)
+#   policy      xen-cpuid -p's layout: title, " CPUID:", column header, sorted rows with
+#               empty leaves skipped, " MSRs:", MSR header and rows; exact rows from the dump
+#   compare     exit 0 compatible / 1 incompatible with the first failing leaf and the
+#               missing feature names / 2 bad input
+#   level       the levelled featureset, then one "loses:" line per host
+#   errors      exit 2 with a message naming the file (and line), the bad index, option,
+#               command or boot option, or the dump whose vendor differs
+set -u
+
+BIN=${CPUPOLICY_BUILD:-${BUILD:-build}}/bin/cpupolicy
+D=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
+GNR=$D/GenuineIntel00A06D1_GraniteRapids_03.txt
+SNB=$D/GenuineIntel00206D5_SandyBridgeEP.txt
+HSW=$D/GenuineIntel00306F2_HaswellEP.txt
+GENOA=$D/AuthenticAMD0A10F11_K19_Genoa_01.txt
+TURIN=$D/AuthenticAMD0B00F21_K20_Turin_01.txt
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+[ -x "$BIN" ] || { echo "FAIL: $BIN missing (make all)"; echo "0 passed, 1 failed"; exit 1; }
+[ -r "$GNR" ] || { echo "FAIL: $GNR missing (CPUPOLICY_DUMPS)"; echo "0 passed, 1 failed"; exit 1; }
+
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# run ARGS...: stdout -> $tmp/out, stderr -> $tmp/err, exit status -> $rc
+run() { "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+
+# check NAME WANT_RC: exit status, and an empty stderr on success / stdout on exit 2
+check_rc() {
+    if [ "$rc" -ne "$2" ]; then
+        bad "$1: exit $rc (expected $2)"; sed 's/^/    stderr: /' "$tmp/err" | head -3; return 1
+    fi
+    if [ "$2" -eq 0 ] && [ -s "$tmp/err" ]; then
+        bad "$1: stderr not empty on success"; sed 's/^/    stderr: /' "$tmp/err" | head -3; return 1
+    fi
+    if [ "$2" -eq 2 ] && [ -s "$tmp/out" ]; then
+        bad "$1: stdout not empty on error"; return 1
+    fi
+    return 0
+}
+# has FILE NAME STRING: FILE contains STRING (fixed string)
+has() {
+    if grep -qF -- "$3" "$1"; then ok; else bad "$2: expected '$3' in:"; sed 's/^/    | /' "$1" | head -8; fi
+}
+hasnt() {
+    if grep -qF -- "$3" "$1"; then bad "$2: did not expect '$3'"; else ok; fi
+}
+# eq NAME EXPECTED ACTUAL
+eq() {
+    if [ "$2" = "$3" ]; then ok; else bad "$1"; echo "    expected: $2"; echo "    actual:   $3"; fi
+}
+WORDS19='^[0-9a-f]\{8\}\(:[0-9a-f]\{8\}\)\{18\}$'
+is19() { if printf '%s\n' "$2" | grep -q "$WORDS19"; then ok; else bad "$1: not 19 words: '$2'"; fi; }
+# bit WORDS FEATURE-NUMBER -> 0/1 (feature f = bit f%32 of word f/32)
+bit() {
+    w=$(printf '%s\n' "$1" | cut -d: -f$(($2 / 32 + 1)))
+    echo $(( (0x$w >> ($2 % 32)) & 1 ))
+}
+# Feature numbers (Xen's cpufeatureset.h): hypervisor 1.ecx[31], fma 1.ecx[12], avx2
+# 7:0.ebx[5], avx512f 7:0.ebx[16], avx512bw 7:0.ebx[30], avx512-vnni 7:0.ecx[11],
+# vaes 7:0.ecx[9], avx-vnni 7:1.eax[4], sse4.2 1.ecx[20], aesni 1.ecx[25].
+F_HYPERVISOR=63 F_FMA=44 F_AVX2=165 F_AVX512F=176 F_AVX512BW=190 F_AVX512VNNI=203
+F_VAES=201 F_AVXVNNI=324 F_SSE42=52 F_AESNI=57
+
+# --- featureset: Granite Rapids raw, from the dump text --------------------------------
+# First logical CPU's CPUID block (up to "Logical CPU #1"), subleaf from the [SL nn] tag;
+# MSR 0x10a from the first MSR block.  Word order: Xen's featureset words 0..18.
+expected_gnr=$(awk '
+    { sub(/\r$/, "") }
+    /Logical CPU #1/ { cpu1 = 1 }
+    /^CPUID / && !cpu1 {
+        leaf = tolower(substr($2, 1, 8)); sl = ""
+        if ( match($0, /\[SL [0-9A-Fa-f]+\]/) ) sl = tolower(substr($0, RSTART + 4, RLENGTH - 5))
+        n = split($3, r, "-")
+        key = leaf ":" sl
+        if ( !(key in A) ) { A[key] = tolower(r[1]); B[key] = tolower(r[2]); C[key] = tolower(r[3]); D[key] = tolower(r[4]) }
+    }
+    /^MSR 0000010A:/ && msr == "" { split($3, m, "-"); msr = tolower(m[1] m[2] ":" m[3] m[4]) }
+    function g(arr, key) { return (key in arr) ? arr[key] : "00000000" }
+    END {
+        split(msr, mm, ":"); if ( msr == "" ) { mm[1] = "00000000"; mm[2] = "00000000" }
+        printf "%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s:%s\n",
+            g(D, "00000001:"), g(C, "00000001:"), g(D, "80000001:"), g(C, "80000001:"),
+            g(A, "0000000d:01"), g(B, "00000007:00"), g(C, "00000007:00"), g(D, "80000007:"),
+            g(B, "80000008:"), g(D, "00000007:00"), g(A, "00000007:01"), g(A, "80000021:"),
+            g(B, "00000007:01"), g(D, "00000007:02"), g(C, "00000007:01"), g(D, "00000007:01"),
+            mm[2], mm[1], g(C, "80000021:")
+    }' "$GNR")
+# Spot-check the awk against values read by eye from the file, so that a broken awk
+# cannot agree with a broken importer: 1.edx BFEBFBFF, 7:0.ebx F3BFBFFB, ARCH_CAPS lo 2DA9FDEB.
+eq "awk reads GNR words 0/5/16" "bfebfbff f3bfbffb 2da9fdeb" \
+   "$(printf '%s\n' "$expected_gnr" | cut -d: -f1,6,17 | tr : ' ')"
+run featureset "$GNR"
+check_rc "featureset GNR" 0 && { is19 "featureset GNR" "$(cat "$tmp/out")"; ok; }
+eq "featureset GNR (raw) equals the dump's words" "$expected_gnr" "$(cat "$tmp/out")"
+eq "featureset prints exactly one line" 1 "$(wc -l <"$tmp/out" | tr -d ' ')"
+run featureset --index raw "$GNR"
+eq "--index raw is the default" "$expected_gnr" "$(cat "$tmp/out")"
+
+# --- featureset --index -----------------------------------------------------------------
+for idx in raw host pv-max hvm-max pv-default hvm-default; do
+    run featureset --index "$idx" "$GNR"
+    check_rc "featureset --index $idx" 0 && ok
+    is19 "featureset --index $idx" "$(cat "$tmp/out")"
+    eval "fs_$(echo $idx | tr - _)=\$(cat \"\$tmp/out\")"
+done
+eq "raw has no hypervisor bit" 0 "$(bit "$fs_raw" $F_HYPERVISOR)"
+eq "host has no hypervisor bit" 0 "$(bit "$fs_host" $F_HYPERVISOR)"
+for idx in pv_max hvm_max pv_default hvm_default; do
+    eval "v=\$fs_$idx"
+    eq "$idx sets the hypervisor bit" 1 "$(bit "$v" $F_HYPERVISOR)"
+done
+run featureset -i hvm-max "$GNR"
+eq "-i is --index" "$fs_hvm_max" "$(cat "$tmp/out")"
+
+# --- featureset --boot-options ------------------------------------------------------------
+run featureset --boot-options no-avx2 "$GNR"
+check_rc "--boot-options no-avx2" 0 && ok
+noavx2=$(cat "$tmp/out")
+eq "GNR host has avx2" 1 "$(bit "$fs_host" $F_AVX2)"
+eq "GNR host has avx512f" 1 "$(bit "$fs_host" $F_AVX512F)"
+for f in $F_AVX2 $F_AVX512F $F_AVX512BW $F_AVX512VNNI $F_VAES $F_AVXVNNI; do
+    eq "no-avx2 clears feature $f (avx2 or a dependent)" 0 "$(bit "$noavx2" $f)"
+done
+for f in $F_FMA $F_SSE42 $F_AESNI; do
+    eq "no-avx2 keeps feature $f (not a dependent)" "$(bit "$fs_host" $f)" "$(bit "$noavx2" $f)"
+done
+eq "no-avx2 leaves words 0-4 alone" "$(printf '%s\n' "$fs_host" | cut -d: -f1-5)" \
+   "$(printf '%s\n' "$noavx2" | cut -d: -f1-5)"
+run featureset --index host --boot-options cpuid=no-avx2 "$GNR"
+eq "cpuid=no-avx2 == no-avx2 (and no --index means host)" "$noavx2" "$(cat "$tmp/out")"
+run featureset --index raw --boot-options no-avx2 "$GNR"
+eq "boot options do not change raw (as on Xen)" "$expected_gnr" "$(cat "$tmp/out")"
+run featureset --index hvm-default --boot-options no-avx2 "$GNR"
+eq "no-avx2 reaches hvm-default" 0 "$(bit "$(cat "$tmp/out")" $F_AVX2)"
+
+# --- policy: xen-cpuid -p layout ------------------------------------------------------------
+run policy "$GNR"
+check_rc "policy GNR" 0 && ok
+out=$tmp/out
+first=$(sed -n 1p "$out")
+if printf '%s\n' "$first" | grep -q '^Raw policy: [0-9]\{1,\} leaves, 2 MSRs$'; then ok; else bad "policy title: '$first'"; fi
+nleaves=$(printf '%s\n' "$first" | sed 's/^Raw policy: \([0-9]*\) leaves.*/\1/')
+eq "policy line 2" " CPUID:" "$(sed -n 2p "$out")"
+eq "policy CPUID column header" "$(printf '  %-8s %-8s -> %-8s %-8s %-8s %-8s' leaf subleaf eax ebx ecx edx)" \
+   "$(sed -n 3p "$out")"
+msrline=$(grep -n '^ MSRs:$' "$out" | cut -d: -f1)
+if [ -n "$msrline" ]; then ok; else bad "policy: no ' MSRs:' line"; msrline=9999; fi
+sed -n "4,$((msrline - 1))p" "$out" >"$tmp/rows"
+bad_rows=$(grep -vc '^  [0-9a-f]\{8\}:[0-9a-f]\{8\} -> [0-9a-f]\{8\}:[0-9a-f]\{8\}:[0-9a-f]\{8\}:[0-9a-f]\{8\}$' "$tmp/rows")
+eq "policy: every CPUID row is '  LLLLLLLL:SSSSSSSS -> A:B:C:D'" 0 "$bad_rows"
+eq "policy: empty leaves are skipped (as xen-cpuid)" 0 "$(grep -c -- '-> 00000000:00000000:00000000:00000000$' "$tmp/rows")"
+nrows=$(wc -l <"$tmp/rows" | tr -d ' ')
+if [ "$nrows" -gt 40 ] && [ "$nrows" -le "$nleaves" ]; then ok; else bad "policy: $nrows rows for $nleaves leaves"; fi
+sort -c "$tmp/rows" 2>/dev/null && ok || bad "policy: rows not sorted by leaf:subleaf"
+# Rows from the dump text: CPUID 00000000 / 00000001 / 00000007 [SL 00] / 0000000D [SL 01].
+has "$tmp/rows" "policy row leaf 0" "  00000000:ffffffff -> 00000024:756e6547:6c65746e:49656e69"
+has "$tmp/rows" "policy row leaf 1" "  00000001:ffffffff -> 000a06d1:00800800:7ffefbff:bfebfbff"
+has "$tmp/rows" "policy row 7:0" "  00000007:00000000 -> 00000002:f3bfbffb:bb417fee:ffdd4430"
+has "$tmp/rows" "policy row d:1" "  0000000d:00000001 -> 0000001f:00002a80:0001dd00:00000000"
+eq "policy MSR header" "$(printf '  %-8s -> %-16s' index value)" "$(sed -n "$((msrline + 1))p" "$out")"
+# MSR 000000CE: 0405-082C-F080-1E00 -> only bit 31 (CPUID faulting) is policy content;
+# MSR 0000010A: 0000-0000-2DA9-FDEB.
+eq "policy MSR rows" "  000000ce -> 0000000080000000
+  0000010a -> 000000002da9fdeb" "$(sed -n "$((msrline + 2)),\$p" "$out")"
+run policy --index hvm-default "$SNB"
+check_rc "policy --index hvm-default" 0 && ok
+if sed -n 1p "$tmp/out" | grep -q '^HVM Default policy: [0-9]* leaves, 2 MSRs$'; then ok; else bad "hvm-default title: $(sed -n 1p "$tmp/out")"; fi
+run policy --index pv-max "$SNB"
+if sed -n 1p "$tmp/out" | grep -q '^PV Max policy: '; then ok; else bad "pv-max title: $(sed -n 1p "$tmp/out")"; fi
+has "$tmp/out" "pv-max shows Xen's leaf limit 0x40000005" "  40000000:ffffffff -> 40000005:00000000:00000000:00000000"
+
+# --- compare ----------------------------------------------------------------------------------
+run compare "$GNR" "$GNR"
+check_rc "compare GNR GNR" 0 && ok
+has "$tmp/out" "compare GNR GNR" "compatible:"
+run compare "$GNR" "$SNB"
+check_rc "compare: SNB guest on GNR host" 0 && ok
+run compare "$SNB" "$GNR"
+check_rc "compare: GNR guest on SNB host" 1 && ok
+has "$tmp/out" "compare exit 1" "incompatible:"
+has "$tmp/out" "compare names the first failing leaf" "first failure: leaf 0x1"
+grep '^host lacks ' "$tmp/out" >"$tmp/lacks"
+for f in avx512f avx2 fma avx512bw; do
+    if grep -q " $f\( \|$\)" "$tmp/lacks"; then ok; else bad "compare: '$f' not named missing: $(cat "$tmp/lacks")"; fi
+done
+run compare --index pv-max "$GENOA" "$TURIN"
+check_rc "compare --index pv-max Genoa Turin" 1 && ok
+has "$tmp/out" "Turin on Genoa names 7:0" "first failure: leaf 0x7 subleaf 0"
+has "$tmp/out" "Turin on Genoa lacks movdiri" "movdiri"
+run compare "$GNR" "$GENOA"
+check_rc "compare across vendors" 1 && ok
+has "$tmp/out" "vendor differs at leaf 0" "first failure: leaf 0"
+run compare "$GNR" "$tmp/no-such-guest.txt"
+check_rc "compare, missing guest file" 2 && ok
+has "$tmp/err" "compare names the missing file" "no-such-guest.txt"
+run compare "$GNR"
+check_rc "compare with one dump" 2 && ok
+
+# --- level --------------------------------------------------------------------------------------
+run level "$SNB" "$HSW" "$GNR"
+check_rc "level SNB HSW GNR" 0 && ok
+eq "level: 4 lines (featureset + 3 hosts)" 4 "$(wc -l <"$tmp/out" | tr -d ' ')"
+lvl=$(sed -n 1p "$tmp/out")
+is19 "level first line" "$lvl"
+eq "level: one loses line per host, in order" "$SNB loses:
+$HSW loses:
+$GNR loses:" "$(sed -n '2,$p' "$tmp/out" | sed 's/loses:.*/loses:/')"
+eq "levelled set lacks avx2 (SNB has none)" 0 "$(bit "$lvl" $F_AVX2)"
+eq "levelled set lacks aesni (the HSW dump has it disabled: 1.ecx 7DFEFBFF)" 0 "$(bit "$lvl" $F_AESNI)"
+eq "levelled set keeps sse4.2" 1 "$(bit "$lvl" $F_SSE42)"
+if grep "^$HSW loses:" "$tmp/out" | grep -q ' avx2\( \|$\)'; then ok; else bad "HSW should lose avx2"; fi
+if grep "^$SNB loses:" "$tmp/out" | grep -q ' aesni\( \|$\)'; then ok; else bad "SNB should lose aesni"; fi
+if grep "^$GNR loses:" "$tmp/out" | grep -q ' avx512f '; then ok; else bad "GNR should lose avx512f"; fi
+run level "$GNR"
+check_rc "level of one" 0 && ok
+eq "level of one loses nothing" "$GNR loses: (nothing)" "$(sed -n 2p "$tmp/out")"
+run level "$HSW" "$GENOA"
+check_rc "level Intel + AMD" 2 && ok
+has "$tmp/err" "level names the AMD dump" "$GENOA"
+hasnt "$tmp/err" "level: no usage text on a vendor error" "Usage:"
+
+# --- errors --------------------------------------------------------------------------------------
+run featureset "$tmp/missing-dump.txt"
+check_rc "missing file" 2 && ok
+has "$tmp/err" "missing file is named" "$tmp/missing-dump.txt"
+eq "missing file: one message line" 1 "$(wc -l <"$tmp/err" | tr -d ' ')"
+printf 'CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\r\nCPUID 00000001: 000206D5-00200800-1FBEE3FF-BFEBFBFF\r\nCPUID 00000002: 76035A01-00F0B2FF-0000\r\n' >"$tmp/bad.txt"
+run policy "$tmp/bad.txt"
+check_rc "malformed dump" 2 && ok
+has "$tmp/err" "malformed dump names file:line" "$tmp/bad.txt:3"
+run featureset --index bogus "$GNR"
+check_rc "unknown --index" 2 && ok
+has "$tmp/err" "unknown --index named" "bogus"
+run featureset --frobnicate "$GNR"
+check_rc "unknown option" 2 && ok
+run frobnicate "$GNR"
+check_rc "unknown command" 2 && ok
+has "$tmp/err" "unknown command named" "frobnicate"
+run featureset --boot-options no-frobnicate "$GNR"
+check_rc "unknown feature in boot options" 2 && ok
+has "$tmp/err" "bad boot option quoted" "no-frobnicate"
+run featureset --boot-options tsx=maybe "$GNR"
+check_rc "malformed boot options" 2 && ok
+run featureset --cpu 5 "$GNR"
+check_rc "--cpu beyond the file" 2 && ok
+has "$tmp/err" "--cpu error names the file" "$GNR"
+run featureset --cpu 1 "$GNR"
+check_rc "--cpu 1" 0 && ok
+eq "--cpu 1: same features as CPU 0" "$expected_gnr" "$(cat "$tmp/out")"
+run featureset
+check_rc "featureset without a dump" 2 && ok
+run featureset "$GNR" "$SNB"
+check_rc "featureset with two dumps" 2 && ok
+run --help
+check_rc "--help" 0 && ok
+has "$tmp/out" "--help lists the commands" "level DUMP..."
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,192 @@
+#!/bin/sh
+# cpupolicyd end to end (docs/cpupolicyd.md): two daemons on two dumps at once; the
+# conformance suite through the unix backend against both; clients that vanish mid-request
+# or send garbage, malformed, truncated and oversized frames, after which the daemon still
+# answers; 200 concurrent clients; permission refusals for a client running as `nobody`;
+# a restart with --state-dir keeping every domain's policy; SIGTERM exits 0 and removes
+# the socket.  Every daemon is killed on exit.
+set -u
+BUILD=${CPUPOLICY_BUILD:-${BUILD:-build}}
+DUMPS=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
+D="$BUILD/sbin/cpupolicyd"
+CONF="$BUILD/tests/check/check_conformance"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+SNB="$DUMPS/GenuineIntel00206D5_SandyBridgeEP.txt"
+MILAN="$DUMPS/AuthenticAMD0A00F11_K19_Milan_02.txt"
+
+pass=0; fail=0
+ok()   { pass=$((pass + 1)); echo "ok   $1"; }
+bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
+# check WHAT EXPECTED ACTUAL
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi; }
+
+[ -x "$D" ] || { echo "no $D (build first)"; echo "0 passed, 1 failed"; exit 1; }
+
+# A directory everyone may enter (so that `nobody` can reach the client script and, later,
+# the socket), with the sockets and logs inside.
+T=$(mktemp -d /tmp/test_cpupolicyd.XXXXXX)
+chmod 0755 "$T"
+cp tests/scripts/cpupolicyd_client.py "$T/client.py"
+chmod 0755 "$T/client.py"
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+C() { "$PY" "$T/client.py" "$@"; }
+
+# start NAME DUMP [ARGS...]: run a daemon with socket $T/NAME.sock, log $T/NAME.log; wait
+# until the socket is there (it appears already listening: bound under a temporary name).
+start() {
+    name=$1; dump=$2; shift 2
+    "$D" --socket "$T/$name.sock" --dump "$dump" --log "$T/$name.log" "$@" &
+    eval "PID_$name=$!"
+    PIDS="$PIDS $!"
+    i=0
+    while [ ! -S "$T/$name.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    if [ ! -S "$T/$name.sock" ]; then
+        # Nothing later can mean anything without it; stop here (the trap cleans up).
+        bad "daemon $name started"; cat "$T/$name.log" 2>/dev/null
+        echo "$pass passed, $fail failed"; exit 1
+    fi
+}
+# Daemons expected to exit on their own are bounded, so a regression cannot hang the run.
+TO="timeout -s KILL 20"
+pid_of() { eval "echo \$PID_$1"; }
+# stop NAME: SIGTERM, then wait for the exit status; a daemon that ignores SIGTERM is
+# SIGKILLed after 5 s by a watchdog (exit status 137), so the run cannot hang.
+stop() {
+    p=$(pid_of "$1")
+    kill -TERM "$p"
+    ( sleep 5; kill -9 "$p" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+    wd=$!
+    wait "$p"; st=$?
+    kill "$wd" 2>/dev/null
+    return $st
+}
+
+# --- Two daemons, two hosts -----------------------------------------------------------
+start snb "$SNB" --cpus 2 --io-timeout 500
+start milan "$MILAN" --cpus 2
+check "socket created mode 0600" "srw-------" "$(ls -l "$T/snb.sock" | cut -c1-10)"
+check "snb daemon serves an Intel host" "GenuineIntel" "$(C "$T/snb.sock" vendor)"
+check "milan daemon serves an AMD host" "AuthenticAMD" "$(C "$T/milan.sock" vendor)"
+# Host featureset word 0 (leaf 1 edx) as the dumps record it.
+check "snb raw word 0 from the dump" "0 bfebfbff" "$(C "$T/snb.sock" featureset 0 | cut -c1-10)"
+check "milan raw word 0 from the dump" "0 178bfbff" "$(C "$T/milan.sock" featureset 0 | cut -c1-10)"
+
+# --- The conformance suite through the unix backend ---------------------------------------
+if [ -x "$CONF" ]; then
+    if CPUPOLICY_URIS="unix:$T/snb.sock;unix:$T/milan.sock" "$CONF" >"$T/conf.out" 2>&1; then
+        ok "conformance suite on unix:snb;unix:milan: $(tail -n 1 "$T/conf.out")"
+    else
+        bad "conformance suite on unix:snb;unix:milan"; sed 's/^/    | /' "$T/conf.out"
+    fi
+else
+    bad "conformance suite $CONF not built"
+fi
+
+# --- Clients that misbehave ---------------------------------------------------------------
+C "$T/snb.sock" half; C "$T/snb.sock" half-header; C "$T/snb.sock" unread
+check "garbage closes that connection" "closed" "$(C "$T/snb.sock" garbage)"
+check "oversized frame: -EMSGSIZE, then closed" "-90 closed" "$(C "$T/snb.sock" oversized)"
+check "other protocol version: -EPROTONOSUPPORT" "-93" "$(C "$T/snb.sock" badversion)"
+C "$T/snb.sock" malformed >"$T/malformed.out" 2>&1
+check "malformed frames answered on a live connection" "still answering" "$(tail -n 1 "$T/malformed.out")"
+check "daemon answers after all that" "0 bfebfbff" "$(C "$T/snb.sock" featureset 1 | cut -c1-10)"
+grep -q "client vanished in the middle of a request" "$T/snb.log" && ok "vanished client logged" \
+    || bad "vanished client logged"
+grep -q "refused a frame .*bad magic" "$T/snb.log" && ok "garbage logged" || bad "garbage logged"
+grep -q "refused get_featureset .*Message too long" "$T/snb.log" && ok "oversized logged" \
+    || bad "oversized logged"
+check "client stalled mid-frame is closed after --io-timeout" "closed" "$(C "$T/snb.sock" stall 5)"
+grep -q "timed out in the middle of a request" "$T/snb.log" && ok "stall logged" || bad "stall logged"
+check "pipelined requests answered in order" "64 pipelined replies in order" \
+    "$(C "$T/snb.sock" pipelined 64)"
+
+# --- 200 concurrent clients -------------------------------------------------------------
+check "200 concurrent clients" "200 clients, 1 distinct answer" "$(C "$T/snb.sock" concurrent 200)"
+kill -0 "$(pid_of snb)" 2>/dev/null && ok "snb daemon alive" || bad "snb daemon alive"
+
+# --- Permissions: a client running as nobody may read, not change -------------------------
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+    NB() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$PY" "$T/client.py" "$@"; }
+    check "nobody cannot even connect to the 0600 socket" "EACCES" "$(NB "$T/snb.sock" probe)"
+    # Open it up here only so that nobody can connect at all.
+    chmod 0666 "$T/snb.sock"
+    check "nobody reads the host featureset" "0 bfebfbff" "$(NB "$T/snb.sock" featureset 1 | cut -c1-10)"
+    check "nobody: domain_create is -EPERM" "-1 -" "$(NB "$T/snb.sock" create 0)"
+    check "nobody: domain_destroy is -EPERM" "-1" "$(NB "$T/snb.sock" destroy 1)"
+    check "nobody: set_featureset is -EPERM" "-1" "$(NB "$T/snb.sock" clear-feature 1 0)"
+    grep -q "refused domain_create (arg 0) from pid [0-9]* uid 65534: permission denied" "$T/snb.log" \
+        && ok "refusal logged with its reason" || bad "refusal logged with its reason"
+    check "root may still create" "0" "$(C "$T/snb.sock" create 0 | cut -d' ' -f1)"
+    chmod 0600 "$T/snb.sock"
+else
+    echo "skip permission checks (need root and setpriv)"
+fi
+
+# --- SIGTERM ----------------------------------------------------------------------------
+stop milan; rc=$?
+check "SIGTERM exits 0" "0" "$rc"
+[ -e "$T/milan.sock" ] && bad "socket removed on SIGTERM" || ok "socket removed on SIGTERM"
+
+# --- Restart with --state-dir keeps every domain's policy --------------------------------
+mkdir "$T/state"
+start st "$SNB" --cpus 2 --state-dir "$T/state"
+S="$T/st.sock"
+d1=$(C "$S" create 0 | cut -d' ' -f2)       # PV, AVX (feature 1*32+28) cleared, not started
+d2=$(C "$S" create 1 | cut -d' ' -f2)       # HVM, started
+d3=$(C "$S" create 0 | cut -d' ' -f2)       # destroyed: leaves a gap in the domids
+d4=$(C "$S" create 1 | cut -d' ' -f2)       # HVM, SSE4.2 (feature 1*32+20) cleared
+check "domids" "1 2 3 4" "$d1 $d2 $d3 $d4"
+check "clear avx on d1" "0" "$(C "$S" clear-feature "$d1" 60)"
+check "start d2" "0" "$(C "$S" start "$d2")"
+check "destroy d3" "0" "$(C "$S" destroy "$d3")"
+check "clear sse4.2 on d4" "0" "$(C "$S" clear-feature "$d4" 52)"
+for d in $d1 $d2 $d4; do C "$S" policy "$d"; done >"$T/before.txt"
+[ -f "$T/state/domains.state" ] && ok "state file written" || bad "state file written"
+[ -e "$T/state/domains.state.tmp" ] && bad "no temporary left behind" || ok "no temporary left behind"
+stop st
+start st "$SNB" --cpus 2 --state-dir "$T/state"
+for d in $d1 $d2 $d4; do C "$S" policy "$d"; done >"$T/after.txt"
+if cmp -s "$T/before.txt" "$T/after.txt" && [ "$(wc -l <"$T/before.txt")" -gt 60 ]; then
+    ok "every domain's policy survives the restart ($(wc -l <"$T/after.txt") lines)"
+else
+    bad "every domain's policy survives the restart"; wc -l "$T/before.txt"; diff "$T/before.txt" "$T/after.txt" | head -20
+fi
+# leaf1_ecx_bit DOMID BIT: that bit of the domain's leaf 1 ECX, read over the socket.
+leaf1_ecx_bit() {
+    C "$S" policy "$1" | grep '^00000001:ffffffff' | "$PY" -c \
+        "import sys; print(int(sys.stdin.read().split(':')[3], 16) >> $2 & 1)"
+}
+check "d1 still has AVX (leaf 1 ecx bit 28) cleared" "0" "$(leaf1_ecx_bit "$d1" 28)"
+check "d2 (HVM default) has AVX" "1" "$(leaf1_ecx_bit "$d2" 28)"
+check "d4 still has SSE4.2 (leaf 1 ecx bit 20) cleared" "0" "$(leaf1_ecx_bit "$d4" 20)"
+check "d2 has SSE4.2" "1" "$(leaf1_ecx_bit "$d2" 20)"
+check "d2 is still started (set refused)" "-17" "$(C "$S" clear-feature "$d2" 60)"
+check "d3 is still gone" "-3" "$(C "$S" policy "$d3" | head -1)"
+check "new domids continue above the restored ones" "0 5" "$(C "$S" create 0)"
+grep -q "state: restored domain 2 (hvm, started)" "$T/st.log" && ok "restore logged" \
+    || bad "restore logged"
+# A corrupt state file is refused at start, not silently dropped.
+stop st
+printf 'CPDSxxxx' >"$T/state/domains.state"
+$TO "$D" --socket "$T/bad.sock" --dump "$SNB" --state-dir "$T/state" --log "$T/bad.log" &
+bp=$!; PIDS="$PIDS $bp"; wait $bp; rc=$?
+check "corrupt state file: daemon refuses to start" "1" "$rc"
+grep -q "unsupported state file version\|not a cpupolicyd state file" "$T/bad.log" \
+    && ok "corrupt state file logged" || bad "corrupt state file logged"
+
+# --- A second daemon on a live socket is refused -------------------------------------------
+$TO "$D" --socket "$T/snb.sock" --dump "$SNB" --log "$T/dup.log" & dp=$!; PIDS="$PIDS $dp"; wait $dp
+check "second daemon on a live socket exits 1" "1" "$?"
+check "first daemon still answers" "0 bfebfbff" "$(C "$T/snb.sock" featureset 1 | cut -c1-10)"
+
+stop snb
+check "snb SIGTERM exits 0" "0" "$?"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
