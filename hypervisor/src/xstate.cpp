@@ -5,7 +5,6 @@ namespace cpupolicy::xstate {
 
 namespace {
 
-constexpr uint32_t roundup64(uint32_t o) { return (o + 63u) & ~63u; }
 
 // Which feature enables which components.  HDC and HWP are enumerated by leaf 6 and
 // APX by a 7:1.EDX bit that are not featureset bits, so no policy derived here can
@@ -83,27 +82,29 @@ uint64_t policy_xss(const Policy &p)
 
 uint32_t uncompressed_size(const Layout &l, uint64_t xcr0)
 {
-    uint32_t r = AREA_MIN_SIZE;
+    // Sizes and offsets come from CPUID data (a dump, a toolstack): sum in 64 bits and
+    // saturate, so a corrupt component cannot wrap the area size round to a small value.
+    uint64_t r = AREA_MIN_SIZE;
     for ( unsigned c = 2; c < NR_COMPONENTS; ++c )
         if ( (xcr0 & bit(c)) && !(l.ecx[c] & ECX_SUPERVISOR) )
         {
-            uint32_t end = l.offset[c] + l.size[c];
+            uint64_t end = uint64_t{l.offset[c]} + l.size[c];
             r = end > r ? end : r;
         }
-    return r;
+    return r > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(r);
 }
 
 uint32_t compacted_size(const Layout &l, uint64_t xcr0_xss)
 {
-    uint32_t o = AREA_MIN_SIZE;
+    uint64_t o = AREA_MIN_SIZE;  // 64-bit and saturating, as above
     for ( unsigned c = 2; c < NR_COMPONENTS; ++c )
         if ( xcr0_xss & bit(c) )
         {
             if ( l.ecx[c] & ECX_ALIGN64 )
-                o = roundup64(o);
+                o = (o + 63) & ~uint64_t{63};
             o += l.size[c];
         }
-    return o;
+    return o > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(o);
 }
 
 void recalculate_xstate(Policy &p, const Policy &src)
@@ -212,22 +213,22 @@ int size_tables_build(SizeTables &t, const Layout &l, uint64_t xcr0_mask, uint64
                 if ( (m & (1u << k)) && s * UNITS_PER_SEGMENT + k < nr )
                     sel |= unit_mask[s * UNITS_PER_SEGMENT + k];
 
-            uint32_t umax = 0;
+            uint64_t umax = 0;  // 64-bit: corrupt sizes must not wrap under the check
             for ( unsigned c = 2; c < NR_COMPONENTS; ++c )
-                if ( (sel & n.xcr0_mask & bit(c)) && l.offset[c] + l.size[c] > umax )
-                    umax = l.offset[c] + l.size[c];
+                if ( (sel & n.xcr0_mask & bit(c)) && uint64_t{l.offset[c]} + l.size[c] > umax )
+                    umax = uint64_t{l.offset[c]} + l.size[c];
             if ( umax > 0xffff )
                 return -err::e2big;
             n.umax[s][m] = static_cast<uint16_t>(umax);
 
             for ( unsigned r = 0; r < 8; ++r )
             {
-                uint32_t o = r * 8;
+                uint64_t o = r * 8;
                 for ( unsigned c = 2; c < NR_COMPONENTS; ++c )
                     if ( sel & bit(c) )
                     {
                         if ( l.ecx[c] & ECX_ALIGN64 )
-                            o = roundup64(o);
+                            o = (o + 63) & ~uint64_t{63};
                         o += l.size[c];
                     }
                 if ( o - r * 8 > 0xffff )
