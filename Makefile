@@ -73,8 +73,10 @@ include libcpupolicy/module.mk
 include xen-cpuid/module.mk
 include toolstack/module.mk
 include toolstack/cpupolicyd/module.mk
+include tests/fuzz/module.mk
 include tests/module.mk
 include docs/module.mk
+include mk/sanitize.mk
 
 # --- Generic rules -----------------------------------------------------------------
 $(BUILD)/core/%.o: hypervisor/%.cpp | $(DEPS_STAMP)

@@ -4,6 +4,13 @@
 set -eu
 
 pkgs="g++ make pkg-config libxml2-dev check libsubunit-dev libcmocka-dev libxen-dev xen-utils-4.17 libbenchmark-dev cpuid"
+# Optional lists, installed only by the target that needs them (`sh mk/ensure-deps.sh fuzz`
+# from `make fuzz`): clang with libFuzzer and the sanitizer runtimes.
+case "${1:-}" in
+    "")   ;;
+    fuzz) pkgs="clang libclang-rt-dev" ;;
+    *)    echo "ensure-deps.sh: unknown package list '$1'" >&2; exit 2 ;;
+esac
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -7,11 +7,22 @@
 //   cpupolicy policy     [--index I] [--boot-options OPTS] [--cpu N] DUMP
 //   cpupolicy compare    [--index I] [--boot-options OPTS] HOST_DUMP GUEST_DUMP
 //   cpupolicy level      [--index I] [--boot-options OPTS] DUMP...
+//   cpupolicy levelling  [--index I] [--boot-options OPTS] [--cpu N] HOST_DUMP [GUEST_DUMP]
 //
 // DUMP is a file in any format cpupolicy_import_dump() reads, or "native" for this
-// machine's CPUID instruction.  Exit status: 0 success (compare: compatible),
-// 1 compare: incompatible, 2 bad usage or bad input.
+// machine's CPUID instruction.  Exit status: 0 success (compare: compatible; levelling:
+// complete), 1 compare: incompatible (levelling: something leaks or is lost), 2 bad usage
+// or bad input.  docs/toolstack.md describes every subcommand.
+//
+// `levelling` boots the embedded simulated hypervisor on HOST_DUMP (a handle, as a
+// toolstack opens one) and asks it, through cpupolicy_sim.h, what it cannot level for a
+// PV domain.  The only thing taken from inside the project is the featureset word
+// labels of the one feature table (feature-table.hpp: compile-time data, nothing linked),
+// so that a word is named exactly as xen-cpuid names it.
 #include "cpupolicy.h"
+#include "cpupolicy_sim.h"
+
+#include "cpupolicy/feature-table.hpp"
 
 #include <errno.h>
 #include <getopt.h>
@@ -62,20 +73,27 @@ void usage(FILE *f)
             "  compare HOST GUEST     exit 0 if GUEST can run on HOST, 1 (naming what is\n"
             "                         missing) if not\n"
             "  level DUMP...          print the levelled featureset and what each host loses\n"
+            "  levelling HOST [GUEST] boot a simulated host on HOST, print its levelling caps\n"
+            "                         and what it cannot level for a PV domain (its\n"
+            "                         pv-default, or GUEST's policy levelled onto it): exit\n"
+            "                         0 complete, 1 if features leak or are lost\n"
             "\n"
             "Options:\n"
             "  -i, --index I          raw|host|pv-max|hvm-max|pv-default|hvm-default\n"
             "                         (default raw, or host with --boot-options; compare\n"
             "                         defaults to: host hvm-max, guest hvm-default;\n"
-            "                         level to hvm-max)\n"
+            "                         level to hvm-max; levelling to pv-default, of GUEST\n"
+            "                         or else of the host)\n"
             "  -b, --boot-options O   hypervisor boot options, e.g. cpuid=no-avx512f,no-rtm\n"
             "                         or just no-avx512f,no-rtm; like Xen's, they shape\n"
-            "                         every policy but raw\n"
-            "  -c, --cpu N            logical CPU of the dump to read (default 0)\n"
+            "                         every policy but raw (levelling: the host's only)\n"
+            "  -c, --cpu N            logical CPU of the dump to read (default 0;\n"
+            "                         levelling: of GUEST)\n"
             "  -h, --help             this text\n"
             "\n"
             "DUMP is a CPUID dump file (InstLatx64/AIDA64, cpuid -r) or \"native\".\n"
-            "Exit status: 0 ok/compatible, 1 incompatible, 2 bad usage or input.\n");
+            "Exit status: 0 ok/compatible/levelled, 1 incompatible/not levelled, 2 bad usage\n"
+            "or input.\n");
 }
 
 int parse_index(const char *s, unsigned *out)
@@ -310,6 +328,242 @@ int cmd_level(const Options &o, int argc, char **argv)
     return exit_ok;
 }
 
+// --- levelling ---------------------------------------------------------------------------
+
+struct HandleCloser {
+    void operator()(cpupolicy_handle_t *h) const { cpupolicy_close(h); }
+};
+using HandlePtr = std::unique_ptr<cpupolicy_handle_t, HandleCloser>;
+
+// The levelling capability bits (cpupolicy.h, Xen's XEN_SYSCTL_CPU_LEVELCAP_*) and what
+// each levels, worded as `xen-cpuid --levelling` words them.  SDM vol. 3 / AMD BKDGs:
+// CPUID faulting is MSR_PLATFORM_INFO[31] + MSR_MISC_FEATURES_ENABLES[0]; Intel's
+// masking MSRs 0x130-0x134 and AMD's 0xc0011002-0xc0011005 each override one register.
+struct LcapRow {
+    uint32_t bit;
+    const char *name;
+    const char *what;
+};
+constexpr LcapRow lcaps[] = {
+    {CPUPOLICY_LCAP_FAULTING, "faulting", "CPUID faulting: every CPUID of a PV guest traps"},
+    {CPUPOLICY_LCAP_ECX, "ecx", "masking of CPUID 0x00000001.ecx"},
+    {CPUPOLICY_LCAP_EDX, "edx", "masking of CPUID 0x00000001.edx"},
+    {CPUPOLICY_LCAP_EXTD_ECX, "extd_ecx", "masking of CPUID 0x80000001.ecx"},
+    {CPUPOLICY_LCAP_EXTD_EDX, "extd_edx", "masking of CPUID 0x80000001.edx"},
+    {CPUPOLICY_LCAP_XSAVE_EAX, "xsave_eax", "masking of CPUID 0x0000000d:1.eax"},
+    {CPUPOLICY_LCAP_THERMAL_ECX, "thermal_ecx", "masking of CPUID 0x00000006.ecx"},
+    {CPUPOLICY_LCAP_L7S0_EAX, "l7s0_eax", "masking of CPUID 0x00000007:0.eax"},
+    {CPUPOLICY_LCAP_L7S0_EBX, "l7s0_ebx", "masking of CPUID 0x00000007:0.ebx"},
+};
+static_assert(sizeof(lcaps) / sizeof(lcaps[0]) == 9, "one row per public levelling cap");
+
+// Where featureset word w lives, as xen-cpuid labels it ("CPUID 0x00000007:0.ebx",
+// "MSR_ARCH_CAPS.lo"); a word a newer library adds is named by number.
+std::string word_label(uint32_t w)
+{
+    constexpr uint32_t nr_labels = sizeof(cpupolicy::table::words) /
+                                   sizeof(cpupolicy::table::words[0]);
+    static_assert(nr_labels == cpupolicy::NR_FEATUREWORDS, "a label for every word");
+    return w < nr_labels ? cpupolicy::table::words[w].label : "word " + std::to_string(w);
+}
+
+unsigned count_features(const std::vector<uint32_t> &fs)
+{
+    unsigned n = 0;
+    for ( uint32_t w : fs )
+        n += static_cast<unsigned>(__builtin_popcount(w));
+    return n;
+}
+
+// "TITLE: N" then one line per word that has any: "  LABEL: name name".
+void print_by_word(const char *title, const std::vector<uint32_t> &fs)
+{
+    printf("%s: %u\n", title, count_features(fs));
+    for ( uint32_t w = 0; w < fs.size(); ++w )
+        if ( fs[w] )
+        {
+            std::vector<uint32_t> one(fs.size(), 0);
+            one[w] = fs[w];
+            printf("  %s: %s\n", word_label(w).c_str(), feature_names(one).c_str());
+        }
+}
+
+// Vendor string of a policy (leaf 0 ebx:edx:ecx).
+std::string vendor_of(const cpupolicy_t *p)
+{
+    cpupolicy_leaf_t l0{};
+    if ( cpupolicy_get_cpuid(p, 0, CPUPOLICY_NO_SUBLEAF, &l0) )
+        return "?";
+    char v[13];
+    memcpy(v, &l0.b, 4);
+    memcpy(v + 4, &l0.d, 4);
+    memcpy(v + 8, &l0.c, 4);
+    v[12] = '\0';
+    return v;
+}
+
+int levelling_failed(const char *what, int rc)
+{
+    fprintf(stderr, "cpupolicy: levelling: %s: %s\n", what, strerror(-rc));
+    return exit_usage;
+}
+
+// What a PV toolstack asks before placing a guest on a host without CPUID faulting:
+// which features the guest's CPUID instruction will show although its policy hides them
+// (leaked), and which its policy offers that it cannot see (lost) - a PV guest's CPUID
+// runs on the hardware, levelled only by the masks the host has (docs/hypervisor.md,
+// "What this host cannot level").
+int cmd_levelling(const Options &o, int argc, char **argv)
+{
+    if ( argc < 1 || argc > 2 )
+        return usage(stderr), exit_usage;
+    const char *host_path = argv[0], *guest_path = argc > 1 ? argv[1] : nullptr;
+    const unsigned idx = o.index_given ? o.index : CPUPOLICY_PV_DEFAULT;
+
+    // The host: the embedded simulated hypervisor on the dump, as `cpupolicy_open`
+    // URIs name it.  A comma would end the dump path inside the URI.
+    std::string uri;
+    if ( !strcmp(host_path, "native") )
+    {
+        if ( o.boot_options )
+        {
+            fprintf(stderr, "cpupolicy: levelling: --boot-options need a HOST dump file: the "
+                            "embedded host on this machine's CPU boots without options\n");
+            return exit_usage;
+        }
+    }
+    else
+    {
+        if ( strchr(host_path, ',') )
+        {
+            fprintf(stderr, "cpupolicy: levelling: %s: a host dump path cannot contain ','\n",
+                    host_path);
+            return exit_usage;
+        }
+        uri = std::string("sim:dump=") + host_path;
+        // The simulated hypervisor takes a Xen command line ("cpuid=no-avx tsx=0");
+        // the bare feature list the other subcommands accept is its cpuid= option.
+        if ( o.boot_options )
+            uri += std::string(strchr(o.boot_options, '=') ? ",boot=" : ",boot=cpuid=") +
+                   o.boot_options;
+    }
+    cpupolicy_handle_t *raw_h = nullptr;
+    if ( int rc = cpupolicy_open(&raw_h, uri.c_str()) )
+    {
+        const char *why = cpupolicy_last_open_error();
+        fprintf(stderr, "cpupolicy: levelling: cannot boot a host on %s: %s\n", host_path,
+                why && *why ? why : strerror(-rc));
+        return exit_usage;
+    }
+    HandlePtr h(raw_h);
+    const uint32_t nr = cpupolicy_featureset_size();
+
+    // The guest's featureset: GUEST's policy at the index, or the host's own.
+    PolicyPtr src;
+    std::string guest_what;
+    PolicyPtr host_raw(cpupolicy_alloc());
+    if ( !host_raw )
+        return levelling_failed("allocating a policy", -ENOMEM);
+    if ( int rc = cpupolicy_get_system_policy(h.get(), CPUPOLICY_RAW, host_raw.get()) )
+        return levelling_failed("reading the host's raw policy", rc);
+    if ( guest_path )
+    {
+        Options go = o;
+        go.boot_options = nullptr;  // the options are the host hypervisor's
+        src = load(guest_path, go, idx);
+        if ( !src )
+            return exit_usage;
+        const std::string gv = vendor_of(src.get()), hv = vendor_of(host_raw.get());
+        if ( gv != hv )
+        {
+            fprintf(stderr, "cpupolicy: levelling: %s is %s but %s is %s: a guest is not "
+                            "levelled across vendors\n", guest_path, gv.c_str(), host_path,
+                    hv.c_str());
+            return exit_usage;
+        }
+        guest_what = std::string(guest_path) + " (" + index_names[idx] + "), levelled onto the host";
+    }
+    else
+    {
+        src.reset(cpupolicy_alloc());
+        if ( !src )
+            return levelling_failed("allocating a policy", -ENOMEM);
+        if ( int rc = cpupolicy_get_system_policy(h.get(), idx, src.get()) )
+            return levelling_failed("reading the host's policy", rc);
+        guest_what = std::string(index_names[idx]) + " of the host";
+    }
+
+    // Levelled onto the host: what its PV max lacks is dropped (and said), the rest is
+    // set through the hypercall a toolstack uses, which also takes away the dependants of
+    // anything dropped.
+    std::vector<uint32_t> want = featureset_of(src.get()), pv_max(nr), dropped(nr);
+    uint32_t got_nr = nr;
+    if ( int rc = cpupolicy_get_featureset(h.get(), CPUPOLICY_FEATURESET_PV_MAX, &got_nr,
+                                           pv_max.data()) )
+        return levelling_failed("reading the host's pv-max featureset", rc);
+    for ( uint32_t w = 0; w < nr; ++w )
+    {
+        dropped[w] = want[w] & ~pv_max[w];
+        want[w] &= pv_max[w];
+    }
+    uint32_t domid = ~0u;
+    if ( int rc = cpupolicy_domain_create(h.get(), CPUPOLICY_DOMAIN_PV, &domid) )
+        return levelling_failed("creating a PV domain", rc);
+    cpupolicy_err_t err;
+    if ( int rc = cpupolicy_set_featureset(h.get(), domid, want.data(), nr, &err) )
+    {
+        fprintf(stderr, "cpupolicy: levelling: setting the guest's featureset: %s at %s\n",
+                strerror(-rc), where(err).c_str());
+        return exit_usage;
+    }
+    PolicyPtr dom(cpupolicy_alloc());
+    if ( !dom )
+        return levelling_failed("allocating a policy", -ENOMEM);
+    if ( int rc = cpupolicy_get_domain_policy(h.get(), domid, dom.get()) )
+        return levelling_failed("reading the domain's policy", rc);
+
+    uint32_t caps = 0, flags = 0;
+    std::vector<uint32_t> leaked(nr), lost(nr);
+    if ( int rc = cpupolicy_get_levelling_caps(h.get(), &caps) )
+        return levelling_failed("reading the levelling caps", rc);
+    if ( int rc = cpupolicy_sim_levelling_gap(h.get(), domid, &flags, leaked.data(),
+                                              lost.data(), nr) )
+        return levelling_failed("reading the levelling gap", rc);
+
+    printf("Host: %s%s%s%s\n", host_path, o.boot_options ? " (boot options '" : "",
+           o.boot_options ? o.boot_options : "", o.boot_options ? "')" : "");
+    printf("Levelling caps: %08" PRIx32 "\n", caps);
+    unsigned nr_masks = 0;
+    for ( const LcapRow &r : lcaps )
+    {
+        printf("  %-12s %-3s  %s\n", r.name, caps & r.bit ? "yes" : "no", r.what);
+        nr_masks += r.bit != CPUPOLICY_LCAP_FAULTING && (caps & r.bit);
+    }
+    if ( caps & CPUPOLICY_LCAP_FAULTING )
+        printf("PV levelling: complete, by faulting\n");
+    else if ( nr_masks )
+        printf("PV levelling: partial, by masking %u register%s\n", nr_masks,
+               nr_masks == 1 ? "" : "s");
+    else
+        printf("PV levelling: none, PV guests see the host's CPUID\n");
+
+    printf("Guest: %s, PV domain %" PRIu32 "\n", guest_what.c_str(), domid);
+    print_by_word("Dropped (beyond the host's pv-max)", dropped);
+    printf("Guest featureset: ");
+    print_featureset(featureset_of(dom.get()));
+    print_by_word("Leaked (seen by the guest, not in its policy)", leaked);
+    print_by_word("Lost (in its policy, not seen by the guest)", lost);
+    const unsigned nr_leaked = count_features(leaked), nr_lost = count_features(lost);
+    if ( flags & CPUPOLICY_GAP_COMPLETE )
+    {
+        printf("Levelling: complete, %s\n",
+               flags & CPUPOLICY_GAP_BY_FAULTING ? "exact by CPUID faulting" : "by masking");
+        return exit_ok;
+    }
+    printf("Levelling: incomplete, %u leaked, %u lost\n", nr_leaked, nr_lost);
+    return exit_incompatible;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -365,6 +619,8 @@ int main(int argc, char **argv)
         return cmd_compare(o, nargs, args);
     if ( !strcmp(cmd, "level") )
         return cmd_level(o, nargs, args);
+    if ( !strcmp(cmd, "levelling") )
+        return cmd_levelling(o, nargs, args);
     fprintf(stderr, "cpupolicy: unknown command '%s'\n", cmd);
     usage(stderr);
     return exit_usage;

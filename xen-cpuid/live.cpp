@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cpupolicy/featureset.hpp"
+#include "cpupolicy/levelling.hpp"
 #include "decode.hpp"
 
 namespace xcpuid {
@@ -285,28 +286,6 @@ int mode_policy(Connection &c, long domid)
 }
 
 // --- --levelling ------------------------------------------------------------------------
-namespace {
-struct LcapRow {
-    uint32_t bit;
-    const char *name;  // Xen's XEN_SYSCTL_CPU_LEVELCAP_* suffix, lower case
-    const char *what;
-};
-// What each capability levels (SDM: CPUID faulting is MSR_PLATFORM_INFO[31] /
-// MSR_MISC_FEATURES_ENABLES[0]; the Intel masking MSRs 0x130-0x134 and AMD's
-// 0xc0011002-0xc0011005 each override one register of one leaf).
-constexpr LcapRow kLcaps[] = {
-    {CPUPOLICY_LCAP_FAULTING, "faulting", "CPUID faulting: every CPUID of a PV guest traps"},
-    {CPUPOLICY_LCAP_ECX, "ecx", "masking of CPUID 0x00000001.ecx"},
-    {CPUPOLICY_LCAP_EDX, "edx", "masking of CPUID 0x00000001.edx"},
-    {CPUPOLICY_LCAP_EXTD_ECX, "extd_ecx", "masking of CPUID 0x80000001.ecx"},
-    {CPUPOLICY_LCAP_EXTD_EDX, "extd_edx", "masking of CPUID 0x80000001.edx"},
-    {CPUPOLICY_LCAP_XSAVE_EAX, "xsave_eax", "masking of CPUID 0x0000000d:1.eax"},
-    {CPUPOLICY_LCAP_THERMAL_ECX, "thermal_ecx", "masking of CPUID 0x00000006.ecx"},
-    {CPUPOLICY_LCAP_L7S0_EAX, "l7s0_eax", "masking of CPUID 0x00000007:0.eax"},
-    {CPUPOLICY_LCAP_L7S0_EBX, "l7s0_ebx", "masking of CPUID 0x00000007:0.ebx"},
-};
-static_assert(sizeof(kLcaps) / sizeof(kLcaps[0]) == 9, "one row per XEN_SYSCTL_CPU_LEVELCAP_*");
-} // namespace
 
 int mode_levelling(Connection &c)
 {
@@ -317,16 +296,13 @@ int mode_levelling(Connection &c)
     if ( int rc = cpupolicy_get_levelling_caps(h, &caps) )
         return query_failed("levelling caps", rc);
 
-    uint32_t known = 0;
-    unsigned nr_masks = 0;
-    for ( const LcapRow &r : kLcaps )
-    {
-        known |= r.bit;
-        nr_masks += r.bit != CPUPOLICY_LCAP_FAULTING && (caps & r.bit);
-    }
+    // The names and meanings are the core's (levelling.hpp), in bit order.
+    const uint32_t known = (1u << cpupolicy::lcap::nr_bits) - 1;
+    const unsigned nr_masks = __builtin_popcount(caps & known & ~CPUPOLICY_LCAP_FAULTING);
     printf("Levelling caps: %08" PRIx32 "\n", caps);
-    for ( const LcapRow &r : kLcaps )
-        printf("  %-12s %-3s  %s\n", r.name, caps & r.bit ? "yes" : "no", r.what);
+    for ( unsigned b = 0; b < cpupolicy::lcap::nr_bits; ++b )
+        printf("  %-12s %-3s  %s\n", cpupolicy::lcap_name(b), caps & (1u << b) ? "yes" : "no",
+               cpupolicy::lcap_what(b));
     for ( unsigned b = 0; b < 32; ++b )
         if ( (caps & ~known) & (1u << b) )
         {

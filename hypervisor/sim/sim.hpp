@@ -81,7 +81,6 @@ public:
                                     std::string *error);
     ~SimMachine();
 
-    const SimConfig &config() const { return cfg_; }
     unsigned nr_cpus() const { return static_cast<unsigned>(cpus_.size()); }
     SimCpu &cpu(unsigned i) { return *cpus_[i]; }
     const SimCpu &cpu(unsigned i) const { return *cpus_[i]; }
@@ -119,12 +118,14 @@ public:
     //                     hvm for a PV guest).
     [[nodiscard]] int exec_cpuid(DomId d, unsigned vcpu, CpuidPath path, uint32_t leaf,
                                  uint32_t subleaf, unsigned cpl, GuestCpuidOutcome &out);
-    // The guest writes an MSR (HVM exit; PV guests: -EOPNOTSUPP, not modelled) or CR4.
+    // The guest writes an MSR (HVM exit; PV guests: -EOPNOTSUPP, not modelled), CR4 or
+    // XCR0 (XSETBV: -EINVAL where the guest would get #UD or #GP, hypervisor.hpp).
     [[nodiscard]] int exec_wrmsr(DomId d, unsigned vcpu, uint32_t msr, uint64_t val,
                                  GuestFault *fault);
     [[nodiscard]] int exec_rdmsr(DomId d, unsigned vcpu, uint32_t msr, uint64_t *val,
                                  GuestFault *fault);
     [[nodiscard]] int exec_write_cr4(DomId d, unsigned vcpu, uint64_t cr4);
+    [[nodiscard]] int exec_write_xcr0(DomId d, unsigned vcpu, uint64_t xcr0);
 
     // --- Counters and log -------------------------------------------------------------
     SimCounters counters() const;
@@ -135,8 +136,12 @@ public:
 
 private:
     SimMachine() = default;
+    // Schedule vCPU `vcpu` of `d` on its home CPU, then run f(Hypervisor &) there, as
+    // the guest's own instruction would.  hvm_only: -EOPNOTSUPP for a PV domain (its
+    // MSR accesses are not modelled).
+    template <typename F>
+    [[nodiscard]] int as_vcpu(DomId d, unsigned vcpu, bool hvm_only, F &&f);
 
-    SimConfig cfg_;
     std::vector<std::unique_ptr<SimCpu>> cpus_;
     std::unique_ptr<Hypervisor> hv_;
     SimLog log_;

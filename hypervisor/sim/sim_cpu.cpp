@@ -52,26 +52,13 @@ MaskModel auto_masks(const CpuModel &m)
             return MaskModel::none;
         }
     }
-    if ( m.vendor == Vendor::amd || m.vendor == Vendor::hygon )
+    if ( vendor_is_amd_like(m.vendor) )
         // Family 0fh rev C onwards have the override MSRs; family 11h has none.
         return m.family >= 0xf && m.family != 0x11 ? MaskModel::amd : MaskModel::none;
     return MaskModel::none;
 }
 
 } // namespace
-
-const char *mask_model_name(MaskModel m)
-{
-    switch ( m ) {
-    case MaskModel::automatic:         return "auto";
-    case MaskModel::none:              return "none";
-    case MaskModel::intel_penryn:      return "penryn";
-    case MaskModel::intel_nehalem:     return "nehalem";
-    case MaskModel::intel_sandybridge: return "sandybridge";
-    case MaskModel::amd:               return "amd";
-    }
-    return "?";
-}
 
 SimCpu::SimCpu(unsigned index, const import::CpuDump &dump, MaskModel masks,
                FaultingModel faulting)
@@ -93,7 +80,7 @@ SimCpu::SimCpu(unsigned index, const import::CpuDump &dump, MaskModel masks,
     model_.stepping = l1.a & 0xf;
     model_.masks = masks == MaskModel::automatic ? auto_masks(model_) : masks;
 
-    bool intel_like = model_.vendor != Vendor::amd && model_.vendor != Vendor::hygon;
+    bool intel_like = !vendor_is_amd_like(model_.vendor);
     const bool amd = !intel_like;
 
     // PLATFORM_INFO and ARCH_CAPABILITIES as the dump recorded them; absent otherwise.
@@ -182,7 +169,7 @@ Regs SimCpu::cpuid_unmasked(uint32_t leaf, uint32_t subleaf) const
         // Intel answers an out-of-range leaf with the highest basic leaf's data (SDM vol.
         // 2A CPUID, "If a value entered for CPUID.EAX is higher than the maximum input
         // value..."); AMD answers zeros (APM vol. 3 CPUID).
-        if ( model_.vendor == Vendor::amd || model_.vendor == Vendor::hygon )
+        if ( vendor_is_amd_like(model_.vendor) )
             return Regs{};
         return lookup(max_basic_, subleaf);
     }
@@ -193,7 +180,7 @@ bool SimCpu::faulting_enabled() const
 {
     if ( !model_.faulting )
         return false;
-    if ( model_.vendor == Vendor::amd || model_.vendor == Vendor::hygon )
+    if ( vendor_is_amd_like(model_.vendor) )
     {
         auto it = msrs_.find(msr::amd_hwcr);
         return it != msrs_.end() && (it->second & msr::hwcr_cpuid_user_dis);
@@ -217,7 +204,7 @@ CpuidResult SimCpu::cpuid(uint32_t leaf, uint32_t subleaf, unsigned cpl, Regs &o
         return true;
     };
     uint64_t m;
-    const bool amd = model_.vendor == Vendor::amd || model_.vendor == Vendor::hygon;
+    const bool amd = vendor_is_amd_like(model_.vendor);
     const bool in_range = leaf <= max_basic_ || (leaf >= 0x80000000u && leaf <= max_extd_);
     if ( !in_range )
     {

@@ -31,7 +31,6 @@ enum class MaskModel : uint8_t {
     intel_sandybridge,  // 0x132, 0x133, 0x134
     amd,                // 0xc0011004/5 (+0xc0011002 when max leaf >= 7, +0xc0011003 on fam 15h/16h)
 };
-const char *mask_model_name(MaskModel m);
 
 // CPUID faulting support of the model: from the dump (PLATFORM_INFO bit 31 on Intel,
 // CPUID 0x80000021.eax[17] on AMD), or forced.
@@ -61,8 +60,8 @@ public:
     Regs cpuid_unmasked(uint32_t leaf, uint32_t subleaf) const;
 
     // RDMSR / WRMSR: 0, or -EINVAL for #GP (MSR absent, or a reserved bit written).
-    int rdmsr(uint32_t idx, uint64_t &val) const;
-    int wrmsr(uint32_t idx, uint64_t val);
+    [[nodiscard]] int rdmsr(uint32_t idx, uint64_t &val) const;
+    [[nodiscard]] int wrmsr(uint32_t idx, uint64_t val);
 
     bool faulting_enabled() const;
 

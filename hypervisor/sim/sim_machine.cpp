@@ -45,7 +45,6 @@ int SimMachine::create(const SimConfig &cfg, std::unique_ptr<SimMachine> &out, s
         return fail(-EINVAL, "cpus must be 1.." + std::to_string(MAX_PCPUS));
 
     std::unique_ptr<SimMachine> m(new SimMachine());
-    m->cfg_ = cfg;
     m->log_.print_level = cfg.log_print_level;
 
     // One dump per CPU block the file has; CPU i uses block i modulo their number.
@@ -244,42 +243,45 @@ int SimMachine::exec_cpuid(DomId d, unsigned vcpu, CpuidPath path, uint32_t leaf
     });
 }
 
+template <typename F>
+int SimMachine::as_vcpu(DomId d, unsigned vcpu, bool hvm_only, F &&f)
+{
+    if ( hvm_only )
+    {
+        DomainInfo info{};
+        int rc = on_cpu(0, [&](Hypervisor &hv) { return hv.get_domain_info(CONTROL_DOMID, d, info); });
+        if ( rc )
+            return rc;
+        if ( info.type != DomainType::hvm )
+            return -EOPNOTSUPP;
+    }
+    const unsigned c = home_cpu(d, vcpu);
+    if ( int rc = schedule(c, d, vcpu) )
+        return rc;
+    return on_cpu(c, f);
+}
+
 int SimMachine::exec_wrmsr(DomId d, unsigned vcpu, uint32_t msr, uint64_t val, GuestFault *fault)
 {
-    DomainInfo info{};
-    int rc = on_cpu(0, [&](Hypervisor &hv) { return hv.get_domain_info(CONTROL_DOMID, d, info); });
-    if ( rc )
-        return rc;
-    if ( info.type != DomainType::hvm )
-        return -EOPNOTSUPP;
-    rc = schedule(home_cpu(d, vcpu), d, vcpu);
-    if ( rc )
-        return rc;
-    return on_cpu(home_cpu(d, vcpu),
-                  [&](Hypervisor &hv) { return hv.hvm_wrmsr(d, vcpu, msr, val, fault); });
+    return as_vcpu(d, vcpu, true,
+                   [&](Hypervisor &hv) { return hv.hvm_wrmsr(d, vcpu, msr, val, fault); });
 }
 
 int SimMachine::exec_rdmsr(DomId d, unsigned vcpu, uint32_t msr, uint64_t *val, GuestFault *fault)
 {
-    DomainInfo info{};
-    int rc = on_cpu(0, [&](Hypervisor &hv) { return hv.get_domain_info(CONTROL_DOMID, d, info); });
-    if ( rc )
-        return rc;
-    if ( info.type != DomainType::hvm )
-        return -EOPNOTSUPP;
-    rc = schedule(home_cpu(d, vcpu), d, vcpu);
-    if ( rc )
-        return rc;
-    return on_cpu(home_cpu(d, vcpu),
-                  [&](Hypervisor &hv) { return hv.hvm_rdmsr(d, vcpu, msr, val, fault); });
+    return as_vcpu(d, vcpu, true,
+                   [&](Hypervisor &hv) { return hv.hvm_rdmsr(d, vcpu, msr, val, fault); });
 }
 
 int SimMachine::exec_write_cr4(DomId d, unsigned vcpu, uint64_t cr4)
 {
-    int rc = schedule(home_cpu(d, vcpu), d, vcpu);
-    if ( rc )
-        return rc;
-    return on_cpu(home_cpu(d, vcpu), [&](Hypervisor &hv) { return hv.guest_write_cr4(d, vcpu, cr4); });
+    return as_vcpu(d, vcpu, false, [&](Hypervisor &hv) { return hv.guest_write_cr4(d, vcpu, cr4); });
+}
+
+int SimMachine::exec_write_xcr0(DomId d, unsigned vcpu, uint64_t xcr0)
+{
+    return as_vcpu(d, vcpu, false,
+                   [&](Hypervisor &hv) { return hv.guest_write_xcr0(d, vcpu, xcr0); });
 }
 
 SimCounters SimMachine::counters() const

@@ -27,8 +27,6 @@ SimCpuScope::~SimCpuScope()
     tls_log = prev_log_;
 }
 
-SimCpu *current_cpu() { return tls_cpu; }
-
 } // namespace cpupolicy::sim
 
 using cpupolicy::sim::tls_cpu;

@@ -33,7 +33,4 @@ private:
     SimLog *prev_log_;
 };
 
-// The CPU the current thread is in, or nullptr.
-SimCpu *current_cpu();
-
 } // namespace cpupolicy::sim

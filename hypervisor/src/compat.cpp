@@ -32,15 +32,81 @@ struct FirstFailure {
     }
 };
 
-uint32_t field(const Policy &p, const NumericField &f)
+// The register of a Regs as a member pointer: a load at a constant offset where
+// reg() would branch on `which`.
+constexpr uint32_t Regs::*member_of(Reg which)
 {
-    return (reg(policy_effective(p, f.leaf, f.subleaf), f.reg) >> f.shift) & f.mask;
+    switch ( which ) {
+    case Reg::eax: return &Regs::a;
+    case Reg::ebx: return &Regs::b;
+    case Reg::ecx: return &Regs::c;
+    default:       return &Regs::d;
+    }
 }
 
-uint64_t xstates_of(const Policy &p)
+// Where the numeric fields and the CPUID feature words live, resolved at compile time
+// (the (leaf, subleaf) -> slot lookup is then not repeated per field and per policy).
+struct SlotReg {
+    int16_t slot;              // -1: none (the MSR words)
+    uint8_t shift;
+    uint32_t mask;
+    uint32_t Regs::*reg;
+};
+struct FieldSlots {
+    SlotReg numeric[NR_NUMERIC_FIELDS];
+    SlotReg word[NR_FEATUREWORDS];
+};
+constexpr FieldSlots make_field_slots()
 {
-    Regs s0 = policy_effective(p, 0xd, 0), s1 = policy_effective(p, 0xd, 1);
+    FieldSlots t{};
+    for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
+    {
+        const NumericField &f = numeric_fields[i];
+        t.numeric[i] = SlotReg{static_cast<int16_t>(slot_exact(f.leaf, f.subleaf)), f.shift,
+                               f.mask, member_of(f.reg)};
+    }
+    for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
+    {
+        const WordSource &src = table::words[i].src;
+        int slot = src.is_msr ? -1 : slot_exact(src.leaf, src.subleaf);
+        t.word[i] = SlotReg{static_cast<int16_t>(slot), 0, ~0u, member_of(src.reg)};
+    }
+    return t;
+}
+constexpr FieldSlots field_slots = make_field_slots();
+constexpr bool every_numeric_field_has_a_slot()
+{
+    for ( const SlotReg &f : field_slots.numeric )
+        if ( f.slot < 0 )
+            return false;
+    return true;
+}
+static_assert(every_numeric_field_has_a_slot(),
+              "numeric_fields names a (leaf, subleaf) the policy does not hold");
+
+constexpr int XSTATE_SLOT = slot_exact(0xd, 0);   // 0xd:n is XSTATE_SLOT + n
+static_assert(slot_exact(0xd, 62) == XSTATE_SLOT + 62);
+
+// The value as the policy answers it: 0 when its slot is out of range.
+inline uint32_t value(const Policy &p, const PolicyRanges &r, const SlotReg &f)
+{
+    return r.slot(f.slot) ? (p.slot[f.slot].*f.reg >> f.shift) & f.mask : 0;
+}
+
+uint64_t xstates_of(const Policy &p, const PolicyRanges &r)
+{
+    Regs s0 = effective_slot(p, r, XSTATE_SLOT), s1 = effective_slot(p, r, XSTATE_SLOT + 1);
     return (uint64_t{s0.d} << 32 | s0.a) | (uint64_t{s1.d} << 32 | s1.c);
+}
+
+Featureset missing_features(const Policy &host, const PolicyRanges &hr, const Policy &guest,
+                            const PolicyRanges &gr)
+{
+    // Only named features: every max policy is within features::known, so a bit the
+    // table does not name never reaches a guest and cannot matter to one.
+    return (policy_effective_featureset(guest, gr) & features::known)
+        .and_not(policy_effective_featureset(host, hr))
+        .and_not(features::or_mask);
 }
 
 } // namespace
@@ -59,7 +125,13 @@ Regs policy_effective(const Policy &p, uint32_t leaf, uint32_t subleaf)
     return p.slot[slot_exact(leaf, subleaf)];
 }
 
-Featureset policy_effective_featureset(const Policy &p)
+void numeric_field_values(const Policy &p, const PolicyRanges &r, uint32_t (&v)[NR_NUMERIC_FIELDS])
+{
+    for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
+        v[i] = value(p, r, field_slots.numeric[i]);
+}
+
+Featureset policy_effective_featureset(const Policy &p, const PolicyRanges &r)
 {
     Featureset fs;
     for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
@@ -68,31 +140,36 @@ Featureset policy_effective_featureset(const Policy &p)
         if ( src.is_msr )
             fs.w[i] = static_cast<uint32_t>(p.arch_caps >> (32 * src.subleaf));
         else
-            fs.w[i] = reg(policy_effective(p, src.leaf, src.subleaf), src.reg);
+            fs.w[i] = value(p, r, field_slots.word[i]);
     }
     return fs;
 }
 
+Featureset policy_effective_featureset(const Policy &p)
+{
+    return policy_effective_featureset(p, policy_ranges(p));
+}
+
 Featureset policy_missing_features(const Policy &host, const Policy &guest)
 {
-    // Only named features: every max policy is within features::known, so a bit the
-    // table does not name never reaches a guest and cannot matter to one.
-    return (policy_effective_featureset(guest) & features::known)
-        .and_not(policy_effective_featureset(host))
-        .and_not(features::or_mask);
+    return missing_features(host, policy_ranges(host), guest, policy_ranges(guest));
 }
 
 int policy_is_compatible(const Policy &host, const Policy &guest, ErrRecord *err,
                          Featureset *missing)
 {
     FirstFailure first;
+    // Each policy's ranges once: every field below reads through them.
+    const PolicyRanges hr = policy_ranges(host), gr = policy_ranges(guest);
 
     if ( policy_vendor(host) != policy_vendor(guest) )
         first.cpuid(0x0, NO_SUBLEAF);
 
-    for ( const NumericField &f : numeric_fields )
+    for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
     {
-        uint32_t g = field(guest, f), h = field(host, f);
+        const NumericField &f = numeric_fields[i];
+        uint32_t g = value(guest, gr, field_slots.numeric[i]);
+        uint32_t h = value(host, hr, field_slots.numeric[i]);
         bool bad = f.kind == FieldKind::le ? g > h : (g & ~h) != 0;
         if ( bad )
             first.cpuid(f.leaf, f.subleaf);
@@ -104,20 +181,21 @@ int policy_is_compatible(const Policy &host, const Policy &guest, ErrRecord *err
     // supervisor / 64-byte-aligned-when-compacted (SDM vol. 2A leaf 0DH, n >= 2).
     // A policy that does not enumerate a component's subleaf (all zero: some dump
     // tools skip them) states no layout, so there is nothing to disagree with.
-    uint64_t common = xstates_of(guest) & xstates_of(host);
-    for ( uint32_t n = 2; n < 63; ++n )
+    // Components 2..62 (bit 63 is reserved), visited by their set bits.
+    uint64_t common = xstates_of(guest, gr) & xstates_of(host, hr) & ~3ull & ~(1ull << 63);
+    for ( ; common; common &= common - 1 )
     {
-        if ( !((common >> n) & 1) )
-            continue;
-        Regs g = policy_effective(guest, 0xd, n), h = policy_effective(host, 0xd, n);
+        int n = __builtin_ctzll(common);
+        Regs g = effective_slot(guest, gr, XSTATE_SLOT + n);
+        Regs h = effective_slot(host, hr, XSTATE_SLOT + n);
         if ( !xstate_layouts_agree(g, h) )
-            first.cpuid(0xd, n);
+            first.cpuid(0xd, static_cast<uint32_t>(n));
     }
 
     if ( policy_extd_limit(guest) > policy_extd_limit(host) )
         first.cpuid(EXTD_FIRST, NO_SUBLEAF);
 
-    Featureset lacking = policy_missing_features(host, guest);
+    Featureset lacking = missing_features(host, hr, guest, gr);
     for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
     {
         if ( !lacking.w[i] )

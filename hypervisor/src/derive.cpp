@@ -90,8 +90,6 @@ uint32_t nr_subleaves(uint32_t leaf)
 constexpr uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 constexpr uint32_t max32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
-bool amd_like(Vendor v) { return v == Vendor::amd || v == Vendor::hygon; }
-
 // Indexed leaves whose subleaf 0 EAX reports the highest subleaf.
 constexpr uint32_t max_subleaf_leaves[] = {0x7, 0x14, 0x17, 0x18, 0x1d, 0x1e, 0x20, 0x24};
 
@@ -141,7 +139,7 @@ Facts make_facts(const Policy &raw, const Policy *host, const BootOptions &o)
     F.vendor = policy_vendor(raw);
     F.fm = policy_family_model(raw);
     F.intel = F.vendor == Vendor::intel;
-    F.amd = amd_like(F.vendor);
+    F.amd = vendor_is_amd_like(F.vendor);
     F.raw = policy_to_featureset(raw);
     F.rtm_disabled = rtm_disabled(F.raw, o);
     F.raw_guest_paddr = (rd(raw, 0x80000008).a >> 16) & 0xff;

@@ -21,6 +21,20 @@ int featureset_verify(const Featureset &fs, uint32_t *bad_feature)
     return -err::einval;
 }
 
+int featureset_check_offer(const Featureset &fs, const Featureset &offered, uint32_t *bad_feature)
+{
+    uint32_t bad = fs.and_not(offered).next(0), dep = NR_FEATURE_BITS;
+    if ( featureset_verify(fs, &dep) == 0 )
+        dep = NR_FEATURE_BITS;
+    if ( dep < bad )
+        bad = dep;
+    if ( bad == NR_FEATURE_BITS )
+        return 0;
+    if ( bad_feature )
+        *bad_feature = bad;
+    return -err::einval;
+}
+
 uint32_t featureset_missing_prereq(const Featureset &fs, uint32_t feature)
 {
     for ( unsigned e = 0; e < nr_edges; ++e )

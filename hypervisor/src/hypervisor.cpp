@@ -21,16 +21,18 @@ PolicyIndex policy_index_of(FeaturesetIndex idx)
     return PolicyIndex::raw;
 }
 
+void policy_apply_guest_featureset(Policy &p, Featureset fs, const Policy &max)
+{
+    Featureset unknown = fs.and_not(features::known);
+    featureset_sanitise(fs);
+    fs |= unknown;
+    policy_apply_featureset(p, fs);
+    xstate::recalculate_xstate(p, max);
+}
+
 namespace {
 
 constexpr Feature F_ARCH_CAPS = feature_named("arch-caps");
-
-Regs plat_cpuid(uint32_t leaf, uint32_t subleaf)
-{
-    Regs r{};
-    cpupolicy_plat_cpuid(leaf, subleaf, &r);
-    return r;
-}
 
 void read_leaf(Policy &p, uint32_t leaf)
 {
@@ -87,6 +89,13 @@ void err_for_word(ErrRecord *err, unsigned w)
     }
 }
 
+// The domid after `id` in allocation order: up to DOMID_FIRST_RESERVED, then from 1
+// again (0 is the control domain's).
+DomId domid_after(DomId id)
+{
+    return id + 1 >= DOMID_FIRST_RESERVED ? 1 : id + 1;
+}
+
 PolicyIndex max_of(DomainType t)
 {
     return t == DomainType::pv ? PolicyIndex::pv_max : PolicyIndex::hvm_max;
@@ -99,14 +108,6 @@ PolicyIndex default_of(DomainType t)
 } // namespace
 
 // --- Bookkeeping -------------------------------------------------------------------------
-Hypervisor::Domain *Hypervisor::find(DomId d)
-{
-    for ( auto &dom : dom_ )
-        if ( dom.in_use && dom.id == d )
-            return &dom;
-    return nullptr;
-}
-
 const Hypervisor::Domain *Hypervisor::find(DomId d) const
 {
     for ( const auto &dom : dom_ )
@@ -130,26 +131,46 @@ int Hypervisor::lookup(DomId caller, DomId d, const Domain **out) const
     return 0;
 }
 
-int Hypervisor::lookup(DomId caller, DomId d, Domain **out)
+int Hypervisor::find_vcpu(DomId d, unsigned vcpu, const Domain **out) const
 {
-    const Domain *c = nullptr;
-    int rc = static_cast<const Hypervisor *>(this)->lookup(caller, d, &c);
-    if ( rc )
-        return rc;
-    *out = const_cast<Domain *>(c);
+    const Domain *dom = find(d);
+    if ( !dom )
+        return -err::esrch;
+    if ( vcpu >= dom->nr_vcpus )
+        return -err::einval;
+    *out = dom;
     return 0;
-}
-
-Hypervisor::Pcpu *Hypervisor::this_pcpu()
-{
-    unsigned id = cpupolicy_plat_cpu_id();
-    return id < MAX_PCPUS && pcpu_[id].online ? &pcpu_[id] : nullptr;
 }
 
 const Hypervisor::Pcpu *Hypervisor::this_pcpu() const
 {
     unsigned id = cpupolicy_plat_cpu_id();
     return id < MAX_PCPUS && pcpu_[id].online ? &pcpu_[id] : nullptr;
+}
+
+// The mutable twins of the const lookups above: what they find is this object's own, so
+// handing it back without const is sound (and T * and const T * are similar types, so
+// writing through the cast out-pointer is too).
+Hypervisor::Domain *Hypervisor::find(DomId d)
+{
+    return const_cast<Domain *>(static_cast<const Hypervisor *>(this)->find(d));
+}
+
+Hypervisor::Pcpu *Hypervisor::this_pcpu()
+{
+    return const_cast<Pcpu *>(static_cast<const Hypervisor *>(this)->this_pcpu());
+}
+
+int Hypervisor::lookup(DomId caller, DomId d, Domain **out)
+{
+    return static_cast<const Hypervisor *>(this)->lookup(caller, d,
+                                                         const_cast<const Domain **>(out));
+}
+
+int Hypervisor::find_vcpu(DomId d, unsigned vcpu, Domain **out)
+{
+    return static_cast<const Hypervisor *>(this)->find_vcpu(d, vcpu,
+                                                            const_cast<const Domain **>(out));
 }
 
 bool Hypervisor::is_current(const Domain &dom, unsigned vcpu) const
@@ -333,17 +354,9 @@ int Hypervisor::verify_featureset(DomId caller, unsigned idx, const uint32_t *wo
     int rc = featureset_from_words(fs, words, nr);
     if ( rc )
         return rc;
-    Featureset set = policy_to_featureset(
-        system_policy(policy_index_of(static_cast<FeaturesetIndex>(idx))));
-    uint32_t first = fs.and_not(set).next(0), dep = NR_FEATURE_BITS;
-    if ( featureset_verify(fs, &dep) == 0 )
-        dep = NR_FEATURE_BITS;
-    uint32_t bad = first < dep ? first : dep;
-    if ( bad == NR_FEATURE_BITS )
-        return 0;
-    if ( bad_feature )
-        *bad_feature = bad;
-    return -err::einval;
+    const Featureset offered =
+        policy_to_featureset(system_policy(policy_index_of(static_cast<FeaturesetIndex>(idx))));
+    return featureset_check_offer(fs, offered, bad_feature);
 }
 
 // --- Domains --------------------------------------------------------------------------------
@@ -407,31 +420,17 @@ int Hypervisor::check_policy(const Domain &dom, const Policy &p, ErrRecord *err)
 
 int Hypervisor::domain_create(DomId caller, DomainType type, DomId *out, unsigned nr_vcpus)
 {
-    if ( !booted_ )
-        return -err::enodev;
-    if ( caller != CONTROL_DOMID )
-        return -err::eperm;
-    if ( (type != DomainType::pv && type != DomainType::hvm) || !out || nr_vcpus == 0 ||
-         nr_vcpus > MAX_VCPUS )
+    if ( !out )
         return -err::einval;
-    Domain *slot = nullptr;
-    for ( auto &dom : dom_ )
-        if ( !dom.in_use )
-        {
-            slot = &dom;
-            break;
-        }
-    if ( !slot )
-        return -err::enomem;
     // Domids are not reused at once (as Xen): a stale id held by a toolstack then names
     // no domain rather than a new one.
     DomId id = next_domid_;
     while ( id == CONTROL_DOMID || find(id) )
-        id = id + 1 >= DOMID_FIRST_RESERVED ? 1 : id + 1;
-    int rc = build_domain(*slot, id, type, nr_vcpus);
+        id = domid_after(id);
+    int rc = domain_create_with_id(caller, type, id, nr_vcpus);
     if ( rc )
         return rc;
-    next_domid_ = id + 1 >= DOMID_FIRST_RESERVED ? 1 : id + 1;
+    next_domid_ = domid_after(id);
     *out = id;
     return 0;
 }
@@ -460,18 +459,15 @@ int Hypervisor::domain_create_with_id(DomId caller, DomainType type, DomId id, u
     if ( rc )
         return rc;
     if ( id >= next_domid_ )
-        next_domid_ = id + 1 >= DOMID_FIRST_RESERVED ? 1 : id + 1;
+        next_domid_ = domid_after(id);
     return 0;
 }
 
 int Hypervisor::domain_start(DomId caller, DomId d)
 {
     Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup_unstarted(caller, d, &dom, nullptr) )
         return rc;
-    if ( dom->started )
-        return -err::eexist;
     dom->started = true;
     return 0;
 }
@@ -479,8 +475,7 @@ int Hypervisor::domain_start(DomId caller, DomId d)
 int Hypervisor::domain_destroy(DomId caller, DomId d)
 {
     Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup(caller, d, &dom) )
         return rc;
     if ( d == CONTROL_DOMID || caller != CONTROL_DOMID )
         return -err::eperm;
@@ -502,8 +497,7 @@ int Hypervisor::domain_destroy(DomId caller, DomId d)
 int Hypervisor::get_domain_info(DomId caller, DomId d, DomainInfo &out) const
 {
     const Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup(caller, d, &dom) )
         return rc;
     out = DomainInfo{dom->id, dom->type, dom->started, dom->nr_vcpus};
     return 0;
@@ -512,27 +506,29 @@ int Hypervisor::get_domain_info(DomId caller, DomId d, DomainInfo &out) const
 int Hypervisor::get_domain_policy(DomId caller, DomId d, Policy &out) const
 {
     const Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup(caller, d, &dom) )
         return rc;
     out = dom->policy;
     return 0;
 }
 
-int Hypervisor::set_domain_policy(DomId caller, DomId d, const Policy &p, ErrRecord *err)
+int Hypervisor::lookup_unstarted(DomId caller, DomId d, Domain **out, ErrRecord *err)
 {
     if ( err )
         *err = ErrRecord{};
+    if ( int rc = lookup(caller, d, out) )
+        return rc;
+    return (*out)->started ? -err::eexist : 0;
+}
+
+int Hypervisor::set_domain_policy(DomId caller, DomId d, const Policy &p, ErrRecord *err)
+{
     Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup_unstarted(caller, d, &dom, err) )
         return rc;
-    if ( dom->started )
-        return -err::eexist;
-    rc = check_policy(*dom, p, err);
-    if ( rc )
+    if ( int rc = check_policy(*dom, p, err) )
         return rc;
-    rc = install_policy(*dom, p);
+    int rc = install_policy(*dom, p);
     if ( rc && err )
     {
         *err = ErrRecord{};
@@ -544,37 +540,23 @@ int Hypervisor::set_domain_policy(DomId caller, DomId d, const Policy &p, ErrRec
 int Hypervisor::set_featureset(DomId caller, DomId d, const uint32_t *words, uint32_t nr,
                                ErrRecord *err)
 {
-    if ( err )
-        *err = ErrRecord{};
     Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup_unstarted(caller, d, &dom, err) )
         return rc;
-    if ( dom->started )
-        return -err::eexist;
     if ( !words && nr )
         return -err::einval;
     Featureset fs;
-    rc = featureset_from_words(fs, words, nr);
-    if ( rc )
+    if ( int rc = featureset_from_words(fs, words, nr) )
         return rc;
-    // Dependency closure: a feature whose prerequisite is absent goes too.  Bits the
-    // table does not know are kept for the max check to judge.
-    Featureset unknown = fs.and_not(features::known);
-    featureset_sanitise(fs);
-    fs |= unknown;
-
     Policy p = dom->policy;
-    policy_apply_featureset(p, fs);
-    xstate::recalculate_xstate(p, system_policy(max_of(dom->type)));
+    policy_apply_guest_featureset(p, fs, system_policy(max_of(dom->type)));
     return set_domain_policy(caller, d, p, err);
 }
 
 int Hypervisor::get_domain_levelling(DomId caller, DomId d, LevellingGap &out) const
 {
     const Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup(caller, d, &dom) )
         return rc;
     out = dom->lev.gap;
     return 0;
@@ -583,8 +565,7 @@ int Hypervisor::get_domain_levelling(DomId caller, DomId d, LevellingGap &out) c
 int Hypervisor::get_vcpu_context(DomId caller, DomId d, unsigned vcpu, VcpuContext &out) const
 {
     const Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup(caller, d, &dom) )
         return rc;
     if ( vcpu >= dom->nr_vcpus )
         return -err::einval;
@@ -596,8 +577,7 @@ int Hypervisor::get_vcpu_context(DomId caller, DomId d, unsigned vcpu, VcpuConte
 int Hypervisor::set_vcpu_context(DomId caller, DomId d, unsigned vcpu, const VcpuContext &in)
 {
     Domain *dom = nullptr;
-    int rc = lookup(caller, d, &dom);
-    if ( rc )
+    if ( int rc = lookup(caller, d, &dom) )
         return rc;
     if ( vcpu >= dom->nr_vcpus )
         return -err::einval;
@@ -636,11 +616,10 @@ int Hypervisor::context_switch(DomId d, unsigned vcpu)
     Pcpu *p = this_pcpu();
     if ( !p )
         return -err::einval;
-    const Domain *dom = find(d);
-    if ( !dom )
-        return -err::esrch;
-    if ( vcpu >= dom->nr_vcpus )
-        return -err::einval;
+    const Domain *dom = nullptr;
+    int rc = find_vcpu(d, vcpu, &dom);
+    if ( rc )
+        return rc;
     if ( !dom->started )
         return -err::ebusy;
     if ( p->running && p->dom == d && p->vcpu == vcpu )

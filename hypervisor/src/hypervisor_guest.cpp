@@ -28,10 +28,10 @@ Regs Hypervisor::cpuid_for(const Domain &dom, const Vcpu &v, uint32_t leaf, uint
 int Hypervisor::pv_gp_fault(DomId d, unsigned vcpu, const uint8_t *insn, size_t len,
                             uint32_t leaf, uint32_t subleaf, GuestCpuidResult &out)
 {
-    const Domain *dom = find(d);
-    if ( !dom )
-        return -err::esrch;
-    if ( vcpu >= dom->nr_vcpus || dom->type != DomainType::pv || !is_current(*dom, vcpu) )
+    const Domain *dom = nullptr;
+    if ( int rc = find_vcpu(d, vcpu, &dom) )
+        return rc;
+    if ( dom->type != DomainType::pv || !is_current(*dom, vcpu) )
         return -err::einval;
     // With faulting on, a CPUID at the guest's CPL 3 raises #GP; the hypervisor decodes it
     // and answers from the policy.  Every other #GP belongs to the guest.
@@ -48,10 +48,10 @@ int Hypervisor::pv_gp_fault(DomId d, unsigned vcpu, const uint8_t *insn, size_t 
 int Hypervisor::invalid_op(DomId d, unsigned vcpu, unsigned cpl, const uint8_t *insn, size_t len,
                            uint32_t leaf, uint32_t subleaf, GuestCpuidResult &out)
 {
-    const Domain *dom = find(d);
-    if ( !dom )
-        return -err::esrch;
-    if ( vcpu >= dom->nr_vcpus || !is_current(*dom, vcpu) )
+    const Domain *dom = nullptr;
+    if ( int rc = find_vcpu(d, vcpu, &dom) )
+        return rc;
+    if ( !is_current(*dom, vcpu) )
         return -err::einval;
     if ( !starts_with(insn, len, FEP_CPUID, sizeof(FEP_CPUID)) )
     {
@@ -74,10 +74,10 @@ int Hypervisor::invalid_op(DomId d, unsigned vcpu, unsigned cpl, const uint8_t *
 int Hypervisor::hvm_cpuid_exit(DomId d, unsigned vcpu, unsigned cpl, uint32_t leaf,
                                uint32_t subleaf, GuestCpuidResult &out)
 {
-    const Domain *dom = find(d);
-    if ( !dom )
-        return -err::esrch;
-    if ( vcpu >= dom->nr_vcpus || dom->type != DomainType::hvm || !is_current(*dom, vcpu) )
+    const Domain *dom = nullptr;
+    if ( int rc = find_vcpu(d, vcpu, &dom) )
+        return rc;
+    if ( dom->type != DomainType::hvm || !is_current(*dom, vcpu) )
         return -err::einval;
     const Vcpu &v = dom->vcpu[vcpu];
     // Virtual CPUID faulting (the guest set MSR 0x140 bit 0): CPUID outside ring 0 #GPs,
@@ -94,10 +94,10 @@ int Hypervisor::hvm_cpuid_exit(DomId d, unsigned vcpu, unsigned cpl, uint32_t le
 
 int Hypervisor::hvm_rdmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t *val, GuestFault *f)
 {
-    const Domain *dom = find(d);
-    if ( !dom )
-        return -err::esrch;
-    if ( vcpu >= dom->nr_vcpus || dom->type != DomainType::hvm || !val || !f )
+    const Domain *dom = nullptr;
+    if ( int rc = find_vcpu(d, vcpu, &dom) )
+        return rc;
+    if ( dom->type != DomainType::hvm || !val || !f )
         return -err::einval;
     *f = GuestFault::none;
     switch ( idx ) {
@@ -115,10 +115,10 @@ int Hypervisor::hvm_rdmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t *val, G
 
 int Hypervisor::hvm_wrmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t val, GuestFault *f)
 {
-    Domain *dom = find(d);
-    if ( !dom )
-        return -err::esrch;
-    if ( vcpu >= dom->nr_vcpus || dom->type != DomainType::hvm || !f )
+    Domain *dom = nullptr;
+    if ( int rc = find_vcpu(d, vcpu, &dom) )
+        return rc;
+    if ( dom->type != DomainType::hvm || !f )
         return -err::einval;
     *f = GuestFault::none;
     if ( idx != msr::misc_features_enables ||
@@ -136,11 +136,9 @@ int Hypervisor::hvm_wrmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t val, Gu
 
 int Hypervisor::guest_write_cr4(DomId d, unsigned vcpu, uint64_t cr4)
 {
-    Domain *dom = find(d);
-    if ( !dom )
-        return -err::esrch;
-    if ( vcpu >= dom->nr_vcpus )
-        return -err::einval;
+    Domain *dom = nullptr;
+    if ( int rc = find_vcpu(d, vcpu, &dom) )
+        return rc;
     Vcpu &v = dom->vcpu[vcpu];
     bool osxsave_changed = (v.state.cr4 ^ cr4) & CR4_OSXSAVE;
     v.state.cr4 = cr4;
@@ -152,11 +150,9 @@ int Hypervisor::guest_write_cr4(DomId d, unsigned vcpu, uint64_t cr4)
 
 int Hypervisor::guest_write_xcr0(DomId d, unsigned vcpu, uint64_t xcr0)
 {
-    Domain *dom = find(d);
-    if ( !dom )
-        return -err::esrch;
-    if ( vcpu >= dom->nr_vcpus )
-        return -err::einval;
+    Domain *dom = nullptr;
+    if ( int rc = find_vcpu(d, vcpu, &dom) )
+        return rc;
     Vcpu &v = dom->vcpu[vcpu];
     // XSETBV: #UD without CR4.OSXSAVE, #GP for x87 clear or a component not offered
     // (SDM vol. 2B XSETBV).  Either way the write does not happen.

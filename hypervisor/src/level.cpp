@@ -35,10 +35,11 @@ static_assert(component_features_known(), "component_features names a feature th
 // The standard-format XSAVE area: legacy region (512) + XSAVE header (64).
 constexpr uint32_t XSAVE_BASE_SIZE = 576;
 
-uint32_t field(const Policy &p, const NumericField &f)
-{
-    return (reg(policy_effective(p, f.leaf, f.subleaf), f.reg) >> f.shift) & f.mask;
-}
+constexpr int XSTATE_SLOT = slot_exact(0xd, 0);   // 0xd:n is XSTATE_SLOT + n
+static_assert(slot_exact(0xd, 62) == XSTATE_SLOT + 62);
+constexpr int ADDR_SIZES_SLOT = slot_exact(0x80000008u, NO_SUBLEAF);
+// Components 2..62: 0 and 1 (x87, SSE) have no subleaf of their own, bit 63 is reserved.
+constexpr uint64_t XSTATE_COMPONENTS = ~3ull & ~(1ull << 63);
 
 void set_field(Policy &p, uint32_t leaf, uint32_t subleaf, Reg r, uint8_t shift, uint32_t mask,
                uint32_t val)
@@ -76,39 +77,95 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
     // Built in a scratch copy: `out` may alias an input, and is written only at the end.
     Policy res = ref;
 
-    // Numeric fields: minimum or AND, each over the inputs' effective values.
-    for ( const NumericField &f : numeric_fields )
+    // One pass over the inputs gathers everything the levelling needs from them, each
+    // input's ranges computed once: every value below is the effective one (zero when
+    // out of that input's range).
+    uint32_t num[NR_NUMERIC_FIELDS];
+    uint32_t best_extd = 0;            // the input with the smallest effective max extd leaf
+    bool gpa_any = false;
+    uint32_t gpa_width = ~0u;
+    uint32_t faulting = PLATFORM_INFO_CPUID_FAULTING;
+    Featureset all, any;
+    // Xstate layouts (see below), per component: the first layout an input enumerates,
+    // collected in res's own 0xd:n slots; set bits of `disagree` = another input
+    // enumerates a different one.  Only components every input has so far are
+    // followed (`candidates`): any other cannot end up in the levelled bitmaps.
+    Regs *layout = &res.slot[XSTATE_SLOT];
+    for ( unsigned c = 2; c < 63; ++c )
+        layout[c] = Regs{};
+    uint64_t candidates = XSTATE_COMPONENTS, disagree = 0;
+
+    for ( uint32_t i = 0; i < n; ++i )
     {
-        uint32_t v = field(ref, f);
-        for ( uint32_t i = 1; i < n; ++i )
-            v = f.kind == FieldKind::le ? min32(v, field(*in[i], f)) : v & field(*in[i], f);
-        set_field(res, f.leaf, f.subleaf, f.reg, f.shift, f.mask, v);
+        const Policy &p = *in[i];
+        const PolicyRanges r = policy_ranges(p);
+
+        // Numeric fields: minimum or AND.
+        if ( i == 0 )
+            numeric_field_values(p, r, num);
+        else
+        {
+            uint32_t v[NR_NUMERIC_FIELDS];
+            numeric_field_values(p, r, v);
+            for ( unsigned k = 0; k < NR_NUMERIC_FIELDS; ++k )
+                num[k] = numeric_fields[k].kind == FieldKind::le ? min32(num[k], v[k])
+                                                                 : num[k] & v[k];
+        }
+
+        if ( i > 0 && policy_extd_limit(p) < policy_extd_limit(*in[best_extd]) )
+            best_extd = i;
+
+        // Guest physical address width (APM 80000008h EAX[23:16]; 0 means "same as
+        // PhysAddrSize"): the minimum of the effective widths, 0 while every input says 0.
+        {
+            uint32_t a = effective_slot(p, r, ADDR_SIZES_SLOT).a;
+            uint32_t g = (a >> 16) & 0xff;
+            gpa_any |= g != 0;
+            gpa_width = min32(gpa_width, g ? g : a & 0xff);
+        }
+
+        // Xstate layouts.  The first input that enumerates a component gives its
+        // layout; every other one that enumerates it must agree.
+        {
+            const Regs s0 = effective_slot(p, r, XSTATE_SLOT);
+            const Regs s1 = effective_slot(p, r, XSTATE_SLOT + 1);
+            candidates &= (uint64_t{s0.d} << 32 | s0.a) | (uint64_t{s1.d} << 32 | s1.c);
+            for ( uint64_t m = candidates & ~disagree; m; m &= m - 1 )
+            {
+                unsigned c = static_cast<unsigned>(__builtin_ctzll(m));
+                Regs x = effective_slot(p, r, XSTATE_SLOT + static_cast<int>(c));
+                if ( !xstate_layouts_agree(layout[c], x) )
+                    disagree |= 1ull << c;
+                else if ( layout[c] == Regs{} )
+                    layout[c] = x;
+            }
+        }
+
+        faulting &= p.platform_info;
+        res.hv_limit = min32(res.hv_limit, p.hv_limit);
+        res.hv2_limit = min32(res.hv2_limit, p.hv2_limit);
+
+        Featureset f = policy_effective_featureset(p, r);
+        if ( i == 0 )
+            all = any = f;
+        else
+        {
+            all &= f;
+            any |= f;
+        }
+    }
+
+    for ( unsigned k = 0; k < NR_NUMERIC_FIELDS; ++k )
+    {
+        const NumericField &f = numeric_fields[k];
+        set_field(res, f.leaf, f.subleaf, f.reg, f.shift, f.mask, num[k]);
     }
 
     // Highest extended leaf: the smallest effective one, written as that input wrote it
     // (so that levelling one policy leaves 0x80000000.eax unchanged).
-    {
-        uint32_t best = 0;
-        for ( uint32_t i = 1; i < n; ++i )
-            if ( policy_extd_limit(*in[i]) < policy_extd_limit(*in[best]) )
-                best = i;
-        res.slot[slot_exact(EXTD_FIRST, NO_SUBLEAF)].a = extd_max_leaf(*in[best]);
-    }
+    res.slot[slot_exact(EXTD_FIRST, NO_SUBLEAF)].a = extd_max_leaf(*in[best_extd]);
 
-    // Guest physical address width (APM 80000008h EAX[23:16]; 0 means "same as
-    // PhysAddrSize"): the minimum of the effective widths, 0 while every input says 0.
-    {
-        bool any = false;
-        uint32_t w = ~0u;
-        for ( uint32_t i = 0; i < n; ++i )
-        {
-            uint32_t a = policy_effective(*in[i], 0x80000008u, NO_SUBLEAF).a;
-            uint32_t g = (a >> 16) & 0xff;
-            any |= g != 0;
-            w = min32(w, g ? g : a & 0xff);
-        }
-        set_field(res, 0x80000008u, NO_SUBLEAF, Reg::eax, 16, 0xff, any ? w : 0);
-    }
+    set_field(res, 0x80000008u, NO_SUBLEAF, Reg::eax, 16, 0xff, gpa_any ? gpa_width : 0);
 
     // Xstate components: the AND is already in res (numeric_fields).  Each component
     // must also have one layout across the pool, or a guest would parse an XSAVE image
@@ -120,26 +177,20 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
         Regs &s1 = res.slot[slot_exact(0xd, 1)];
         uint64_t xcr0 = uint64_t{s0.d} << 32 | s0.a;
         uint64_t xss = uint64_t{s1.d} << 32 | s1.c;
+        const uint64_t levelled = (xcr0 | xss) & XSTATE_COMPONENTS;
         uint32_t size = XSAVE_BASE_SIZE;
         bool size_known = true;
 
         for ( uint32_t c = 2; c < 63; ++c )
         {
             uint64_t bit = 1ull << c;
-            if ( !((xcr0 | xss) & bit) )
+            // A component that is not levelled, or is dropped, keeps in[0]'s subleaf
+            // (out of range now, so cleared below with the other such slots).
+            if ( !(levelled & bit) || (disagree & bit) )
+                layout[c] = ref.slot[XSTATE_SLOT + c];
+            if ( !(levelled & bit) )
                 continue;
-            // The first input that enumerates the component gives the layout; every
-            // other one that enumerates it must agree.
-            Regs r0{};
-            bool agree = true;
-            for ( uint32_t i = 0; i < n && agree; ++i )
-            {
-                Regs r = policy_effective(*in[i], 0xd, c);
-                agree = xstate_layouts_agree(r0, r);
-                if ( r0 == Regs{} )
-                    r0 = r;
-            }
-            if ( !agree )
+            if ( disagree & bit )
             {
                 xcr0 &= ~bit;
                 xss &= ~bit;
@@ -148,7 +199,7 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
                         dropped.set(Feature{feature_named(cf.feature)});
                 continue;
             }
-            res.slot[slot_exact(0xd, c)] = r0;
+            const Regs &r0 = layout[c];
             if ( xcr0 & bit )
             {
                 if ( r0.a == 0 )
@@ -170,29 +221,11 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
 
     // CPUID faulting only if every host has it; PLATFORM_INFO's other bits describe
     // in[0] (ratios, not capabilities a guest relies on).
-    {
-        uint32_t faulting = PLATFORM_INFO_CPUID_FAULTING;
-        for ( uint32_t i = 0; i < n; ++i )
-            faulting &= in[i]->platform_info;
-        res.platform_info = (ref.platform_info & ~PLATFORM_INFO_CPUID_FAULTING) | faulting;
-    }
-
-    for ( uint32_t i = 1; i < n; ++i )
-    {
-        res.hv_limit = min32(res.hv_limit, in[i]->hv_limit);
-        res.hv2_limit = min32(res.hv2_limit, in[i]->hv2_limit);
-    }
+    res.platform_info = (ref.platform_info & ~PLATFORM_INFO_CPUID_FAULTING) | faulting;
 
     // Features: AND, the '|' ones OR (Xen gen-cpuid.py: safe to offer if any host has
     // them, e.g. MD_CLEAR - a guest issuing VERW on a host without it is harmless).
     {
-        Featureset all = policy_effective_featureset(ref), any = all;
-        for ( uint32_t i = 1; i < n; ++i )
-        {
-            Featureset f = policy_effective_featureset(*in[i]);
-            all &= f;
-            any |= f;
-        }
         Featureset fs = (all | (any & features::or_mask)).and_not(dropped);
 
         // Apply, cut to the levelled ranges, then sanitise what is left: a feature whose

@@ -38,15 +38,6 @@ constexpr uint64_t pack(uint32_t hi, uint32_t lo) { return (uint64_t{hi} << 32) 
 constexpr uint32_t hi32(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
 constexpr uint32_t lo32(uint64_t v) { return static_cast<uint32_t>(v); }
 
-Regs cpuid(uint32_t leaf, uint32_t subleaf = 0)
-{
-    Regs r{};
-    cpupolicy_plat_cpuid(leaf, subleaf, &r);
-    return r;
-}
-
-bool amd_like(Vendor v) { return v == Vendor::amd || v == Vendor::hygon; }
-
 // Read, then write back the same value: a masking MSR that exists accepts both.  Xen
 // probes the same way because the MSRs are not architectural and a hypervisor we run
 // under may not emulate them.
@@ -134,12 +125,12 @@ void intel_detect(LevellingCaps &c, const Regs &l1)
     }
     if ( c.msr[mask_e1cd] )
     {
-        Regs e1 = cpuid(0x80000001);
+        Regs e1 = plat_cpuid(0x80000001);
         c.defaults[mask_e1cd] &= pack(e1.d, e1.c);
     }
     if ( c.msr[mask_Da1] )
     {
-        Regs d1 = cpuid(0xd, 1);
+        Regs d1 = plat_cpuid(0xd, 1);
         c.defaults[mask_Da1] &= pack(~0u, d1.a);
     }
 }
@@ -165,7 +156,7 @@ void amd_detect(LevellingCaps &c, const Regs &l1, uint32_t e21a)
     add_mask(c, mask_e1cd, msr::amd_ext_feature_mask, lcap::e1cd);
     if ( c.max_leaf >= 7 )
         add_mask(c, mask_7ab0, msr::amd_l7s0_feature_mask, lcap::l7ab0);
-    if ( c.family == 0x15 && c.max_leaf >= 6 && cpuid(6).c )
+    if ( c.family == 0x15 && c.max_leaf >= 6 && plat_cpuid(6).c )
         add_mask(c, mask_6c, msr::amd_thrm_feature_mask, lcap::l6c);
 
     // Overrides: the default is what CPUID reports, with the fast-forward bits set so
@@ -180,39 +171,54 @@ void amd_detect(LevellingCaps &c, const Regs &l1, uint32_t e21a)
     }
     if ( c.msr[mask_e1cd] )
     {
-        Regs e1 = cpuid(0x80000001);
+        Regs e1 = plat_cpuid(0x80000001);
         c.defaults[mask_e1cd] = pack(e1.c, e1.d | E1D_APIC);
     }
     if ( c.msr[mask_7ab0] )
     {
-        Regs l7 = cpuid(7, 0);
+        Regs l7 = plat_cpuid(7, 0);
         c.defaults[mask_7ab0] &= pack(l7.a, l7.b);
     }
     if ( c.msr[mask_6c] )
-        c.defaults[mask_6c] &= pack(~0u, cpuid(6).c);
+        c.defaults[mask_6c] &= pack(~0u, plat_cpuid(6).c);
 }
 
 } // namespace
 
+namespace {
+struct LcapInfo {
+    const char *name, *what;
+};
+// In bit order.  CPUID faulting is MSR_PLATFORM_INFO[31] / MSR_MISC_FEATURES_ENABLES[0];
+// each masking capability overrides one register of one leaf (the MSRs above).
+constexpr LcapInfo lcap_info[] = {
+    {"faulting", "CPUID faulting: every CPUID of a PV guest traps"},
+    {"ecx", "masking of CPUID 0x00000001.ecx"},
+    {"edx", "masking of CPUID 0x00000001.edx"},
+    {"extd_ecx", "masking of CPUID 0x80000001.ecx"},
+    {"extd_edx", "masking of CPUID 0x80000001.edx"},
+    {"xsave_eax", "masking of CPUID 0x0000000d:1.eax"},
+    {"thermal_ecx", "masking of CPUID 0x00000006.ecx"},
+    {"l7s0_eax", "masking of CPUID 0x00000007:0.eax"},
+    {"l7s0_ebx", "masking of CPUID 0x00000007:0.ebx"},
+};
+static_assert(sizeof(lcap_info) / sizeof(lcap_info[0]) == lcap::nr_bits, "one row per lcap bit");
+} // namespace
+
 const char *lcap_name(unsigned b)
 {
-    static constexpr const char *names[lcap::nr_bits] = {
-        "faulting", "ecx", "edx", "extd_ecx", "extd_edx",
-        "xsave_eax", "thermal_ecx", "l7s0_eax", "l7s0_ebx",
-    };
-    return b < lcap::nr_bits ? names[b] : nullptr;
+    return b < lcap::nr_bits ? lcap_info[b].name : nullptr;
 }
 
-const char *mask_msr_name(MaskMsr m)
+const char *lcap_what(unsigned b)
 {
-    static constexpr const char *names[NR_MASK_MSRS] = {"1cd", "e1cd", "Da1", "7ab0", "6c"};
-    return m < NR_MASK_MSRS ? names[m] : nullptr;
+    return b < lcap::nr_bits ? lcap_info[b].what : nullptr;
 }
 
 int levelling_detect(LevellingCaps &out)
 {
     LevellingCaps c{};
-    Regs l0 = cpuid(0);
+    Regs l0 = plat_cpuid(0);
     if ( l0.a == 0 && l0.b == 0 && l0.c == 0 && l0.d == 0 )
         return -err::enodev;
 
@@ -222,7 +228,7 @@ int levelling_detect(LevellingCaps &out)
     c.vendor = policy_vendor(vendor_probe);
     c.max_leaf = l0.a;
 
-    Regs l1 = l0.a >= 1 ? cpuid(1) : Regs{};
+    Regs l1 = l0.a >= 1 ? plat_cpuid(1) : Regs{};
     uint32_t base_family = (l1.a >> 8) & 0xf, base_model = (l1.a >> 4) & 0xf;
     c.family = base_family == 0xf ? 0xf + ((l1.a >> 20) & 0xff) : base_family;
     c.model = (base_family == 0xf || base_family == 6) ? (((l1.a >> 16) & 0xf) << 4) | base_model
@@ -232,10 +238,10 @@ int levelling_detect(LevellingCaps &out)
     c.host_x2apic = l1.c & bit(F_X2APIC);
     c.host_htt = l1.d & bit(F_HTT);
 
-    uint32_t max_ext = cpuid(0x80000000).a;
-    Regs e1 = max_ext >= 0x80000001 && max_ext <= 0x8000ffff ? cpuid(0x80000001) : Regs{};
+    uint32_t max_ext = plat_cpuid(0x80000000).a;
+    Regs e1 = max_ext >= 0x80000001 && max_ext <= 0x8000ffff ? plat_cpuid(0x80000001) : Regs{};
     c.host_cmp_legacy = e1.c & bit(F_CMP_LEGACY);
-    uint32_t e21a = max_ext >= 0x80000021 && max_ext <= 0x8000ffff ? cpuid(0x80000021).a : 0;
+    uint32_t e21a = max_ext >= 0x80000021 && max_ext <= 0x8000ffff ? plat_cpuid(0x80000021).a : 0;
 
     switch ( c.vendor ) {
     case Vendor::intel:
@@ -289,7 +295,7 @@ uint32_t fs_word(const Featureset &fs, unsigned w) { return fs.w[w]; }
 uint32_t native_word(const LevellingCaps &c, const uint64_t *m, unsigned w, uint32_t rawv,
                      bool *covered)
 {
-    bool amd = amd_like(c.vendor);
+    bool amd = vendor_is_amd_like(c.vendor);
     *covered = true;
     switch ( w ) {
     case 0:  // 1.edx
@@ -398,7 +404,7 @@ void levelling_domain_compute(DomainLevelling &out, const LevellingCaps &c, cons
     }
     d.faulting = c.caps & lcap::faulting;
 
-    const bool amd = amd_like(c.vendor);
+    const bool amd = vendor_is_amd_like(c.vendor);
     const Regs p1 = get(guest, Leaf{1}), pe1 = get(guest, Leaf{0x80000001});
 
     if ( c.msr[mask_1cd] )
@@ -462,7 +468,7 @@ void levelling_domain_compute(DomainLevelling &out, const LevellingCaps &c, cons
         if ( c.host_cmp_legacy )
             ecx |= bit(F_CMP_LEGACY);  // leaf 0x80000008 core counts depend on it
         Vendor gv = policy_vendor(guest);
-        if ( gv != Vendor::amd && gv != Vendor::hygon )
+        if ( !vendor_is_amd_like(gv) )
             edx &= ~COMMON_1D;  // only AMD duplicates leaf 1 edx here
         if ( !amd )
             mask &= pack(edx, ecx);
@@ -512,7 +518,7 @@ void ctxt_switch_levelling(const DomainLevelling *next, const VcpuLevelling *vcp
         // OSXSAVE in the mask lets the hypervisor's own CR4.OSXSAVE through; a PV guest
         // kernel that has not set it must not see it.
         if ( i == mask_1cd && next && next->pv && vcpu && !vcpu->cr4_osxsave )
-            val &= amd_like(c.vendor) ? ~(uint64_t{bit(F_OSXSAVE)} << 32)
+            val &= vendor_is_amd_like(c.vendor) ? ~(uint64_t{bit(F_OSXSAVE)} << 32)
                                       : ~uint64_t{bit(F_OSXSAVE)};
         if ( (pc->cur_known & (1u << i)) && pc->cur[i] == val )
             continue;

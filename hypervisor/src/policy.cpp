@@ -69,9 +69,4 @@ void policy_apply_featureset(Policy &p, const Featureset &fs)
         write_word(p, table::words[i].src, fs.w[i]);
 }
 
-void policy_clear(Policy &p)
-{
-    p = Policy{};
-}
-
 } // namespace cpupolicy

@@ -2,7 +2,11 @@
 // Out-of-range leaves: which slots of a policy lie inside the ranges the policy itself
 // advertises, and zeroing the rest.  The rules are per leaf and cite the manual that
 // defines how the leaf enumerates its own subleaves; docs/wire-format.md has the table.
-#include "cpupolicy/policy.hpp"
+//
+// Each rule is written once, as the set of in-range subleaves of one indexed leaf
+// (subleaf_mask).  policy_in_range() evaluates it for the one leaf asked about,
+// policy_ranges() for every leaf at once (policy_ranges.hpp).
+#include "cpupolicy/policy_ranges.hpp"
 
 namespace cpupolicy {
 
@@ -10,41 +14,50 @@ namespace {
 
 constexpr uint32_t EXTD_RANGE_LAST = 0x8000ffffu;
 
-Regs slot_of(const Policy &p, uint32_t leaf, uint32_t subleaf)
-{
-    int s = slot_exact(leaf, subleaf);
-    return s < 0 ? Regs{} : p.slot[s];
-}
+constexpr uint64_t low_bits(uint32_t n) { return n >= 64 ? ~0ull : (1ull << n) - 1; }
 
-// Subleaves 0..sub all describe something: the leaf enumerates until the first
-// subleaf whose type field is zero, and that terminator is itself "nothing" (Xen
-// zeroes it too, x86_cpu_policy_clear_out_of_range_leaves).
-bool all_typed(const Policy &p, uint32_t leaf, uint32_t sub, Reg r, unsigned shift, uint32_t mask)
+constexpr bool indexed_leaves_fit_a_mask()
 {
-    for ( uint32_t j = 0; j <= sub; ++j )
-        if ( ((reg(slot_of(p, leaf, j), r) >> shift) & mask) == 0 )
+    for ( const auto &x : indexed_leaves )
+        if ( x.nr_subleaves == 0 || x.nr_subleaves > 64 )
             return false;
     return true;
 }
+static_assert(indexed_leaves_fit_a_mask(), "subleaf_mask() keeps one bit per subleaf in 64 bits");
 
-// Subleaf `sub` of an indexed leaf that is itself in range.
-bool subleaf_in_range(const Policy &p, uint32_t leaf, uint32_t sub)
+// How many of subleaves first..nr-1 (slots base+first...) describe something, counted
+// up to the first whose type field is zero: that terminator and everything after it
+// are "nothing" (Xen zeroes the terminator too, x86_cpu_policy_clear_out_of_range_leaves).
+uint32_t typed_run(const Policy &p, unsigned base, uint32_t first, uint32_t nr, Reg r,
+                   unsigned shift, uint32_t mask)
 {
-    const Regs s0 = slot_of(p, leaf, 0);
+    uint32_t j = first;
+    while ( j < nr && ((reg(p.slot[base + j], r) >> shift) & mask) != 0 )
+        ++j;
+    return j;
+}
+
+// The in-range subleaves of an indexed leaf that is itself in range: bit n = subleaf n,
+// only bits below nr (the subleaves the object holds).  `base` is its subleaf 0 slot.
+inline __attribute__((always_inline))
+uint64_t subleaf_mask(const Policy &p, uint32_t leaf, unsigned base, uint32_t nr)
+{
+    const Regs &s0 = p.slot[base];
+    const uint64_t all = low_bits(nr);
 
     switch ( leaf ) {
     // Deterministic cache parameters: EAX[4:0] cache type, 0 = no more caches
     // (SDM vol. 2A CPUID leaf 04H; APM vol. 3 CPUID Fn8000_001D).
     case 0x4:
     case 0x8000001du:
-        return all_typed(p, leaf, sub, Reg::eax, 0, 0x1f);
+        return low_bits(typed_run(p, base, 0, nr, Reg::eax, 0, 0x1f));
 
     // Extended topology: ECX[15:8] level type, 0 = invalid and every higher subleaf too
     // (SDM leaves 0BH/1FH; APM Fn8000_0026 LevelType, 0 reserved).
     case 0xb:
     case 0x1f:
     case 0x80000026u:
-        return all_typed(p, leaf, sub, Reg::ecx, 8, 0xff);
+        return low_bits(typed_run(p, base, 0, nr, Reg::ecx, 8, 0xff));
 
     // Subleaf 0 EAX reports the highest subleaf (SDM: 07H, 14H, 17H MaxSOCID_Index,
     // 18H, 1DH max_palette, 20H, 24H; ISE rev. 059: 1EH).
@@ -56,7 +69,7 @@ bool subleaf_in_range(const Policy &p, uint32_t leaf, uint32_t sub)
     case 0x1e:
     case 0x20:
     case 0x24:
-        return sub <= s0.a;
+        return s0.a >= nr ? all : low_bits(s0.a + 1);
 
     // XSAVE: subleaves 0 and 1 always; subleaf n >= 2 is invalid unless bit n is set in
     // XCR0-supported (0:EDX:EAX) or XSS-supported (1:EDX:ECX) (SDM vol. 2A leaf 0DH).
@@ -64,39 +77,68 @@ bool subleaf_in_range(const Policy &p, uint32_t leaf, uint32_t sub)
     // what the SDM says the CPU returns for a component it does not support.
     case 0xd:
     {
-        if ( sub <= 1 )
-            return true;
-        const Regs s1 = slot_of(p, 0xd, 1);
+        const Regs &s1 = p.slot[base + 1];
         uint64_t xstates = (uint64_t{s0.d} << 32 | s0.a) | (uint64_t{s1.d} << 32 | s1.c);
-        return sub < 64 && ((xstates >> sub) & 1);
+        return (xstates | 3) & all;
     }
 
     // RDT monitoring: subleaf 1 (L3 monitoring) exists when 0:EDX bit 1 is set (SDM 0FH).
     case 0xf:
-        return sub == 0 || ((s0.d >> sub) & 1);
+        return (s0.d | 1) & all;
     // RDT allocation: ResID n (subleaf n) exists when 0:EBX bit n is set (SDM 10H).
     case 0x10:
-        return sub == 0 || ((s0.b >> sub) & 1);
+        return (s0.b | 1) & all;
     // Architectural PerfMon extended: 0:EAX is the bitmap of valid subleaves (SDM 23H).
     case 0x23:
-        return sub == 0 || ((s0.a >> sub) & 1);
+        return (s0.a | 1) & all;
     // AMD PQoS: subleaf n exists when 0:EBX bit n is set (APM Fn8000_0020).
     case 0x80000020u:
-        return sub == 0 || ((s0.b >> sub) & 1);
+        return (s0.b | 1) & all;
 
     // SGX: subleaves 0 and 1 are the capability leaves; from 2 on, EPC sections until
     // the first with sub-leaf type EAX[3:0] = 0 (SDM 12H).
     case 0x12:
-        if ( sub <= 1 )
-            return true;
-        for ( uint32_t j = 2; j <= sub; ++j )
-            if ( (slot_of(p, leaf, j).a & 0xf) == 0 )
-                return false;
-        return true;
+        return low_bits(typed_run(p, base, 2 < nr ? 2 : nr, nr, Reg::eax, 0, 0xf)) | (3 & all);
 
     default:
-        return true;
+        return all;
     }
+}
+
+// Number of basic / extended leaves in range, counted from the first of each range.
+uint32_t nr_basic_in_range(const Policy &p)
+{
+    uint32_t m = basic_max_leaf(p);
+    return m >= BASIC_LAST ? NR_BASIC : m + 1;
+}
+uint32_t nr_extd_in_range(const Policy &p)
+{
+    uint32_t m = policy_extd_limit(p);
+    return m >= EXTD_LAST ? NR_EXTD : m - EXTD_FIRST + 1;
+}
+
+// Slots [from, to) into the bitmap.
+void set_run(PolicyRanges &r, unsigned from, unsigned to)
+{
+    for ( unsigned i = 0; i < PolicyRanges::NR_WORDS; ++i )
+    {
+        unsigned lo = 64 * i;
+        if ( to <= lo || from >= lo + 64 )
+            continue;
+        unsigned a = from > lo ? from - lo : 0, b = to < lo + 64 ? to - lo : 64;
+        r.w[i] |= low_bits(b) & ~low_bits(a);
+    }
+}
+
+// Bits base..base+nr-1 of the bitmap become `mask` (nr <= 64, mask below bit nr).
+inline __attribute__((always_inline))
+void assign_run(PolicyRanges &r, unsigned base, uint32_t nr, uint64_t mask)
+{
+    unsigned i = base / 64, sh = base % 64;
+    uint64_t run = low_bits(nr);
+    r.w[i] = (r.w[i] & ~(run << sh)) | (mask << sh);
+    if ( sh && sh + nr > 64 )
+        r.w[i + 1] = (r.w[i + 1] & ~(run >> (64 - sh))) | (mask >> (64 - sh));
 }
 
 } // namespace
@@ -109,36 +151,59 @@ uint32_t policy_extd_limit(const Policy &p)
 
 bool policy_in_range(const Policy &p, uint32_t leaf, uint32_t subleaf)
 {
-    uint32_t nr;
-    LeafKind k = leaf_kind(leaf, &nr);
-
-    if ( slot_exact(leaf, subleaf) < 0 )
+    int s = slot_exact(leaf, subleaf);
+    if ( s < 0 )
         return false;
     if ( leaf <= BASIC_LAST ? leaf > basic_max_leaf(p) : leaf > policy_extd_limit(p) )
         return false;
-    return k == LeafKind::plain || subleaf_in_range(p, leaf, subleaf);
+    uint32_t nr = 1;
+    if ( leaf_kind(leaf, &nr) == LeafKind::plain )
+        return true;
+    unsigned base = static_cast<unsigned>(s) - subleaf;
+    return (subleaf_mask(p, leaf, base, nr) >> subleaf) & 1;
+}
+
+PolicyRanges policy_ranges(const Policy &p)
+{
+    PolicyRanges r{};
+
+    // Every leaf of the basic range up to the max leaf, and of the extended range up
+    // to its limit, is in range; the slots of each form one run (policy_layout assigns
+    // slots in leaf order).  Of an indexed leaf in range, only the subleaves its rule
+    // admits.
+    const uint32_t nb = nr_basic_in_range(p), ne = nr_extd_in_range(p);
+    const auto &l = policy_layout;
+    set_run(r, 0, nb == NR_BASIC ? l.extd_base[0] : l.basic_base[nb]);
+    set_run(r, l.extd_base[0], ne == NR_EXTD ? l.nr_slots : l.extd_base[ne]);
+
+    // Unrolled, so that each leaf's rule, slot base and bit positions are constants.
+#pragma GCC unroll 32
+    for ( const IndexedLeaf &x : indexed_leaves )
+    {
+        bool basic = x.leaf <= BASIC_LAST;
+        if ( basic ? x.leaf >= nb : x.leaf - EXTD_FIRST >= ne )
+            continue;
+        unsigned base = basic ? l.basic_base[x.leaf] : l.extd_base[x.leaf - EXTD_FIRST];
+        assign_run(r, base, x.nr_subleaves, subleaf_mask(p, x.leaf, base, x.nr_subleaves));
+    }
+    return r;
 }
 
 void policy_clear_out_of_range(Policy &p)
 {
-    // Ascending order matters only for the "until the first terminator" rules, and
-    // there it is harmless: zeroing a subleaf that is already out of range cannot
-    // bring a later one back in.  Subleaf 0 of every leaf whose other subleaves depend
-    // on it is in range whenever the leaf is, so it is never zeroed before use.
-    for ( uint32_t i = 0; i < NR_BASIC + NR_EXTD; ++i )
+    // The ranges are taken before any slot is zeroed.  Zeroing them one by one in leaf
+    // order would give the same result: zeroing a subleaf that is already out of range
+    // cannot bring a later one back in, and subleaf 0 of every leaf whose other
+    // subleaves depend on it (and leaves 0x0, 0x80000000 holding the limits) is in
+    // range whenever the leaf is, so it is never zeroed before use.
+    const PolicyRanges r = policy_ranges(p);
+    for ( unsigned i = 0; i < PolicyRanges::NR_WORDS; ++i )
     {
-        uint32_t leaf = i < NR_BASIC ? BASIC_FIRST + i : EXTD_FIRST + (i - NR_BASIC);
-        uint32_t nr;
-        LeafKind k = leaf_kind(leaf, &nr);
-        if ( k == LeafKind::plain )
-        {
-            if ( !policy_in_range(p, leaf, NO_SUBLEAF) )
-                p.slot[slot_exact(leaf, NO_SUBLEAF)] = Regs{};
-            continue;
-        }
-        for ( uint32_t s = 0; s < nr; ++s )
-            if ( !policy_in_range(p, leaf, s) )
-                p.slot[slot_exact(leaf, s)] = Regs{};
+        uint64_t out = ~r.w[i];
+        if ( 64 * i + 64 > NR_POLICY_SLOTS )
+            out &= low_bits(NR_POLICY_SLOTS - 64 * i);
+        for ( ; out; out &= out - 1 )
+            p.slot[64 * i + static_cast<unsigned>(__builtin_ctzll(out))] = Regs{};
     }
 }
 

@@ -36,8 +36,6 @@ constexpr Feature F_XFD = feature_named("xfd");
 
 constexpr uint32_t LEAF = 0xd;
 
-bool vendor_is_amd_like(Vendor v) { return v == Vendor::amd || v == Vendor::hygon; }
-
 } // namespace
 
 void layout_of(Layout &l, const Policy &p)

@@ -3,8 +3,8 @@
 // reaching a hypervisor:
 //   embedded  (uri NULL, "", "sim:dump=PATH[,boot=OPTS][,cpus=N]")  - the simulated
 //             hypervisor booted in-process (backend_embedded.cpp);
-//   unix      ("unix:PATH")  - a cpupolicyd serving one simulated host (issue 5);
-//   xen       ("xen:")       - a real Xen through libxenctrl/libxenguest (issue 5).
+//   unix      ("unix:PATH")  - a cpupolicyd serving one simulated host (backend_unix.cpp);
+//   xen       ("xen:")       - a real Xen through libxenctrl/libxenguest (backend_xen.cpp).
 // Every call has the hypercall's semantics (hypervisor/include/cpupolicy/hypervisor.hpp):
 // 0 or a negative errno, the error record filled as the core fills it.  The caller is
 // the control domain (a toolstack runs there).
@@ -25,24 +25,24 @@ public:
     // Short name for messages: "embedded", "unix", "xen".
     virtual const char *kind() const = 0;
 
-    virtual int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) = 0;
-    virtual int get_system_policy(unsigned idx, Policy &out) = 0;
-    virtual int get_levelling_caps(uint32_t *caps) = 0;
-    virtual int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+    [[nodiscard]] virtual int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) = 0;
+    [[nodiscard]] virtual int get_system_policy(unsigned idx, Policy &out) = 0;
+    [[nodiscard]] virtual int get_levelling_caps(uint32_t *caps) = 0;
+    [[nodiscard]] virtual int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
                                   uint32_t *bad_feature) = 0;
 
-    virtual int domain_create(unsigned type, uint32_t *domid) = 0;
-    virtual int domain_start(uint32_t domid) = 0;
-    virtual int domain_destroy(uint32_t domid) = 0;
-    virtual int get_domain_policy(uint32_t domid, Policy &out) = 0;
-    virtual int set_domain_policy(uint32_t domid, const Policy &p, ErrRecord *err) = 0;
-    virtual int set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr,
+    [[nodiscard]] virtual int domain_create(unsigned type, uint32_t *domid) = 0;
+    [[nodiscard]] virtual int domain_start(uint32_t domid) = 0;
+    [[nodiscard]] virtual int domain_destroy(uint32_t domid) = 0;
+    [[nodiscard]] virtual int get_domain_policy(uint32_t domid, Policy &out) = 0;
+    [[nodiscard]] virtual int set_domain_policy(uint32_t domid, const Policy &p, ErrRecord *err) = 0;
+    [[nodiscard]] virtual int set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr,
                                ErrRecord *err) = 0;
 };
 
 // Parse `uri` and open the matching backend.  0, or -EINVAL for a malformed URI
 // (`why` says what), -ENOENT for a dump that cannot be read, -ENODEV for "xen:" where no
 // Xen runs, -ECONNREFUSED etc. for a daemon that cannot be reached.
-int backend_open(std::unique_ptr<Backend> &out, const char *uri, std::string &why);
+[[nodiscard]] int backend_open(std::unique_ptr<Backend> &out, const char *uri, std::string &why);
 
 } // namespace cpupolicy

@@ -12,24 +12,24 @@ public:
     explicit EmbeddedBackend(std::unique_ptr<sim::SimMachine> m) : m_(std::move(m)) {}
     const char *kind() const override { return "embedded"; }
 
-    int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) override;
-    int get_system_policy(unsigned idx, Policy &out) override;
-    int get_levelling_caps(uint32_t *caps) override;
-    int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
-                          uint32_t *bad_feature) override;
-    int domain_create(unsigned type, uint32_t *domid) override;
-    int domain_start(uint32_t domid) override;
-    int domain_destroy(uint32_t domid) override;
-    int get_domain_policy(uint32_t domid, Policy &out) override;
-    int set_domain_policy(uint32_t domid, const Policy &p, ErrRecord *err) override;
-    int set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr, ErrRecord *err) override;
+    [[nodiscard]] int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) override;
+    [[nodiscard]] int get_system_policy(unsigned idx, Policy &out) override;
+    [[nodiscard]] int get_levelling_caps(uint32_t *caps) override;
+    [[nodiscard]] int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+                                        uint32_t *bad_feature) override;
+    [[nodiscard]] int domain_create(unsigned type, uint32_t *domid) override;
+    [[nodiscard]] int domain_start(uint32_t domid) override;
+    [[nodiscard]] int domain_destroy(uint32_t domid) override;
+    [[nodiscard]] int get_domain_policy(uint32_t domid, Policy &out) override;
+    [[nodiscard]] int set_domain_policy(uint32_t domid, const Policy &p, ErrRecord *err) override;
+    [[nodiscard]] int set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr, ErrRecord *err) override;
 
     sim::SimMachine &machine() { return *m_; }
 
 private:
     // Hypercalls are made from the boot CPU.
     template <typename F>
-    int call(F &&f) { return m_->on_cpu(0, f); }
+    [[nodiscard]] int call(F &&f) { return m_->on_cpu(0, f); }
 
     std::unique_ptr<sim::SimMachine> m_;
 };
@@ -39,6 +39,6 @@ private:
 // token after boot= that does not start with a known key ("dump=", "boot=", "cpus=")
 // continues the boot options.  -EINVAL with `why` for anything else (an unknown token
 // elsewhere, a key given twice, cpus= not 1..MAX_PCPUS in digits).
-int parse_sim_uri(const char *opts, sim::SimConfig &cfg, std::string &why);
+[[nodiscard]] int parse_sim_uri(const char *opts, sim::SimConfig &cfg, std::string &why);
 
 } // namespace cpupolicy

@@ -183,6 +183,17 @@ int UnixBackend::roundtrip(proto::Request &req, proto::Reply &rep)
     return roundtrip_locked(req, rep);
 }
 
+int UnixBackend::call(proto::Op op, uint32_t arg, proto::Reply &rep, const uint32_t *fs,
+                      uint32_t nr)
+{
+    proto::Request req;
+    req.op = op;
+    req.arg = arg;
+    if ( fs )
+        req.words = fold_featureset(fs, nr);
+    return roundtrip(req, rep);
+}
+
 int UnixBackend::get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs)
 {
     if ( !nr )
@@ -227,32 +238,24 @@ int policy_reply(const proto::Reply &rep, Policy &out)
 
 int UnixBackend::get_system_policy(unsigned idx, Policy &out)
 {
-    proto::Request req;
-    req.op = proto::Op::get_system_policy;
-    req.arg = idx;
     proto::Reply rep;
-    if ( int rc = roundtrip(req, rep) )
+    if ( int rc = call(proto::Op::get_system_policy, idx, rep) )
         return rc;
     return policy_reply(rep, out);
 }
 
 int UnixBackend::get_domain_policy(uint32_t domid, Policy &out)
 {
-    proto::Request req;
-    req.op = proto::Op::get_domain_policy;
-    req.arg = domid;
     proto::Reply rep;
-    if ( int rc = roundtrip(req, rep) )
+    if ( int rc = call(proto::Op::get_domain_policy, domid, rep) )
         return rc;
     return policy_reply(rep, out);
 }
 
 int UnixBackend::get_levelling_caps(uint32_t *caps)
 {
-    proto::Request req;
-    req.op = proto::Op::get_levelling_caps;
     proto::Reply rep;
-    if ( int rc = roundtrip(req, rep) )
+    if ( int rc = call(proto::Op::get_levelling_caps, 0, rep) )
         return rc;
     if ( rep.rc )
         return rep.rc;
@@ -269,12 +272,8 @@ int UnixBackend::verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr
 {
     if ( !fs && nr )
         return -EINVAL;
-    proto::Request req;
-    req.op = proto::Op::verify_featureset;
-    req.arg = idx;
-    req.words = fold_featureset(fs, nr);
     proto::Reply rep;
-    if ( int rc = roundtrip(req, rep) )
+    if ( int rc = call(proto::Op::verify_featureset, idx, rep, fs, nr) )
         return rc;
     if ( !rep.has_body )
         return -EPROTO;
@@ -285,11 +284,8 @@ int UnixBackend::verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr
 
 int UnixBackend::domain_create(unsigned type, uint32_t *domid)
 {
-    proto::Request req;
-    req.op = proto::Op::domain_create;
-    req.arg = type;
     proto::Reply rep;
-    if ( int rc = roundtrip(req, rep) )
+    if ( int rc = call(proto::Op::domain_create, type, rep) )
         return rc;
     if ( rep.rc )
         return rep.rc;
@@ -302,22 +298,16 @@ int UnixBackend::domain_create(unsigned type, uint32_t *domid)
 
 int UnixBackend::domain_start(uint32_t domid)
 {
-    proto::Request req;
-    req.op = proto::Op::domain_start;
-    req.arg = domid;
     proto::Reply rep;
-    if ( int rc = roundtrip(req, rep) )
+    if ( int rc = call(proto::Op::domain_start, domid, rep) )
         return rc;
     return rep.rc;
 }
 
 int UnixBackend::domain_destroy(uint32_t domid)
 {
-    proto::Request req;
-    req.op = proto::Op::domain_destroy;
-    req.arg = domid;
     proto::Reply rep;
-    if ( int rc = roundtrip(req, rep) )
+    if ( int rc = call(proto::Op::domain_destroy, domid, rep) )
         return rc;
     return rep.rc;
 }
@@ -345,12 +335,8 @@ int UnixBackend::set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr,
         *err = ErrRecord{};
     if ( !fs && nr )
         return -EINVAL;
-    proto::Request req;
-    req.op = proto::Op::set_featureset;
-    req.arg = domid;
-    req.words = fold_featureset(fs, nr);
     proto::Reply rep;
-    if ( int rc = roundtrip(req, rep) )
+    if ( int rc = call(proto::Op::set_featureset, domid, rep, fs, nr) )
         return rc;
     if ( err )
         *err = rep.err;

@@ -28,29 +28,33 @@ public:
     ~UnixBackend() override;
     const char *kind() const override { return "unix"; }
 
-    int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) override;
-    int get_system_policy(unsigned idx, Policy &out) override;
-    int get_levelling_caps(uint32_t *caps) override;
-    int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
-                          uint32_t *bad_feature) override;
-    int domain_create(unsigned type, uint32_t *domid) override;
-    int domain_start(uint32_t domid) override;
-    int domain_destroy(uint32_t domid) override;
-    int get_domain_policy(uint32_t domid, Policy &out) override;
-    int set_domain_policy(uint32_t domid, const Policy &p, ErrRecord *err) override;
-    int set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr, ErrRecord *err) override;
+    [[nodiscard]] int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) override;
+    [[nodiscard]] int get_system_policy(unsigned idx, Policy &out) override;
+    [[nodiscard]] int get_levelling_caps(uint32_t *caps) override;
+    [[nodiscard]] int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+                                        uint32_t *bad_feature) override;
+    [[nodiscard]] int domain_create(unsigned type, uint32_t *domid) override;
+    [[nodiscard]] int domain_start(uint32_t domid) override;
+    [[nodiscard]] int domain_destroy(uint32_t domid) override;
+    [[nodiscard]] int get_domain_policy(uint32_t domid, Policy &out) override;
+    [[nodiscard]] int set_domain_policy(uint32_t domid, const Policy &p, ErrRecord *err) override;
+    [[nodiscard]] int set_featureset(uint32_t domid, const uint32_t *fs, uint32_t nr, ErrRecord *err) override;
 
     // What the daemon said in hello (access: may this connection change the host?).
     const proto::HelloInfo &hello() const { return hello_; }
 
 private:
     UnixBackend(std::string path, int timeout_ms) : path_(std::move(path)), timeout_ms_(timeout_ms) {}
-    int connect_locked(std::string *why);
+    [[nodiscard]] int connect_locked(std::string *why);
     void drop_locked();
     // Send `req` (id assigned here), receive and check its reply.  0 when a reply came
     // (its rc is the call's), or the transport/protocol error.
-    int roundtrip(proto::Request &req, proto::Reply &rep);
-    int roundtrip_locked(proto::Request &req, proto::Reply &rep);
+    [[nodiscard]] int roundtrip(proto::Request &req, proto::Reply &rep);
+    [[nodiscard]] int roundtrip_locked(proto::Request &req, proto::Reply &rep);
+    // roundtrip() of a request that carries an argument (a domid or an index) and, for
+    // the featureset calls, the words fs[0..nr) (fold_featureset).
+    [[nodiscard]] int call(proto::Op op, uint32_t arg, proto::Reply &rep,
+                           const uint32_t *fs = nullptr, uint32_t nr = 0);
 
     std::mutex lock_;
     std::string path_;

@@ -15,7 +15,6 @@
 #include "cpupolicy/features.hpp"
 #include "cpupolicy/featureset.hpp"
 #include "cpupolicy/wire.hpp"
-#include "cpupolicy/xstate.hpp"
 
 namespace cpupolicy {
 namespace {
@@ -195,7 +194,7 @@ public:
         return lib_->get_cpu_levelling_caps(xch_, caps) ? neg_errno() : 0;
     }
 
-    // The embedded hypervisor's rule (Hypervisor::verify_featureset), against the
+    // The embedded hypervisor's rule (featureset_check_offer, features.hpp), against the
     // featureset Xen reports for idx: the lowest feature fs has that the set lacks, or
     // whose prerequisite fs lacks.
     int verify_featureset(unsigned idx, const uint32_t *words, uint32_t nr,
@@ -215,15 +214,7 @@ public:
         Featureset set;
         if ( (rc = featureset_from_words(set, xw, xnr)) )
             return rc;
-        uint32_t first = fs.and_not(set).next(0), dep = NR_FEATURE_BITS;
-        if ( featureset_verify(fs, &dep) == 0 )
-            dep = NR_FEATURE_BITS;
-        uint32_t bad = first < dep ? first : dep;
-        if ( bad == NR_FEATURE_BITS )
-            return 0;
-        if ( bad_feature )
-            *bad_feature = bad;
-        return -EINVAL;
+        return featureset_check_offer(fs, set, bad_feature);
     }
 
     int domain_create(unsigned, uint32_t *) override { return -EOPNOTSUPP; }
@@ -249,6 +240,23 @@ public:
         std::vector<WireMsr> msrs(nr_msrs);
         if ( int rc = policy_serialise(p, leaves.data(), &nr_leaves, msrs.data(), &nr_msrs) )
             return rc;
+        // XEN_DOMCTL_set_cpu_policy loads the buffer onto the domain's current policy
+        // (update_domain_cpu_policy), so an entry left out keeps its old value.  Xen's
+        // own serialiser always lists both hypervisor limits (0x40000000 hv_limit,
+        // 0x40000100 hv2_limit); ours leaves a zero limit out, which Xen would read as
+        // "unchanged" - a domain once given hvm-max's Viridian limit would keep it.
+        // So a zero limit is sent explicitly.  (Found by the conformance suite against
+        // tests/xen-stub with STUB_XEN_SIM, which merges as Xen does.)
+        leaves.resize(nr_leaves);
+        for ( uint32_t hv : {HV_LEAF, HV2_LEAF} )
+        {
+            auto at = leaves.begin();
+            while ( at != leaves.end() && at->leaf < hv )
+                ++at;
+            if ( at == leaves.end() || at->leaf != hv )
+                leaves.insert(at, WireLeaf{hv, NO_SUBLEAF, 0, 0, 0, 0});
+        }
+        nr_leaves = uint32_t(leaves.size());
         // Xen seeds these to ~0 and fills the offending entry (XEN_DOMCTL_set_cpu_policy).
         uint32_t el = ~0u, es = ~0u, em = ~0u;
         errno = 0;
@@ -263,11 +271,11 @@ public:
         return 0;
     }
 
-    // As Hypervisor::set_featureset: missing prerequisites take their dependents with
-    // them, bits the table does not know are left for Xen's max check to judge, and
-    // leaf 0xd follows the features.  The layout source is the HVM max policy: it
-    // enumerates every component the host offers any guest, and Xen itself then
-    // checks the result against the domain type's own max.
+    // As Hypervisor::set_featureset (policy_apply_guest_featureset): missing
+    // prerequisites take their dependents with them, bits the table does not know are
+    // left for Xen's max check to judge, and leaf 0xd follows the features.  The layout
+    // source is the HVM max policy: it enumerates every component the host offers any
+    // guest, and Xen itself then checks the result against the domain type's own max.
     int set_featureset(uint32_t domid, const uint32_t *words, uint32_t nr,
                        ErrRecord *err) override
     {
@@ -278,16 +286,12 @@ public:
         Featureset fs;
         if ( int rc = featureset_from_words(fs, words, nr) )
             return rc;
-        Featureset unknown = fs.and_not(features::known);
-        featureset_sanitise(fs);
-        fs |= unknown;
         Policy p, max;
         if ( int rc = get_domain_policy(domid, p) )
             return rc;
         if ( int rc = get_system_policy(unsigned(PolicyIndex::hvm_max), max) )
             return rc;
-        policy_apply_featureset(p, fs);
-        xstate::recalculate_xstate(p, max);
+        policy_apply_guest_featureset(p, fs, max);
         return set_domain_policy(domid, p, err);
     }
 

@@ -47,7 +47,7 @@ struct XenLibNames {
 // 0; -EINVAL for options; -ENODEV when the libraries cannot be loaded or lack a symbol,
 // or when xc_interface_open() fails (no Xen running, not dom0, not root) - `why` says
 // which, with libxc's own message where it gave one.
-int xen_backend_open(std::unique_ptr<Backend> &out, const char *opts, std::string &why,
-                     const XenLibNames &names = XenLibNames{});
+[[nodiscard]] int xen_backend_open(std::unique_ptr<Backend> &out, const char *opts,
+                                   std::string &why, const XenLibNames &names = XenLibNames{});
 
 } // namespace cpupolicy

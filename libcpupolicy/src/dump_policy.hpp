@@ -11,7 +11,8 @@ namespace cpupolicy {
 // leaf's run) are dropped: a raw CPU reports more than any policy keeps.  Plain leaves
 // arrive from the importer with subleaf 0.  MSRs: ARCH_CAPABILITIES is kept whole;
 // of PLATFORM_INFO only bit 31 (CPUID faulting) is policy content - the rest of that
-// register (ratios, SDM vol. 4 table 2-xx) describes the host, not what a guest sees -
+// register (ratios and TDP controls: MSR_PLATFORM_INFO in the model-specific MSR tables
+// of SDM vol. 4 chapter 2) describes the host, not what a guest sees -
 // which also keeps it within the 32 bits the policy holds (as Xen does).
 // Returns the number of records dropped.
 unsigned policy_from_dump(Policy &out, const import::CpuDump &dump);

@@ -26,6 +26,7 @@
 #include "cpupolicy/derive.hpp"
 #include "cpupolicy/guest_cpuid.hpp"
 #include "cpupolicy/level.hpp"
+#include "cpupolicy/policy_ranges.hpp"
 #include "cpupolicy/wire.hpp"
 #include "dump_policy.hpp"
 
@@ -311,6 +312,33 @@ void BM_is_compatible_with_missing(benchmark::State &st)
     }
 }
 BENCHMARK(BM_is_compatible_with_missing);
+
+// The building block of the two above and of levelling: one policy's in-range slots,
+// computed once per call (policy_ranges.hpp), against one policy_in_range() question
+// (a terminator rule: 0x4:3 is in range only if 0x4:0..3 all describe a cache).
+void BM_policy_ranges(benchmark::State &st)
+{
+    Fixture &f = fx();
+    for ( auto _ : st )
+    {
+        benchmark::DoNotOptimize(&f.gnr_hvm_max);
+        PolicyRanges r = policy_ranges(f.gnr_hvm_max);
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(BM_policy_ranges);
+
+void BM_policy_in_range_one(benchmark::State &st)
+{
+    Fixture &f = fx();
+    for ( auto _ : st )
+    {
+        benchmark::DoNotOptimize(&f.gnr_hvm_max);
+        bool in = policy_in_range(f.gnr_hvm_max, 0x4, 3);
+        benchmark::DoNotOptimize(in);
+    }
+}
+BENCHMARK(BM_policy_in_range_one);
 
 void BM_level_10_intel(benchmark::State &st)
 {

@@ -13,8 +13,27 @@
  *                              (PLATFORM_INFO 0x00000c006c011a00: bit 31 clear);
  *   Haswell-EP, 2 CPUs       - CPUID faulting (PLATFORM_INFO 0x00080c33fb811700: bit 31);
  *   Milan, 2 CPUs            - AMD override MSRs, no CpuidUserDis (0x80000021.eax 0x204d).
- * Every test case is a Check loop test over the URIs (iteration i = URI i); failure
- * messages name the URI.
+ * Every test case is a Check loop test over the URIs (iteration i = URI i, or
+ * 2 * URI + domain type for the tests run once per domain type); failure messages name
+ * the URI.
+ *
+ * Backends that cannot create domains.  A real Xen's domains are a toolstack's (libxl's)
+ * to create, so the "xen:" backend answers -EOPNOTSUPP to domain_create/_start/_destroy.
+ * main() asks each URI once, before any test runs (creating a PV domain and destroying
+ * it again), and for a URI that answers -EOPNOTSUPP:
+ *  - the domain life-cycle tests (create, start, destroy) are not run: each is listed
+ *    as "SKIP test [URI]: reason" and counted in the closing "N skipped", never as a
+ *    pass; a test instead holds the backend to saying -EOPNOTSUPP for the whole
+ *    life-cycle, consistently;
+ *  - the policy tests that need a domain run against the domain named by env
+ *    CPUPOLICY_TEST_DOMID=DOMID[:pv|:hvm] (on a real Xen: a test domain the operator
+ *    created paused, e.g. `xl create -p`, so that its policy may still change), for
+ *    that domain's type only; without the type it is inferred from which max featureset
+ *    holds the domain's.  Each such test first puts the domain's policy back to what it
+ *    was when the suite started, and main() puts it back at the end.  Without
+ *    CPUPOLICY_TEST_DOMID those tests are skipped, saying so;
+ *  - everything else (featuresets, system policies, levelling caps, verify, unknown
+ *    domids) runs as on any backend.
  *
  * Rules this suite holds a backend to (the header's contract, Xen's sysctl/domctl):
  *  - featuresets come in Xen's featureset order, which is not the policy order;
@@ -39,6 +58,46 @@ static const char *uri_of(int i)
 static cpupolicy_handle_t *open_uri(int i)
 {
     return open_ok(uris[i]);
+}
+
+/* What each URI's backend can do with domains: probed once by main() before the tests,
+ * whose forked processes inherit it. */
+static struct {
+    int can_create;      /* domain_create works (0: it answered -EOPNOTSUPP) */
+    int has_test_domain; /* CPUPOLICY_TEST_DOMID names a usable domain here */
+    uint32_t test_domid;
+    unsigned test_type;  /* CPUPOLICY_DOMAIN_PV or _HVM */
+    cpupolicy_t *test_policy; /* the test domain's policy when the suite started */
+    char why[512];       /* why domain tests are skipped on this URI */
+} backend[MAX_URIS];
+
+static const char *type_name(unsigned type)
+{
+    return type == CPUPOLICY_DOMAIN_PV ? "pv" : "hvm";
+}
+
+/* Iterations of the tests run once per domain type: 2 * URI + type. */
+#define URI_OF(i) ((i) / 2)
+#define TYPE_OF(i) ((unsigned)(i) % 2u)
+
+/* A domain of `type` for a policy test on URI u: a new one where the backend creates
+ * domains (destroyed again by close_handle), else the operator's test domain with the
+ * policy it had when the suite started put back first.  Only called for (URI, type)
+ * pairs main() registered, so the test domain is then of this type. */
+static uint32_t policy_test_domain(cpupolicy_handle_t *h, int u, unsigned type)
+{
+    cpupolicy_err_t err;
+    int rc;
+    if ( backend[u].can_create )
+        return create_domain(h, type);
+    ck_assert_msg(backend[u].has_test_domain && backend[u].test_type == type,
+                  "%s: no %s domain to test with (registration error)", uri_of(u),
+                  type_name(type));
+    rc = E(cpupolicy_set_domain_policy(h, backend[u].test_domid, backend[u].test_policy, &err));
+    ck_assert_msg(rc == 0, "%s: putting test domain d%u's policy back: expected 0, got %d "
+                  "(leaf %#x subleaf %#x msr %#x)", uri_of(u), backend[u].test_domid, rc,
+                  err.leaf, err.subleaf, err.msr);
+    return backend[u].test_domid;
 }
 
 /* Policy index of each featureset index (Xen: XEN_SYSCTL_cpu_featureset_* vs
@@ -362,51 +421,49 @@ static uint32_t feature_with_dependent(const uint32_t *fs)
 }
 
 /* Beyond the type's max: -EINVAL, err = the leaf (and subleaf) holding the feature, and
- * the domain's policy stands as it was, for PV and HVM. */
+ * the domain's policy stands as it was; once per domain type. */
 START_TEST(set_domain_policy_beyond_max_is_einval_names_the_leaf_and_is_atomic)
 {
-    cpupolicy_handle_t *h = open_uri(_i);
-    int hvm;
-    for ( hvm = 0; hvm < 2; ++hvm )
-    {
-        uint32_t d = create_domain(h, hvm ? CPUPOLICY_DOMAIN_HVM : CPUPOLICY_DOMAIN_PV);
-        uint32_t max[NR_WORDS], fs[NR_WORDS], f;
-        cpupolicy_t *before = dom_policy(h, d), *p = dom_policy(h, d), *after;
-        cpupolicy_err_t err;
-        word_loc_t loc;
-        char what[256];
-        int rc;
+    const int u = URI_OF(_i);
+    const unsigned type = TYPE_OF(_i), hvm = type == CPUPOLICY_DOMAIN_HVM;
+    cpupolicy_handle_t *h = open_uri(u);
+    uint32_t d = policy_test_domain(h, u, type);
+    uint32_t max[NR_WORDS], fs[NR_WORDS], f;
+    cpupolicy_t *before = dom_policy(h, d), *p = dom_policy(h, d), *after;
+    cpupolicy_err_t err;
+    word_loc_t loc;
+    char what[256];
+    int rc;
 
-        get_fs(h, hvm ? CPUPOLICY_FEATURESET_HVM_MAX : CPUPOLICY_FEATURESET_PV_MAX, max);
-        pol_fs(p, fs);
-        f = feature_beyond(fs, max);
-        ck_assert_msg(f != NONE, "%s: no known feature beyond %s-max to try", uri_of(_i),
-                      hvm ? "hvm" : "pv");
-        set_bit(fs, f);
-        RC(0, cpupolicy_policy_from_featureset(p, fs, NR_WORDS));
+    get_fs(h, hvm ? CPUPOLICY_FEATURESET_HVM_MAX : CPUPOLICY_FEATURESET_PV_MAX, max);
+    pol_fs(p, fs);
+    f = feature_beyond(fs, max);
+    ck_assert_msg(f != NONE, "%s: no known feature beyond %s-max to try", uri_of(u),
+                  type_name(type));
+    set_bit(fs, f);
+    RC(0, cpupolicy_policy_from_featureset(p, fs, NR_WORDS));
 
-        memset(&err, 0, sizeof(err));
-        rc = E(cpupolicy_set_domain_policy(h, d, p, &err));
-        ck_assert_msg(rc == -EINVAL, "%s: %s domain given %s (beyond max): expected %d, got %d",
-                      uri_of(_i), hvm ? "HVM" : "PV", cpupolicy_feature_name(f), -EINVAL, rc);
-        loc = word_loc(f / 32);
-        snprintf(what, sizeof(what), "%s: %s domain given %s", uri_of(_i), hvm ? "HVM" : "PV",
-                 cpupolicy_feature_name(f));
-        assert_err(&err, loc.leaf, loc.subleaf, loc.msr, what);
-        after = dom_policy(h, d);
-        snprintf(what, sizeof(what), "%s: %s domain after a refused policy", uri_of(_i),
-                 hvm ? "HVM" : "PV");
-        assert_same_policy(before, after, what);
+    memset(&err, 0, sizeof(err));
+    rc = E(cpupolicy_set_domain_policy(h, d, p, &err));
+    ck_assert_msg(rc == -EINVAL, "%s: %s domain d%u given %s (beyond max): expected %d, got %d",
+                  uri_of(u), type_name(type), d, cpupolicy_feature_name(f), -EINVAL, rc);
+    loc = word_loc(f / 32);
+    snprintf(what, sizeof(what), "%s: %s domain given %s", uri_of(u), type_name(type),
+             cpupolicy_feature_name(f));
+    assert_err(&err, loc.leaf, loc.subleaf, loc.msr, what);
+    after = dom_policy(h, d);
+    snprintf(what, sizeof(what), "%s: %s domain after a refused policy", uri_of(u),
+             type_name(type));
+    assert_same_policy(before, after, what);
 
-        /* Without an error record: the same answer. */
-        RC(-EINVAL, cpupolicy_set_domain_policy(h, d, p, NULL));
-        RC(-EINVAL, cpupolicy_set_domain_policy(h, d, NULL, &err));
-        assert_err(&err, NONE, NONE, NONE, "NULL policy");
+    /* Without an error record: the same answer. */
+    RC(-EINVAL, cpupolicy_set_domain_policy(h, d, p, NULL));
+    RC(-EINVAL, cpupolicy_set_domain_policy(h, d, NULL, &err));
+    assert_err(&err, NONE, NONE, NONE, "NULL policy");
 
-        EV(cpupolicy_free(after));
-        EV(cpupolicy_free(p));
-        EV(cpupolicy_free(before));
-    }
+    EV(cpupolicy_free(after));
+    EV(cpupolicy_free(p));
+    EV(cpupolicy_free(before));
     close_handle(h);
 }
 END_TEST
@@ -416,75 +473,72 @@ END_TEST
  * cpupolicy_featureset_check_deps finds it), and nothing changes. */
 START_TEST(set_domain_policy_dependency_violation_is_einval_and_atomic)
 {
-    cpupolicy_handle_t *h = open_uri(_i);
-    int hvm;
-    for ( hvm = 0; hvm < 2; ++hvm )
-    {
-        uint32_t d = create_domain(h, hvm ? CPUPOLICY_DOMAIN_HVM : CPUPOLICY_DOMAIN_PV);
-        uint32_t fs[NR_WORDS], f, bad = NONE;
-        cpupolicy_t *before = dom_policy(h, d), *p = dom_policy(h, d), *after;
-        cpupolicy_err_t err;
-        word_loc_t loc;
-        char what[256];
-        int rc;
+    const int u = URI_OF(_i);
+    const unsigned type = TYPE_OF(_i);
+    cpupolicy_handle_t *h = open_uri(u);
+    uint32_t d = policy_test_domain(h, u, type);
+    uint32_t fs[NR_WORDS], f, bad = NONE;
+    cpupolicy_t *before = dom_policy(h, d), *p = dom_policy(h, d), *after;
+    cpupolicy_err_t err;
+    word_loc_t loc;
+    char what[256];
+    int rc;
 
-        pol_fs(p, fs);
-        f = feature_with_dependent(fs);
-        ck_assert_msg(f != NONE, "%s: no feature with a dependent in the default", uri_of(_i));
-        clear_bit(fs, f);
-        RC(-EINVAL, cpupolicy_featureset_check_deps(fs, NR_WORDS, &bad));
-        RC(0, cpupolicy_policy_from_featureset(p, fs, NR_WORDS));
+    pol_fs(p, fs);
+    f = feature_with_dependent(fs);
+    ck_assert_msg(f != NONE, "%s: no feature with a dependent in d%u's policy", uri_of(u), d);
+    clear_bit(fs, f);
+    RC(-EINVAL, cpupolicy_featureset_check_deps(fs, NR_WORDS, &bad));
+    RC(0, cpupolicy_policy_from_featureset(p, fs, NR_WORDS));
 
-        rc = E(cpupolicy_set_domain_policy(h, d, p, &err));
-        ck_assert_msg(rc == -EINVAL, "%s: %s domain without %s but with %s: expected %d, got %d",
-                      uri_of(_i), hvm ? "HVM" : "PV", cpupolicy_feature_name(f),
-                      cpupolicy_feature_name(bad), -EINVAL, rc);
-        loc = word_loc(bad / 32);
-        snprintf(what, sizeof(what), "%s: %s domain: %s without %s", uri_of(_i),
-                 hvm ? "HVM" : "PV", cpupolicy_feature_name(bad), cpupolicy_feature_name(f));
-        assert_err(&err, loc.leaf, loc.subleaf, loc.msr, what);
-        after = dom_policy(h, d);
-        assert_same_policy(before, after, what);
-        EV(cpupolicy_free(after));
-        EV(cpupolicy_free(p));
-        EV(cpupolicy_free(before));
-    }
+    rc = E(cpupolicy_set_domain_policy(h, d, p, &err));
+    ck_assert_msg(rc == -EINVAL, "%s: %s domain without %s but with %s: expected %d, got %d",
+                  uri_of(u), type_name(type), cpupolicy_feature_name(f),
+                  cpupolicy_feature_name(bad), -EINVAL, rc);
+    loc = word_loc(bad / 32);
+    snprintf(what, sizeof(what), "%s: %s domain: %s without %s", uri_of(u), type_name(type),
+             cpupolicy_feature_name(bad), cpupolicy_feature_name(f));
+    assert_err(&err, loc.leaf, loc.subleaf, loc.msr, what);
+    after = dom_policy(h, d);
+    assert_same_policy(before, after, what);
+    EV(cpupolicy_free(after));
+    EV(cpupolicy_free(p));
+    EV(cpupolicy_free(before));
     close_handle(h);
 }
 END_TEST
 
-/* The max policy itself is acceptable, and the default can be put back exactly. */
-START_TEST(set_domain_policy_accepts_max_and_restores_default)
+/* The max policy itself is acceptable, and the policy the domain had (a new domain's:
+ * the type default) can be put back exactly. */
+START_TEST(set_domain_policy_accepts_max_and_restores_the_previous_policy)
 {
-    cpupolicy_handle_t *h = open_uri(_i);
-    int hvm;
-    for ( hvm = 0; hvm < 2; ++hvm )
-    {
-        uint32_t d = create_domain(h, hvm ? CPUPOLICY_DOMAIN_HVM : CPUPOLICY_DOMAIN_PV);
-        cpupolicy_t *max = sys_policy(h, hvm ? CPUPOLICY_HVM_MAX : CPUPOLICY_PV_MAX);
-        cpupolicy_t *def = sys_policy(h, hvm ? CPUPOLICY_HVM_DEFAULT : CPUPOLICY_PV_DEFAULT);
-        cpupolicy_t *got;
-        uint32_t a[NR_WORDS], b[NR_WORDS];
-        cpupolicy_err_t err;
-        char what[256];
-        int rc = E(cpupolicy_set_domain_policy(h, d, max, &err));
-        ck_assert_msg(rc == 0, "%s: %s domain given its max policy: expected 0, got %d "
-                      "(leaf %#x subleaf %#x msr %#x)", uri_of(_i), hvm ? "HVM" : "PV", rc,
-                      err.leaf, err.subleaf, err.msr);
-        assert_err(&err, NONE, NONE, NONE, "successful set_domain_policy");
-        pol_fs(max, a);
-        dom_fs(h, d, b);
-        ck_assert_msg(fs_equal(a, b), "%s: domain given max: missing {%s}", uri_of(_i),
-                      (fs_andnot(a, a, b), fs_names(a)));
-        RC(0, cpupolicy_set_domain_policy(h, d, def, NULL));
-        got = dom_policy(h, d);
-        snprintf(what, sizeof(what), "%s: %s domain given its default back", uri_of(_i),
-                 hvm ? "HVM" : "PV");
-        assert_same_policy(def, got, what);
-        EV(cpupolicy_free(got));
-        EV(cpupolicy_free(def));
-        EV(cpupolicy_free(max));
-    }
+    const int u = URI_OF(_i);
+    const unsigned type = TYPE_OF(_i), hvm = type == CPUPOLICY_DOMAIN_HVM;
+    cpupolicy_handle_t *h = open_uri(u);
+    uint32_t d = policy_test_domain(h, u, type);
+    cpupolicy_t *max = sys_policy(h, hvm ? CPUPOLICY_HVM_MAX : CPUPOLICY_PV_MAX);
+    cpupolicy_t *prev = dom_policy(h, d);
+    cpupolicy_t *got;
+    uint32_t a[NR_WORDS], b[NR_WORDS];
+    cpupolicy_err_t err;
+    char what[256];
+    int rc = E(cpupolicy_set_domain_policy(h, d, max, &err));
+    ck_assert_msg(rc == 0, "%s: %s domain given its max policy: expected 0, got %d "
+                  "(leaf %#x subleaf %#x msr %#x)", uri_of(u), type_name(type), rc,
+                  err.leaf, err.subleaf, err.msr);
+    assert_err(&err, NONE, NONE, NONE, "successful set_domain_policy");
+    pol_fs(max, a);
+    dom_fs(h, d, b);
+    ck_assert_msg(fs_equal(a, b), "%s: domain given max: missing {%s}", uri_of(u),
+                  (fs_andnot(a, a, b), fs_names(a)));
+    RC(0, cpupolicy_set_domain_policy(h, d, prev, NULL));
+    got = dom_policy(h, d);
+    snprintf(what, sizeof(what), "%s: %s domain given its previous policy back", uri_of(u),
+             type_name(type));
+    assert_same_policy(prev, got, what);
+    EV(cpupolicy_free(got));
+    EV(cpupolicy_free(prev));
+    EV(cpupolicy_free(max));
     close_handle(h);
 }
 END_TEST
@@ -525,8 +579,6 @@ START_TEST(destroyed_domain_is_esrch_everywhere)
     RC(-ESRCH, cpupolicy_get_domain_policy(h, d, p));
     RC(-ESRCH, cpupolicy_set_domain_policy(h, d, p, &err));
     RC(-ESRCH, cpupolicy_set_featureset(h, d, fs, NR_WORDS, &err));
-    /* A never-used domid, too. */
-    RC(-ESRCH, cpupolicy_get_domain_policy(h, 0x7fefu, p));
     /* The next domain does not take the destroyed one's id (a stale id held by a
      * toolstack must not name a new domain). */
     d2 = create_domain(h, CPUPOLICY_DOMAIN_HVM);
@@ -536,15 +588,59 @@ START_TEST(destroyed_domain_is_esrch_everywhere)
 }
 END_TEST
 
+/* A domid nothing has used is -ESRCH for every policy call, on every backend.  0x7fef is
+ * the last ordinary domid (Xen's DOMID_FIRST_RESERVED is 0x7ff0): no toolstack reaches
+ * it in a test run, and no backend may read it as "the caller's own domain". */
+START_TEST(unknown_domid_is_esrch_for_policy_calls)
+{
+    cpupolicy_handle_t *h = open_uri(_i);
+    cpupolicy_t *p = sys_policy(h, CPUPOLICY_PV_DEFAULT);
+    uint32_t fs[NR_WORDS];
+    cpupolicy_err_t err;
+    pol_fs(p, fs);
+    RC(-ESRCH, cpupolicy_get_domain_policy(h, 0x7fefu, p));
+    RC(-ESRCH, cpupolicy_set_domain_policy(h, 0x7fefu, p, &err));
+    RC(-ESRCH, cpupolicy_set_featureset(h, 0x7fefu, fs, NR_WORDS, &err));
+    EV(cpupolicy_free(p));
+    close_handle(h);
+}
+END_TEST
+
+/* Only where the probe found that domain_create answers -EOPNOTSUPP: the whole
+ * life-cycle says so, every time, for both types, and *domid is left alone - a
+ * backend must not half-support domains.  Start and destroy are asked about domid
+ * 0x7fef, never about an operator's domain, so a backend that did destroy domains could
+ * harm nothing here. */
+START_TEST(backend_without_domain_creation_refuses_the_whole_life_cycle)
+{
+    cpupolicy_handle_t *h = open_uri(_i);
+    unsigned type;
+    for ( type = CPUPOLICY_DOMAIN_PV; type <= CPUPOLICY_DOMAIN_HVM; ++type )
+    {
+        uint32_t d = GUARD;
+        int rc = E(cpupolicy_domain_create(h, type, &d));
+        ck_assert_msg(rc == -EOPNOTSUPP && d == GUARD,
+                      "%s: domain_create(%s): expected %d and domid untouched (%#x), got %d "
+                      "and %#x", uri_of(_i), type_name(type), -EOPNOTSUPP, GUARD, rc, d);
+    }
+    RC(-EOPNOTSUPP, cpupolicy_domain_start(h, 0x7fefu));
+    RC(-EOPNOTSUPP, cpupolicy_domain_destroy(h, 0x7fefu));
+    close_handle(h);
+}
+END_TEST
+
 /* --- featureset operations on domains ----------------------------------------------- */
 
-/* Clearing avx2 (avx, sse4.2, or another feature with dependents on hosts without it) from an HVM domain's featureset takes
- * exactly that feature and its dependency closure away; every other feature stays. */
+/* Clearing avx2 (avx, sse4.2, or another feature with dependents on hosts without them)
+ * from a domain's featureset takes exactly that feature and its dependency closure away;
+ * every other feature stays.  Once per domain type. */
 START_TEST(set_featureset_clearing_a_feature_takes_its_dependents)
 {
     static const char *const candidates[] = { "avx2", "avx", "sse4-2" };
-    cpupolicy_handle_t *h = open_uri(_i);
-    uint32_t d = create_domain(h, CPUPOLICY_DOMAIN_HVM);
+    const int u = URI_OF(_i);
+    const unsigned type = TYPE_OF(_i);
+    cpupolicy_handle_t *h = open_uri(u);
+    uint32_t d = policy_test_domain(h, u, type);
     uint32_t fs[NR_WORDS], deps[NR_WORDS], want[NR_WORDS], got[NR_WORDS], f = NONE, i;
     cpupolicy_err_t err;
     int c, rc;
@@ -555,20 +651,22 @@ START_TEST(set_featureset_clearing_a_feature_takes_its_dependents)
             f = feature(candidates[c]);
     if ( f == NONE )
         f = feature_with_dependent(fs);
-    ck_assert_msg(f != NONE, "%s: HVM default has no feature with a dependent", uri_of(_i));
+    ck_assert_msg(f != NONE, "%s: %s domain d%u has no feature with a dependent", uri_of(u),
+                  type_name(type), d);
     RC(0, cpupolicy_feature_deps(f, deps, NR_WORDS));
     set_bit(deps, f);
     fs_andnot(want, fs, deps);
 
     clear_bit(fs, f); /* dependents left in: the call must take them */
     rc = E(cpupolicy_set_featureset(h, d, fs, NR_WORDS, &err));
-    ck_assert_msg(rc == 0, "%s: set_featureset without %s: expected 0, got %d (leaf %#x:%#x)",
-                  uri_of(_i), cpupolicy_feature_name(f), rc, err.leaf, err.subleaf);
+    ck_assert_msg(rc == 0, "%s: %s domain: set_featureset without %s: expected 0, got %d "
+                  "(leaf %#x:%#x)", uri_of(u), type_name(type), cpupolicy_feature_name(f), rc,
+                  err.leaf, err.subleaf);
     dom_fs(h, d, got);
     for ( i = 0; i < NR_WORDS; ++i )
         ck_assert_msg(got[i] == want[i],
-                      "%s: after clearing %s, word %u: expected %08x, got %08x "
-                      "(removed {%s}, expected removed {%s})", uri_of(_i),
+                      "%s: %s domain: after clearing %s, word %u: expected %08x, got %08x "
+                      "(removed {%s}, expected removed {%s})", uri_of(u), type_name(type),
                       cpupolicy_feature_name(f), i, want[i], got[i],
                       (fs_andnot(fs, fs, got), fs_names(fs)), fs_names(deps));
     close_handle(h);
@@ -576,24 +674,31 @@ START_TEST(set_featureset_clearing_a_feature_takes_its_dependents)
 END_TEST
 
 /* set_featureset goes through the same checks: beyond max is -EINVAL naming the leaf,
- * nonzero words beyond this build are -EOPNOTSUPP; both leave the policy alone. */
+ * nonzero words beyond this build are -EOPNOTSUPP; both leave the policy alone.  Once
+ * per domain type. */
 START_TEST(set_featureset_refusals_are_atomic)
 {
-    cpupolicy_handle_t *h = open_uri(_i);
-    uint32_t d = create_domain(h, CPUPOLICY_DOMAIN_PV);
+    const int u = URI_OF(_i);
+    const unsigned type = TYPE_OF(_i), hvm = type == CPUPOLICY_DOMAIN_HVM;
+    cpupolicy_handle_t *h = open_uri(u);
+    uint32_t d = policy_test_domain(h, u, type);
     uint32_t max[NR_WORDS], fs[NR_WORDS + 1], f;
     cpupolicy_t *before = dom_policy(h, d), *after;
     cpupolicy_err_t err;
     word_loc_t loc;
+    char what[256];
 
-    get_fs(h, CPUPOLICY_FEATURESET_PV_MAX, max);
+    get_fs(h, hvm ? CPUPOLICY_FEATURESET_HVM_MAX : CPUPOLICY_FEATURESET_PV_MAX, max);
     pol_fs(before, fs);
     f = feature_beyond(fs, max);
-    ck_assert_msg(f != NONE, "%s: no known feature beyond pv-max to try", uri_of(_i));
+    ck_assert_msg(f != NONE, "%s: no known feature beyond %s-max to try", uri_of(u),
+                  type_name(type));
     set_bit(fs, f);
     RC(-EINVAL, cpupolicy_set_featureset(h, d, fs, NR_WORDS, &err));
     loc = word_loc(f / 32);
-    assert_err(&err, loc.leaf, loc.subleaf, loc.msr, "set_featureset beyond max");
+    snprintf(what, sizeof(what), "%s: %s domain: set_featureset beyond max (%s)", uri_of(u),
+             type_name(type), cpupolicy_feature_name(f));
+    assert_err(&err, loc.leaf, loc.subleaf, loc.msr, what);
 
     pol_fs(before, fs);
     fs[NR_WORDS] = 1;
@@ -603,7 +708,9 @@ START_TEST(set_featureset_refusals_are_atomic)
     RC(-EINVAL, cpupolicy_set_featureset(h, d, NULL, NR_WORDS, &err));
 
     after = dom_policy(h, d);
-    assert_same_policy(before, after, "domain after refused set_featureset calls");
+    snprintf(what, sizeof(what), "%s: %s domain after refused set_featureset calls", uri_of(u),
+             type_name(type));
+    assert_same_policy(before, after, what);
     EV(cpupolicy_free(after));
     EV(cpupolicy_free(before));
     close_handle(h);
@@ -678,59 +785,75 @@ static void vendor_of(cpupolicy_handle_t *h, char out[13])
     EV(cpupolicy_free(raw));
 }
 
-/* What a toolstack does when a host joins a pool: read each host's HVM max featureset,
- * intersect, and give every domain the level.  Both domains then have exactly the level,
- * which each host's max contains.  The partner is the next URI of the same vendor (or
- * this URI again, through a second handle). */
+/* What a toolstack does when a host joins a pool: read each host's max featureset for
+ * the domain type, intersect, and give every domain the level.  The domains then have
+ * exactly the level, which each host's max contains.  The partner is the next URI of the
+ * same vendor (or this URI again, through a second handle).  Once per domain type.
+ * Where a host cannot create domains its test domain is levelled (not started), and a
+ * partner with no domain of this type only verifies the level. */
 START_TEST(pool_join_levels_two_hosts_to_one_featureset)
 {
+    const int u = URI_OF(_i);
+    const unsigned type = TYPE_OF(_i), hvm = type == CPUPOLICY_DOMAIN_HVM;
+    const unsigned max_idx = hvm ? CPUPOLICY_FEATURESET_HVM_MAX : CPUPOLICY_FEATURESET_PV_MAX;
     cpupolicy_handle_t *h[2];
     char v0[13], v1[13];
     uint32_t max[2][NR_WORDS], level[NR_WORDS], got[2][NR_WORDS], extra[NR_WORDS], d[2], i;
-    int k, partner = _i;
+    int k, host[2], has_domain[2];
 
-    h[0] = open_uri(_i);
+    host[0] = host[1] = u;
+    h[0] = open_uri(u);
     vendor_of(h[0], v0);
     for ( k = 1; k < nr_uris; ++k )
     {
-        int j = (_i + k) % nr_uris;
+        int j = (u + k) % nr_uris;
         h[1] = open_uri(j);
         vendor_of(h[1], v1);
         close_handle(h[1]);
         if ( !strcmp(v0, v1) )
         {
-            partner = j;
+            host[1] = j;
             break;
         }
     }
-    h[1] = open_uri(partner);
+    h[1] = open_uri(host[1]);
 
     for ( k = 0; k < 2; ++k )
-        get_fs(h[k], CPUPOLICY_FEATURESET_HVM_MAX, max[k]);
+        get_fs(h[k], max_idx, max[k]);
     for ( i = 0; i < NR_WORDS; ++i )
         level[i] = max[0][i] & max[1][i];
     for ( k = 0; k < 2; ++k )
     {
+        const int hk = host[k];
         cpupolicy_err_t err;
         int rc;
-        RC(0, cpupolicy_verify_featureset(h[k], CPUPOLICY_FEATURESET_HVM_MAX, level, NR_WORDS,
-                                          NULL));
-        d[k] = create_domain(h[k], CPUPOLICY_DOMAIN_HVM);
+        RC(0, cpupolicy_verify_featureset(h[k], max_idx, level, NR_WORDS, NULL));
+        has_domain[k] = backend[hk].can_create ||
+                        (backend[hk].has_test_domain && backend[hk].test_type == type);
+        if ( !has_domain[k] )
+            continue;
+        d[k] = policy_test_domain(h[k], hk, type);
         rc = E(cpupolicy_set_featureset(h[k], d[k], level, NR_WORDS, &err));
-        ck_assert_msg(rc == 0, "%s: set_featureset(level): expected 0, got %d (leaf %#x:%#x)",
-                      uri_of(k ? partner : _i), rc, err.leaf, err.subleaf);
+        ck_assert_msg(rc == 0, "%s: %s domain: set_featureset(level): expected 0, got %d "
+                      "(leaf %#x:%#x)", uri_of(hk), type_name(type), rc, err.leaf, err.subleaf);
         dom_fs(h[k], d[k], got[k]);
         fs_andnot(extra, got[k], max[k]);
-        ck_assert_msg(fs_empty(extra), "%s: levelled domain beyond this host's max: {%s}",
-                      uri_of(k ? partner : _i), fs_names(extra));
-        RC(0, cpupolicy_domain_start(h[k], d[k]));
+        ck_assert_msg(fs_empty(extra), "%s: levelled %s domain beyond this host's max: {%s}",
+                      uri_of(hk), type_name(type), fs_names(extra));
+        ck_assert_msg(fs_equal(got[k], level),
+                      "%s: levelled %s domain is not the level: missing {%s}", uri_of(hk),
+                      type_name(type), (fs_andnot(extra, level, got[k]), fs_names(extra)));
+        if ( backend[hk].can_create )
+            RC(0, cpupolicy_domain_start(h[k], d[k]));
     }
-    fs_andnot(extra, got[0], got[1]);
-    ck_assert_msg(fs_equal(got[0], got[1]), "%s + %s: levelled domains differ: first has {%s}, "
-                  "second has {%s}", uri_of(_i), uri_of(partner), fs_names(extra),
-                  (fs_andnot(extra, got[1], got[0]), fs_names(extra)));
-    ck_assert_msg(fs_equal(got[0], level), "%s: levelled domain is not the level: missing {%s}",
-                  uri_of(_i), (fs_andnot(extra, level, got[0]), fs_names(extra)));
+    if ( has_domain[1] )
+    {
+        fs_andnot(extra, got[0], got[1]);
+        ck_assert_msg(fs_equal(got[0], got[1]),
+                      "%s + %s: levelled domains differ: first has {%s}, second has {%s}",
+                      uri_of(host[0]), uri_of(host[1]), fs_names(extra),
+                      (fs_andnot(extra, got[1], got[0]), fs_names(extra)));
+    }
     close_handle(h[0]);
     close_handle(h[1]);
 }
@@ -877,43 +1000,242 @@ static void add_uris(void)
     free(copy);
 }
 
+/* --- which tests each URI runs ------------------------------------------------------- */
+
+/* CPUPOLICY_TEST_DOMID=DOMID[:pv|:hvm]; type -1 = infer.  0 ok, -1 malformed. */
+static int parse_test_domid(const char *env, uint32_t *domid, int *type)
+{
+    char *end;
+    unsigned long v;
+    if ( !*env || *env < '0' || *env > '9' )
+        return -1;
+    v = strtoul(env, &end, 10);
+    if ( v >= 0x7ff0u ) /* DOMID_FIRST_RESERVED: not an ordinary domain */
+        return -1;
+    *domid = (uint32_t)v;
+    if ( !*end )
+        *type = -1;
+    else if ( !strcmp(end, ":pv") )
+        *type = CPUPOLICY_DOMAIN_PV;
+    else if ( !strcmp(end, ":hvm") )
+        *type = CPUPOLICY_DOMAIN_HVM;
+    else
+        return -1;
+    return 0;
+}
+
+static int fs_subset(const uint32_t *a, const uint32_t *b)
+{
+    uint32_t t[NR_WORDS];
+    fs_andnot(t, a, b);
+    return fs_empty(t);
+}
+
+/* Ask URI u once whether its backend creates domains (create a PV domain, destroy it
+ * again); where it answers -EOPNOTSUPP, take the operator's test domain if one is
+ * given: read its policy, find its type, and check that its policy may still change by
+ * setting it unchanged (Xen refuses changes once a domain has run: -EEXIST).  Runs
+ * outside any test, so it reports by printing.  Returns -1 when the given test domain
+ * is unusable: the operator asked for tests the run cannot do, which must not pass. */
+static int probe_backend(int u, const char *env_domid)
+{
+    cpupolicy_handle_t *h = NULL;
+    cpupolicy_t *p = NULL;
+    uint32_t d = NONE, nr = NR_WORDS, fs[NR_WORDS], pvmax[NR_WORDS], hvmmax[NR_WORDS];
+    cpupolicy_err_t err;
+    int rc, type, ret = 0, in_pv, in_hvm;
+
+    backend[u].can_create = 1;
+    if ( cpupolicy_open(&h, uris[u]) )
+        return 0; /* every test of this URI fails at its own open, saying why */
+    rc = cpupolicy_domain_create(h, CPUPOLICY_DOMAIN_PV, &d);
+    if ( rc == 0 )
+    {
+        if ( (rc = cpupolicy_domain_destroy(h, d)) != 0 )
+            printf("probe %s: destroying the probe's domain d%u gave %d\n", uri_of(u), d, rc);
+        goto out;
+    }
+    if ( rc != -EOPNOTSUPP )
+    {
+        /* Not a "cannot": let the domain tests run and fail with it. */
+        printf("probe %s: domain_create gave %d (%s); the domain tests run regardless\n",
+               uri_of(u), rc, strerror(-rc));
+        goto out;
+    }
+    backend[u].can_create = 0;
+    if ( !env_domid )
+    {
+        snprintf(backend[u].why, sizeof(backend[u].why),
+                 "the backend cannot create domains (domain_create: %d, EOPNOTSUPP) and "
+                 "CPUPOLICY_TEST_DOMID names no test domain", -EOPNOTSUPP);
+        goto out;
+    }
+    if ( parse_test_domid(env_domid, &d, &type) )
+    {
+        printf("FAIL CPUPOLICY_TEST_DOMID='%s': expected DOMID[:pv|:hvm], DOMID < 0x7ff0\n",
+               env_domid);
+        ret = -1;
+        goto out;
+    }
+    p = cpupolicy_alloc();
+    if ( !p || (rc = cpupolicy_get_domain_policy(h, d, p)) != 0 )
+    {
+        printf("FAIL probe %s: test domain d%u (CPUPOLICY_TEST_DOMID): get_domain_policy "
+               "gave %d (%s)\n", uri_of(u), d, p ? rc : -ENOMEM, strerror(p ? -rc : ENOMEM));
+        ret = -1;
+        goto out;
+    }
+    if ( type < 0 )
+    {
+        /* A domain's policy lies within its type's max; a policy within both cannot be
+         * told apart this way. */
+        if ( cpupolicy_policy_to_featureset(p, fs, &nr) ||
+             cpupolicy_get_featureset(h, CPUPOLICY_FEATURESET_PV_MAX, &nr, pvmax) ||
+             cpupolicy_get_featureset(h, CPUPOLICY_FEATURESET_HVM_MAX, &nr, hvmmax) )
+        {
+            printf("FAIL probe %s: reading featuresets to type test domain d%u\n", uri_of(u), d);
+            ret = -1;
+            goto out;
+        }
+        in_pv = fs_subset(fs, pvmax);
+        in_hvm = fs_subset(fs, hvmmax);
+        if ( in_pv == in_hvm )
+        {
+            printf("FAIL probe %s: test domain d%u's featureset is within %s max: cannot tell "
+                   "its type; set CPUPOLICY_TEST_DOMID=%u:pv or %u:hvm\n", uri_of(u), d,
+                   in_pv ? "both pv and hvm" : "neither pv nor hvm", d, d);
+            ret = -1;
+            goto out;
+        }
+        type = in_pv ? CPUPOLICY_DOMAIN_PV : CPUPOLICY_DOMAIN_HVM;
+    }
+    rc = cpupolicy_set_domain_policy(h, d, p, &err);
+    if ( rc )
+    {
+        printf("FAIL probe %s: test domain d%u: setting its own policy back gave %d (%s)%s\n",
+               uri_of(u), d, rc, strerror(-rc),
+               rc == -EEXIST ? ": it has run, so its policy is fixed; give a domain created "
+                               "paused (xl create -p) and never unpaused" : "");
+        ret = -1;
+        goto out;
+    }
+    backend[u].has_test_domain = 1;
+    backend[u].test_domid = d;
+    backend[u].test_type = (unsigned)type;
+    backend[u].test_policy = p;
+    p = NULL;
+    snprintf(backend[u].why, sizeof(backend[u].why),
+             "the backend cannot create domains (domain_create: %d, EOPNOTSUPP) and the test "
+             "domain d%u (CPUPOLICY_TEST_DOMID) is %s", -EOPNOTSUPP, d, type_name((unsigned)type));
+    printf("URI %d: cannot create domains; policy tests use test domain d%u (%s)\n", u, d,
+           type_name((unsigned)type));
+out:
+    cpupolicy_free(p);
+    cpupolicy_close(h);
+    return ret;
+}
+
+/* Put each test domain's policy back as the suite found it.  Returns the failures. */
+static int restore_test_domains(void)
+{
+    int u, failed = 0;
+    for ( u = 0; u < nr_uris; ++u )
+    {
+        cpupolicy_handle_t *h = NULL;
+        cpupolicy_err_t err;
+        int rc;
+        if ( !backend[u].has_test_domain )
+            continue;
+        rc = cpupolicy_open(&h, uris[u]);
+        if ( rc == 0 )
+            rc = cpupolicy_set_domain_policy(h, backend[u].test_domid, backend[u].test_policy,
+                                             &err);
+        cpupolicy_close(h);
+        if ( rc )
+        {
+            printf("FAIL %s: putting test domain d%u's policy back at the end gave %d\n",
+                   uri_of(u), backend[u].test_domid, rc);
+            ++failed;
+        }
+        cpupolicy_free(backend[u].test_policy);
+    }
+    return failed;
+}
+
+static int nr_skipped;
+
+static void skip(const TTest *t, int u, int type, const char *why)
+{
+    ++nr_skipped;
+    printf("SKIP %s [%s%s%s]: %s\n", t->name, uri_of(u), type < 0 ? "" : ", ",
+           type < 0 ? "" : type_name((unsigned)type), why);
+}
+
+enum needs { ANY_BACKEND, CREATES_DOMAINS, CANNOT_CREATE_DOMAINS };
+
+/* One iteration per URI (iteration = URI index), left out where the backend lacks what
+ * the test needs. */
+static void add_per_uri(TCase *tc, const TTest *t, enum needs needs)
+{
+    int u;
+    for ( u = 0; u < nr_uris; ++u )
+        if ( needs == ANY_BACKEND || (needs == CREATES_DOMAINS) == !!backend[u].can_create )
+            tcase_add_loop_test(tc, t, u, u + 1);
+        else if ( needs == CREATES_DOMAINS )
+            skip(t, u, -1, backend[u].why);
+}
+
+/* One iteration per URI and domain type (iteration = 2 * URI + type), where a domain of
+ * the type is at hand: the backend creates one, or the operator gave one. */
+static void add_per_domain_type(TCase *tc, const TTest *t)
+{
+    int u;
+    unsigned type;
+    for ( u = 0; u < nr_uris; ++u )
+        for ( type = CPUPOLICY_DOMAIN_PV; type <= CPUPOLICY_DOMAIN_HVM; ++type )
+            if ( backend[u].can_create ||
+                 (backend[u].has_test_domain && backend[u].test_type == type) )
+                tcase_add_loop_test(tc, t, 2 * u + (int)type, 2 * u + (int)type + 1);
+            else
+                skip(t, u, (int)type, backend[u].why);
+}
+
 static Suite *conformance_suite(void)
 {
     Suite *s = suite_create("conformance");
     TCase *tc;
 
     tc = tcase_create("featureset");
-    tcase_add_loop_test(tc, featureset_null_buffer_gives_the_word_count, 0, nr_uris);
-    tcase_add_loop_test(tc, featureset_short_buffer_is_enobufs_with_what_fits_copied, 0, nr_uris);
-    tcase_add_loop_test(tc, featureset_bad_index_and_missing_count_are_einval, 0, nr_uris);
-    tcase_add_loop_test(tc, featureset_indices_are_xens_order_not_the_policy_order, 0, nr_uris);
+    add_per_uri(tc, featureset_null_buffer_gives_the_word_count, ANY_BACKEND);
+    add_per_uri(tc, featureset_short_buffer_is_enobufs_with_what_fits_copied, ANY_BACKEND);
+    add_per_uri(tc, featureset_bad_index_and_missing_count_are_einval, ANY_BACKEND);
+    add_per_uri(tc, featureset_indices_are_xens_order_not_the_policy_order, ANY_BACKEND);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("system");
-    tcase_add_loop_test(tc, system_policies_nest_default_max_host_raw_except_synthesised, 0,
-                        nr_uris);
-    tcase_add_loop_test(tc, guest_policies_pass_the_dependency_check, 0, nr_uris);
-    tcase_add_loop_test(tc, levelling_caps_use_known_bits_and_agree_with_platform_info, 0,
-                        nr_uris);
+    add_per_uri(tc, system_policies_nest_default_max_host_raw_except_synthesised, ANY_BACKEND);
+    add_per_uri(tc, guest_policies_pass_the_dependency_check, ANY_BACKEND);
+    add_per_uri(tc, levelling_caps_use_known_bits_and_agree_with_platform_info, ANY_BACKEND);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("domain");
-    tcase_add_loop_test(tc, domain_create_starts_from_the_type_default_policy, 0, nr_uris);
-    tcase_add_loop_test(tc, domain_create_refuses_a_bad_type, 0, nr_uris);
-    tcase_add_loop_test(tc, set_domain_policy_beyond_max_is_einval_names_the_leaf_and_is_atomic,
-                        0, nr_uris);
-    tcase_add_loop_test(tc, set_domain_policy_dependency_violation_is_einval_and_atomic, 0,
-                        nr_uris);
-    tcase_add_loop_test(tc, set_domain_policy_accepts_max_and_restores_default, 0, nr_uris);
-    tcase_add_loop_test(tc, started_domain_refuses_policy_changes_with_eexist, 0, nr_uris);
-    tcase_add_loop_test(tc, destroyed_domain_is_esrch_everywhere, 0, nr_uris);
+    add_per_uri(tc, domain_create_starts_from_the_type_default_policy, CREATES_DOMAINS);
+    add_per_uri(tc, domain_create_refuses_a_bad_type, CREATES_DOMAINS);
+    add_per_uri(tc, backend_without_domain_creation_refuses_the_whole_life_cycle,
+                CANNOT_CREATE_DOMAINS);
+    add_per_domain_type(tc, set_domain_policy_beyond_max_is_einval_names_the_leaf_and_is_atomic);
+    add_per_domain_type(tc, set_domain_policy_dependency_violation_is_einval_and_atomic);
+    add_per_domain_type(tc, set_domain_policy_accepts_max_and_restores_the_previous_policy);
+    add_per_uri(tc, started_domain_refuses_policy_changes_with_eexist, CREATES_DOMAINS);
+    add_per_uri(tc, destroyed_domain_is_esrch_everywhere, CREATES_DOMAINS);
+    add_per_uri(tc, unknown_domid_is_esrch_for_policy_calls, ANY_BACKEND);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("featureset-ops");
-    tcase_add_loop_test(tc, set_featureset_clearing_a_feature_takes_its_dependents, 0, nr_uris);
-    tcase_add_loop_test(tc, set_featureset_refusals_are_atomic, 0, nr_uris);
-    tcase_add_loop_test(tc, verify_featureset_accepts_max_names_what_it_cannot_offer, 0, nr_uris);
-    tcase_add_loop_test(tc, pool_join_levels_two_hosts_to_one_featureset, 0, nr_uris);
+    add_per_domain_type(tc, set_featureset_clearing_a_feature_takes_its_dependents);
+    add_per_domain_type(tc, set_featureset_refusals_are_atomic);
+    add_per_uri(tc, verify_featureset_accepts_max_names_what_it_cannot_offer, ANY_BACKEND);
+    add_per_domain_type(tc, pool_join_levels_two_hosts_to_one_featureset);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("open");
@@ -928,19 +1250,24 @@ static Suite *conformance_suite(void)
 
 int main(void)
 {
+    const char *env_domid = getenv("CPUPOLICY_TEST_DOMID");
     SRunner *sr;
-    int run, failed, i;
+    int run, ck_failed, failed, i, probe_failed = 0;
 
     add_uris();
     for ( i = 0; i < nr_uris; ++i )
+    {
         printf("URI %d: %s\n", i, uri_of(i));
+        probe_failed += probe_backend(i, env_domid && *env_domid ? env_domid : NULL) != 0;
+    }
     sr = srunner_create(conformance_suite());
     srunner_run_all(sr, CK_NORMAL);
     run = srunner_ntests_run(sr);
-    failed = srunner_ntests_failed(sr);
+    ck_failed = srunner_ntests_failed(sr);
+    failed = ck_failed + probe_failed + restore_test_domains();
     srunner_free(sr);
     for ( i = 0; i < nr_uris; ++i )
         free(uris[i]);
-    printf("%d passed, %d failed\n", run - failed, failed);
+    printf("%d passed, %d failed, %d skipped\n", run - ck_failed, failed, nr_skipped);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

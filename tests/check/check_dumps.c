@@ -19,21 +19,12 @@
  *  6. 1-5's invariants again on 300 deterministic perturbations of the dumps.
  */
 #define _POSIX_C_SOURCE 200809L /* opendir/readdir under -std=c11 */
-#include <check.h>
 #include <dirent.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "cpupolicy.h"
+#include "check_common.h"
 
-#define NR_WORDS 19u
 #define NR_DUMPS 20
-#define NS CPUPOLICY_NO_SUBLEAF
-#define NONE 0xffffffffu
 
-static char dumps_dir[4096];
 static char dump_names[NR_DUMPS][256];
 static int nr_dumps;
 
@@ -45,12 +36,9 @@ static int cmp_names(const void *a, const void *b)
 /* Every regular *.txt of the directory except README; sorted, so runs are stable. */
 static int list_dumps(void)
 {
-    const char *d = getenv("CPUPOLICY_DUMPS");
-    DIR *dir;
+    DIR *dir = opendir(dumps_dir());
     struct dirent *e;
 
-    snprintf(dumps_dir, sizeof(dumps_dir), "%s", d && *d ? d : "../shared/cpuid-dumps");
-    dir = opendir(dumps_dir);
     if ( !dir )
         return -1;
     nr_dumps = 0;
@@ -88,26 +76,6 @@ static int vendor_of(const char *name)
 static const char *const index_names[] = { "raw", "host", "pv-max", "hvm-max", "pv-default",
                                            "hvm-default" };
 
-static cpupolicy_t *alloc_policy(void)
-{
-    cpupolicy_t *p = cpupolicy_alloc();
-    ck_assert_msg(p != NULL, "cpupolicy_alloc: NULL");
-    return p;
-}
-
-static cpupolicy_t *import_raw(const char *name)
-{
-    char path[4400];
-    cpupolicy_t *p = alloc_policy();
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/%s", dumps_dir, name);
-    rc = cpupolicy_import_dump(p, path, 0);
-    ck_assert_msg(rc == 0, "%s: import expected 0, got %d (%s)", name, rc,
-                  cpupolicy_last_import_error());
-    return p;
-}
-
 static cpupolicy_t *derive(const cpupolicy_t *raw, unsigned idx, const char *name)
 {
     cpupolicy_t *p = alloc_policy();
@@ -116,32 +84,12 @@ static cpupolicy_t *derive(const cpupolicy_t *raw, unsigned idx, const char *nam
     return p;
 }
 
-static void featureset(const cpupolicy_t *p, uint32_t *fs)
-{
-    uint32_t nr = NR_WORDS;
-    int rc = cpupolicy_policy_to_featureset(p, fs, &nr);
-    ck_assert_msg(rc == 0 && nr == NR_WORDS, "to_featureset: expected 0/19, got %d/%u", rc, nr);
-}
-
-static int test_bit(const uint32_t *fs, uint32_t f)
-{
-    return (fs[f / 32] >> (f % 32)) & 1;
-}
-
-static uint32_t feature(const char *name)
-{
-    uint32_t f = NONE;
-    int rc = cpupolicy_feature_from_name(name, &f);
-    ck_assert_msg(rc == 0, "test bug: feature '%s' unknown (%d)", name, rc);
-    return f;
-}
-
 /* --- 0. the data set ----------------------------------------------------------------- */
 START_TEST(dumps_directory_holds_the_twenty_dumps)
 {
     int per_vendor[NR_VENDORS] = { 0 }, i, v;
 
-    ck_assert_msg(nr_dumps == NR_DUMPS, "%s: expected %d dumps, found %d", dumps_dir, NR_DUMPS,
+    ck_assert_msg(nr_dumps == NR_DUMPS, "%s: expected %d dumps, found %d", dumps_dir(), NR_DUMPS,
                   nr_dumps);
     for ( i = 0; i < nr_dumps; ++i )
     {
@@ -157,27 +105,16 @@ START_TEST(dumps_directory_holds_the_twenty_dumps)
 END_TEST
 
 /* --- 1. raw featureset == the leaves ------------------------------------------------------ */
-/* Where each featureset word lives (Xen's cpufeatureset.h word order). */
-static const struct { uint32_t leaf, subleaf; char reg; } word_src[NR_WORDS] = {
-    { 0x1, NS, 'd' },        { 0x1, NS, 'c' },        { 0x80000001u, NS, 'd' },
-    { 0x80000001u, NS, 'c' }, { 0xd, 1, 'a' },        { 0x7, 0, 'b' },
-    { 0x7, 0, 'c' },         { 0x80000007u, NS, 'd' }, { 0x80000008u, NS, 'b' },
-    { 0x7, 0, 'd' },         { 0x7, 1, 'a' },         { 0x80000021u, NS, 'a' },
-    { 0x7, 1, 'b' },         { 0x7, 2, 'd' },         { 0x7, 1, 'c' },
-    { 0x7, 1, 'd' },         { 0, 0, 'L' } /* MSR 0x10a[31:0] */,
-    { 0, 0, 'H' } /* MSR 0x10a[63:32] */,             { 0x80000021u, NS, 'c' },
-};
-
 START_TEST(raw_featureset_is_the_bits_read_from_the_leaves)
 {
     const char *name = dump_names[_i];
-    cpupolicy_t *raw = import_raw(name);
+    cpupolicy_t *raw = import_dump(name);
     cpupolicy_msr_t msrs[8];
     uint32_t fs[NR_WORDS], nr_msrs = 8, nr_leaves = 0, w, i;
     uint64_t arch_caps = 0;
     int found = 0, rc;
 
-    featureset(raw, fs);
+    pol_fs(raw, fs);
     rc = cpupolicy_serialise(raw, NULL, &nr_leaves, msrs, &nr_msrs);
     ck_assert_msg(rc == 0, "%s: serialise expected 0, got %d", name, rc);
     for ( i = 0; i < nr_msrs; ++i )
@@ -191,20 +128,21 @@ START_TEST(raw_featureset_is_the_bits_read_from_the_leaves)
 
     for ( w = 0; w < NR_WORDS; ++w )
     {
+        /* Where each featureset word lives: Xen's cpufeatureset.h word order. */
+        word_loc_t loc = word_loc(w);
         uint32_t expect;
-        if ( word_src[w].reg == 'L' || word_src[w].reg == 'H' )
-            expect = (uint32_t)(word_src[w].reg == 'L' ? arch_caps : arch_caps >> 32);
+        if ( loc.msr != NONE )
+        {
+            ck_assert_msg(loc.msr == 0x10a, "test bug: word %u in MSR %#x", w, loc.msr);
+            expect = (uint32_t)(loc.reg ? arch_caps >> 32 : arch_caps);
+        }
         else
         {
-            cpupolicy_leaf_t l;
-            rc = cpupolicy_get_cpuid(raw, word_src[w].leaf, word_src[w].subleaf, &l);
-            ck_assert_msg(rc == 0, "%s: get_cpuid %#x:%#x expected 0, got %d", name,
-                          word_src[w].leaf, word_src[w].subleaf, rc);
-            expect = word_src[w].reg == 'a' ? l.a : word_src[w].reg == 'b' ? l.b
-                   : word_src[w].reg == 'c' ? l.c : l.d;
+            cpupolicy_leaf_t l = cpuid_of(raw, loc.leaf, loc.subleaf);
+            expect = leaf_reg(&l, loc.reg);
         }
-        ck_assert_msg(fs[w] == expect, "%s: word %u (%#x:%#x.%c): expected %08x, got %08x", name,
-                      w, word_src[w].leaf, word_src[w].subleaf, word_src[w].reg, expect, fs[w]);
+        ck_assert_msg(fs[w] == expect, "%s: word %u (%#x:%#x.%c / MSR %#x): expected %08x, got %08x",
+                      name, w, loc.leaf, loc.subleaf, "abcd"[loc.reg], loc.msr, expect, fs[w]);
     }
     cpupolicy_free(raw);
 }
@@ -268,7 +206,7 @@ static void assert_deps(const uint32_t *fs, const char *dump, const char *idx)
 START_TEST(default_within_max_within_host_within_raw_and_deps_hold)
 {
     const char *name = dump_names[_i];
-    cpupolicy_t *raw = import_raw(name), *p[6];
+    cpupolicy_t *raw = import_dump(name), *p[6];
     uint32_t fs[6][NR_WORDS];
     unsigned idx;
     int hvm;
@@ -276,7 +214,7 @@ START_TEST(default_within_max_within_host_within_raw_and_deps_hold)
     for ( idx = 0; idx < 6; ++idx )
     {
         p[idx] = derive(raw, idx, name);
-        featureset(p[idx], fs[idx]);
+        pol_fs(p[idx], fs[idx]);
         if ( idx != CPUPOLICY_RAW )
             assert_deps(fs[idx], name, index_names[idx]);
     }
@@ -308,7 +246,7 @@ END_TEST
 START_TEST(every_default_runs_on_its_own_max)
 {
     const char *name = dump_names[_i];
-    cpupolicy_t *raw = import_raw(name);
+    cpupolicy_t *raw = import_dump(name);
     static const unsigned pairs[][2] = {
         { CPUPOLICY_PV_MAX, CPUPOLICY_PV_DEFAULT }, { CPUPOLICY_HVM_MAX, CPUPOLICY_HVM_DEFAULT },
         { CPUPOLICY_PV_MAX, CPUPOLICY_PV_MAX },     { CPUPOLICY_HVM_MAX, CPUPOLICY_HVM_MAX },
@@ -343,15 +281,15 @@ START_TEST(every_listed_exception_is_synthesised_by_some_dump)
 
     for ( d = 0; d < nr_dumps; ++d )
     {
-        cpupolicy_t *raw = import_raw(dump_names[d]);
+        cpupolicy_t *raw = import_dump(dump_names[d]);
         uint32_t host[NR_WORDS], max[NR_WORDS];
         cpupolicy_t *h = derive(raw, CPUPOLICY_HOST, dump_names[d]);
-        featureset(h, host);
+        pol_fs(h, host);
         cpupolicy_free(h);
         for ( hvm = 0; hvm <= 1; ++hvm )
         {
             cpupolicy_t *m = derive(raw, hvm ? CPUPOLICY_HVM_MAX : CPUPOLICY_PV_MAX, dump_names[d]);
-            featureset(m, max);
+            pol_fs(m, max);
             for ( w = 0; w < NR_WORDS; ++w )
                 seen[hvm][w] |= max[w] & ~host[w];
             cpupolicy_free(m);
@@ -404,7 +342,7 @@ static void level_and_check(int vendor, unsigned in_idx, unsigned host_idx)
         if ( vendor_of(dump_names[i]) != vendor )
             continue;
         names[n] = dump_names[i];
-        raws[n] = import_raw(dump_names[i]);
+        raws[n] = import_dump(dump_names[i]);
         in[n] = derive(raws[n], in_idx, dump_names[i]);
         hosts[n] = derive(raws[n], host_idx, dump_names[i]);
         ++n;
@@ -467,7 +405,7 @@ START_TEST(levelling_across_vendors_names_the_first_odd_one)
                 at = 0;
             else if ( pass == 0 || v == V_INTEL )
                 continue;
-            raws[at] = import_raw(dump_names[i]);
+            raws[at] = import_dump(dump_names[i]);
             in[at] = derive(raws[at], CPUPOLICY_HVM_MAX, dump_names[i]);
             if ( at )
                 ++n;
@@ -498,7 +436,7 @@ END_TEST
 START_TEST(round_trip_is_identical_for_every_index)
 {
     const char *name = dump_names[_i];
-    cpupolicy_t *raw = import_raw(name);
+    cpupolicy_t *raw = import_dump(name);
     static cpupolicy_leaf_t a[512], b[512];
     cpupolicy_msr_t ma[8], mb[8];
     unsigned idx;
@@ -568,7 +506,7 @@ START_TEST(perturbed_dumps_keep_the_invariants)
     for ( it = 0; it < 60; ++it )
     {
         const char *name = dump_names[(unsigned)(_i * 60 + it) % (unsigned)nr_dumps];
-        cpupolicy_t *raw = import_raw(name), *p[6];
+        cpupolicy_t *raw = import_dump(name), *p[6];
         uint32_t nl = 512, nm = 8, k, nmut = rnd() % 40, idx;
         cpupolicy_err_t e;
         int rc;
@@ -615,7 +553,7 @@ START_TEST(perturbed_dumps_keep_the_invariants)
             p[idx] = derive(raw, idx, name);
             if ( idx == CPUPOLICY_RAW )
                 continue;
-            featureset(p[idx], fs);
+            pol_fs(p[idx], fs);
             rc = cpupolicy_featureset_check_deps(fs, NR_WORDS, &bad);
             ck_assert_msg(rc == 0, "iteration %d (%s) %s: %u (%s) lacks a prerequisite", it, name,
                           index_names[idx], bad, cpupolicy_feature_name(bad));
@@ -701,20 +639,11 @@ static Suite *dumps_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int run, failed;
-
     if ( list_dumps() )
     {
         printf("cannot open the dumps directory '%s' (CPUPOLICY_DUMPS)\n0 passed, 1 failed\n",
-               dumps_dir);
+               dumps_dir());
         return EXIT_FAILURE;
     }
-    sr = srunner_create(dumps_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    run = srunner_ntests_run(sr);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    printf("%d passed, %d failed\n", run - failed, failed);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(dumps_suite());
 }

@@ -7,19 +7,9 @@
  * deps.tsv (Xen's cpufeatureset.h numbering: word * 32 + bit), written out here rather
  * than read from the library under test.  Every check states expected vs actual.
  */
-#include <check.h>
-#include <errno.h>
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "cpupolicy.h"
-
-#define NR_WORDS 19u               /* the featureset size this suite was written for */
-#define NR_BITS (NR_WORDS * 32u)
-#define NOT_WRITTEN 0xdeadbeefu    /* guard value: "the library did not touch this" */
-#define ERRNO_SENTINEL 0x5eed      /* no errno value is this large */
+#include "check_common.h"
 
 /* Reference facts (features.tsv). */
 enum {
@@ -41,25 +31,6 @@ enum {
 };
 
 /* --- helpers ------------------------------------------------------------------ */
-static int test_bit(const uint32_t *fs, uint32_t f)
-{
-    return (fs[f / 32] >> (f % 32)) & 1;
-}
-static void set_bit(uint32_t *fs, uint32_t f)
-{
-    fs[f / 32] |= 1u << (f % 32);
-}
-static void clear_bit(uint32_t *fs, uint32_t f)
-{
-    fs[f / 32] &= ~(1u << (f % 32));
-}
-static unsigned count_bits(const uint32_t *fs, uint32_t nr)
-{
-    unsigned n = 0, i;
-    for ( i = 0; i < nr; ++i )
-        n += (unsigned)__builtin_popcount(fs[i]);
-    return n;
-}
 static void fill(uint32_t *fs, uint32_t nr, uint32_t v)
 {
     uint32_t i;
@@ -210,7 +181,7 @@ static const struct {
 };
 START_TEST(name_or_alias_resolves_to_its_feature)
 {
-    uint32_t f = NOT_WRITTEN;
+    uint32_t f = GUARD;
     int rc;
 
     errno = ERRNO_SENTINEL;
@@ -228,27 +199,27 @@ static const char *const unknown_names[] = {
 };
 START_TEST(unknown_name_is_enoent_and_leaves_feature_alone)
 {
-    uint32_t f = NOT_WRITTEN;
+    uint32_t f = GUARD;
     int rc;
 
     errno = ERRNO_SENTINEL;
     rc = cpupolicy_feature_from_name(unknown_names[_i], &f);
     ck_assert_msg(rc == -ENOENT, "\"%s\": expected -ENOENT (%d), got %d", unknown_names[_i],
                   -ENOENT, rc);
-    ck_assert_uint_eq(f, NOT_WRITTEN);
+    ck_assert_uint_eq(f, GUARD);
     ck_assert_int_eq(errno, ERRNO_SENTINEL);
 }
 END_TEST
 
 START_TEST(null_arguments_to_from_name_are_einval)
 {
-    uint32_t f = NOT_WRITTEN;
+    uint32_t f = GUARD;
 
     errno = ERRNO_SENTINEL;
     ck_assert_int_eq(cpupolicy_feature_from_name(NULL, &f), -EINVAL);
     ck_assert_int_eq(cpupolicy_feature_from_name("fpu", NULL), -EINVAL);
     ck_assert_int_eq(cpupolicy_feature_from_name(NULL, NULL), -EINVAL);
-    ck_assert_uint_eq(f, NOT_WRITTEN);
+    ck_assert_uint_eq(f, GUARD);
     ck_assert_int_eq(errno, ERRNO_SENTINEL);
 }
 END_TEST
@@ -284,7 +255,7 @@ START_TEST(every_name_round_trips_through_from_name)
         if ( !n )
             continue;
         ++named;
-        back = NOT_WRITTEN;
+        back = GUARD;
         ck_assert_msg(cpupolicy_feature_from_name(n, &back) == 0 && back == f,
                       "\"%s\": expected %u, got %u", n, f, back);
     }
@@ -300,7 +271,7 @@ START_TEST(clearing_xsave_clears_exactly_47_features_among_them_avx_family)
     uint32_t fs[NR_WORDS];
     unsigned i;
 
-    fill(fs, NR_WORDS, NOT_WRITTEN);
+    fill(fs, NR_WORDS, GUARD);
     ck_assert_int_eq(cpupolicy_feature_deps(F_XSAVE, fs, NR_WORDS), 0);
     ck_assert_uint_eq(count_bits(fs, NR_WORDS), NR_XSAVE_CLOSURE);
     for ( i = 0; i < sizeof(must) / sizeof(must[0]); ++i )
@@ -338,7 +309,7 @@ END_TEST
 START_TEST(leaf_feature_has_empty_closure)
 {
     uint32_t fs[NR_WORDS];
-    fill(fs, NR_WORDS, NOT_WRITTEN);
+    fill(fs, NR_WORDS, GUARD);
     ck_assert_int_eq(cpupolicy_feature_deps(F_VME, fs, NR_WORDS), 0);
     ck_assert_uint_eq(count_bits(fs, NR_WORDS), 0);
 }
@@ -373,11 +344,11 @@ START_TEST(deps_errors_unknown_feature_and_null)
     uint32_t fs[NR_WORDS];
 
     errno = ERRNO_SENTINEL;
-    fill(fs, NR_WORDS, NOT_WRITTEN);
+    fill(fs, NR_WORDS, GUARD);
     ck_assert_int_eq(cpupolicy_feature_deps(F_UNNAMED, fs, NR_WORDS), -ENOENT);
     ck_assert_int_eq(cpupolicy_feature_deps(NR_BITS, fs, NR_WORDS), -ENOENT);
     ck_assert_int_eq(cpupolicy_feature_deps(UINT32_MAX, fs, NR_WORDS), -ENOENT);
-    ck_assert_uint_eq(fs[0], NOT_WRITTEN);
+    ck_assert_uint_eq(fs[0], GUARD);
     ck_assert_int_eq(cpupolicy_feature_deps(F_XSAVE, NULL, NR_WORDS), -EINVAL);
     ck_assert_int_eq(cpupolicy_feature_deps(F_UNNAMED, NULL, NR_WORDS), -EINVAL);
     ck_assert_int_eq(errno, ERRNO_SENTINEL);
@@ -389,12 +360,12 @@ START_TEST(deps_into_short_buffer_is_enobufs_with_what_fits)
     uint32_t full[NR_WORDS], fs[3];
 
     ck_assert_int_eq(cpupolicy_feature_deps(F_XSAVE, full, NR_WORDS), 0);
-    fill(fs, 3, NOT_WRITTEN);
+    fill(fs, 3, GUARD);
     /* closure(xsave) reaches word 5 (avx2) and beyond: 2 words cannot hold it. */
     ck_assert_int_eq(cpupolicy_feature_deps(F_XSAVE, fs, 2), -ENOBUFS);
     ck_assert_uint_eq(fs[0], full[0]);
     ck_assert_uint_eq(fs[1], full[1]);
-    ck_assert_uint_eq(fs[2], NOT_WRITTEN);
+    ck_assert_uint_eq(fs[2], GUARD);
     /* fpu's closure is mmx (word 0), mmxext/3dnow/3dnowext (word 2) and
      * rstr-fp-err-ptrs (word 8): 3 words hold 4 of the 5, 9 words hold all. */
     ck_assert_int_eq(cpupolicy_feature_deps(F_FPU, fs, 3), -ENOBUFS);
@@ -409,11 +380,11 @@ START_TEST(deps_into_long_buffer_zeroes_extra_words)
     uint32_t fs[NR_WORDS + 5];
     unsigned i;
 
-    fill(fs, NR_WORDS + 5, NOT_WRITTEN);
+    fill(fs, NR_WORDS + 5, GUARD);
     ck_assert_int_eq(cpupolicy_feature_deps(F_XSAVE, fs, NR_WORDS + 4), 0);
     for ( i = NR_WORDS; i < NR_WORDS + 4; ++i )
         ck_assert_msg(fs[i] == 0, "word %u: expected 0, got %#x", i, fs[i]);
-    ck_assert_uint_eq(fs[NR_WORDS + 4], NOT_WRITTEN);
+    ck_assert_uint_eq(fs[NR_WORDS + 4], GUARD);
     ck_assert_uint_eq(count_bits(fs, NR_WORDS + 4), NR_XSAVE_CLOSURE);
 }
 END_TEST
@@ -443,7 +414,7 @@ END_TEST
 
 START_TEST(check_deps_names_the_lowest_feature_missing_a_prerequisite)
 {
-    uint32_t fs[NR_WORDS], bad = NOT_WRITTEN;
+    uint32_t fs[NR_WORDS], bad = GUARD;
 
     errno = ERRNO_SENTINEL;
     memcpy(fs, cpupolicy_static_featuremask(CPUPOLICY_MASK_KNOWN), sizeof(fs));
@@ -477,7 +448,7 @@ START_TEST(check_deps_length_skew)
     /* Short: zero-extended.  Two words holding avx without xsave still fail... */
     fill(fs, NR_WORDS + 2, 0);
     set_bit(fs, F_AVX);
-    bad = NOT_WRITTEN;
+    bad = GUARD;
     ck_assert_int_eq(cpupolicy_featureset_check_deps(fs, 2, &bad), -EINVAL);
     ck_assert_uint_eq(bad, F_AVX);
     /* ...and with xsave they pass, although words 2..18 are absent. */
@@ -489,7 +460,7 @@ START_TEST(check_deps_length_skew)
 
     /* Long with a nonzero unknown word: never truncated into a pass. */
     fs[NR_WORDS + 1] = 1;
-    bad = NOT_WRITTEN;
+    bad = GUARD;
     errno = ERRNO_SENTINEL;
     ck_assert_int_eq(cpupolicy_featureset_check_deps(fs, NR_WORDS + 2, &bad), -EOPNOTSUPP);
     ck_assert_uint_eq(bad, ~0u);
@@ -503,7 +474,7 @@ END_TEST
 
 START_TEST(check_deps_null_fs_is_einval)
 {
-    uint32_t bad = NOT_WRITTEN;
+    uint32_t bad = GUARD;
     errno = ERRNO_SENTINEL;
     ck_assert_int_eq(cpupolicy_featureset_check_deps(NULL, NR_WORDS, &bad), -EINVAL);
     ck_assert_uint_eq(bad, ~0u);
@@ -532,7 +503,7 @@ START_TEST(sanitise_clears_unknown_bits_and_zeroes_extra_words)
     uint32_t fs[NR_WORDS + 3], i;
 
     fill(fs, NR_WORDS + 3, ~0u);
-    fs[NR_WORDS + 2] = NOT_WRITTEN;  /* beyond nr: must stay */
+    fs[NR_WORDS + 2] = GUARD;  /* beyond nr: must stay */
     errno = ERRNO_SENTINEL;
     ck_assert_int_eq(cpupolicy_featureset_sanitise(fs, NR_WORDS + 2), 0);
     ck_assert_int_eq(errno, ERRNO_SENTINEL);
@@ -543,7 +514,7 @@ START_TEST(sanitise_clears_unknown_bits_and_zeroes_extra_words)
                       cpupolicy_static_featuremask(CPUPOLICY_MASK_KNOWN)[i], fs[i]);
     ck_assert_uint_eq(fs[NR_WORDS], 0);
     ck_assert_uint_eq(fs[NR_WORDS + 1], 0);
-    ck_assert_uint_eq(fs[NR_WORDS + 2], NOT_WRITTEN);
+    ck_assert_uint_eq(fs[NR_WORDS + 2], GUARD);
     ck_assert(!test_bit(fs, F_UNNAMED));
 }
 END_TEST
@@ -557,11 +528,11 @@ START_TEST(sanitise_short_featureset_writes_only_nr_words)
     set_bit(fs, F_FPU);
     set_bit(fs, F_SSE4_1);
     set_bit(fs, F_UNNAMED);
-    fs[2] = NOT_WRITTEN;
+    fs[2] = GUARD;
     ck_assert_int_eq(cpupolicy_featureset_sanitise(fs, 2), 0);
     ck_assert_uint_eq(fs[0], 1u << F_FPU);
     ck_assert_uint_eq(fs[1], 0);
-    ck_assert_uint_eq(fs[2], NOT_WRITTEN);
+    ck_assert_uint_eq(fs[2], GUARD);
     ck_assert_int_eq(cpupolicy_featureset_sanitise(fs, 0), 0);
     ck_assert_uint_eq(fs[0], 1u << F_FPU);
 }
@@ -631,8 +602,6 @@ START_TEST(no_function_touches_errno_on_success_or_failure)
 }
 END_TEST
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 static Suite *features_suite(void)
 {
     Suite *s = suite_create("cpupolicy features C ABI");
@@ -690,13 +659,5 @@ static Suite *features_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(features_suite());
-    int run, failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    run = srunner_ntests_run(sr);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    printf("%d passed, %d failed\n", run - failed, failed);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(features_suite());
 }

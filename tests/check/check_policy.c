@@ -17,20 +17,9 @@
  *  - the dumps' own register values, quoted where used (CPUPOLICY_DUMPS).
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen, unlink under -std=c11 */
-#include <check.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include "cpupolicy.h"
-
-#define NR_WORDS 19u
-#define ERRNO_SENTINEL 12345
-#define NONE 0xffffffffu
-#define NS CPUPOLICY_NO_SUBLEAF
-#define GUARD 0xdeadbeefu
+#include "check_common.h"
 
 #define INTEL_SNB "GenuineIntel00206D5_SandyBridgeEP.txt"
 #define INTEL_HSW "GenuineIntel00306F2_HaswellEP.txt"
@@ -39,48 +28,13 @@
 
 enum { F_FMA = 44, F_AVX2 = 165, F_AVX512F = 176 };
 
-/* --- errno discipline ----------------------------------------------------------- */
-static int errno_kept_i(int rc, const char *what, int line)
-{
-    ck_assert_msg(errno == ERRNO_SENTINEL, "line %d: %s changed errno: expected %d, got %d",
-                  line, what, ERRNO_SENTINEL, errno);
-    return rc;
-}
-static void *errno_kept_p(void *p, const char *what, int line)
-{
-    ck_assert_msg(errno == ERRNO_SENTINEL, "line %d: %s changed errno: expected %d, got %d",
-                  line, what, ERRNO_SENTINEL, errno);
-    return p;
-}
-#define E(call) (errno = ERRNO_SENTINEL, errno_kept_i((call), #call, __LINE__))
-#define EP(call) (errno = ERRNO_SENTINEL, errno_kept_p((void *)(call), #call, __LINE__))
-#define EV(call) ((void)(errno = ERRNO_SENTINEL), (call), (void)errno_kept_i(0, #call, __LINE__))
-
 /* --- helpers ---------------------------------------------------------------------- */
-static const char *dumps_dir(void)
-{
-    const char *d = getenv("CPUPOLICY_DUMPS");
-    return d && *d ? d : "../shared/cpuid-dumps";
-}
-
-static cpupolicy_t *alloc_policy(void)
-{
-    cpupolicy_t *p = EP(cpupolicy_alloc());
-    ck_assert_msg(p != NULL, "cpupolicy_alloc: expected a policy, got NULL");
-    return p;
-}
-
 /* Raw policy of a dump, then derived to idx (CPUPOLICY_RAW: as imported). */
 static cpupolicy_t *load(const char *name, unsigned idx)
 {
-    char path[4096];
-    cpupolicy_t *raw = alloc_policy(), *out;
+    cpupolicy_t *raw = import_dump(name), *out;
     int rc;
 
-    snprintf(path, sizeof(path), "%s/%s", dumps_dir(), name);
-    rc = E(cpupolicy_import_dump(raw, path, 0));
-    ck_assert_msg(rc == 0, "import %s: expected 0, got %d (%s)", path, rc,
-                  cpupolicy_last_import_error());
     if ( idx == CPUPOLICY_RAW )
         return raw;
     out = alloc_policy();
@@ -88,65 +42,6 @@ static cpupolicy_t *load(const char *name, unsigned idx)
     ck_assert_msg(rc == 0, "derive %s idx %u: expected 0, got %d", name, idx, rc);
     EV(cpupolicy_free(raw));
     return out;
-}
-
-/* A policy's complete serialised form, for byte-for-byte comparisons. */
-typedef struct {
-    uint32_t nr_leaves, nr_msrs;
-    cpupolicy_leaf_t leaves[512];
-    cpupolicy_msr_t msrs[8];
-} image_t;
-
-static void snap(const cpupolicy_t *p, image_t *img)
-{
-    int rc;
-    memset(img, 0, sizeof(*img));
-    img->nr_leaves = 512;
-    img->nr_msrs = 8;
-    rc = E(cpupolicy_serialise(p, img->leaves, &img->nr_leaves, img->msrs, &img->nr_msrs));
-    ck_assert_msg(rc == 0, "serialise: expected 0, got %d", rc);
-}
-
-static void assert_same_image(const image_t *a, const image_t *b, const char *what)
-{
-    uint32_t i;
-    ck_assert_msg(a->nr_leaves == b->nr_leaves, "%s: leaf count: expected %u, got %u", what,
-                  a->nr_leaves, b->nr_leaves);
-    ck_assert_msg(a->nr_msrs == b->nr_msrs, "%s: MSR count: expected %u, got %u", what,
-                  a->nr_msrs, b->nr_msrs);
-    for ( i = 0; i < a->nr_leaves; ++i )
-        ck_assert_msg(!memcmp(&a->leaves[i], &b->leaves[i], sizeof(a->leaves[i])),
-                      "%s: entry %u: expected %08x:%08x -> %08x:%08x:%08x:%08x, "
-                      "got %08x:%08x -> %08x:%08x:%08x:%08x", what, i,
-                      a->leaves[i].leaf, a->leaves[i].subleaf, a->leaves[i].a, a->leaves[i].b,
-                      a->leaves[i].c, a->leaves[i].d, b->leaves[i].leaf, b->leaves[i].subleaf,
-                      b->leaves[i].a, b->leaves[i].b, b->leaves[i].c, b->leaves[i].d);
-    for ( i = 0; i < a->nr_msrs; ++i )
-        ck_assert_msg(a->msrs[i].idx == b->msrs[i].idx && a->msrs[i].flags == b->msrs[i].flags &&
-                      a->msrs[i].val == b->msrs[i].val,
-                      "%s: MSR entry %u: expected %08x=%016llx, got %08x=%016llx", what, i,
-                      a->msrs[i].idx, (unsigned long long)a->msrs[i].val, b->msrs[i].idx,
-                      (unsigned long long)b->msrs[i].val);
-}
-
-static void assert_err(const cpupolicy_err_t *e, uint32_t leaf, uint32_t subleaf, uint32_t msr,
-                       const char *what)
-{
-    ck_assert_msg(e->leaf == leaf && e->subleaf == subleaf && e->msr == msr,
-                  "%s: err expected {leaf %#x, subleaf %#x, msr %#x}, got {%#x, %#x, %#x}",
-                  what, leaf, subleaf, msr, e->leaf, e->subleaf, e->msr);
-}
-
-static int test_bit(const uint32_t *fs, uint32_t f)
-{
-    return (fs[f / 32] >> (f % 32)) & 1;
-}
-static unsigned popcount_words(const uint32_t *fs, uint32_t nr)
-{
-    unsigned n = 0, i;
-    for ( i = 0; i < nr; ++i )
-        n += (unsigned)__builtin_popcount(fs[i]);
-    return n;
 }
 
 static cpupolicy_leaf_t L(uint32_t leaf, uint32_t subleaf, uint32_t a)
@@ -827,8 +722,8 @@ START_TEST(granite_rapids_guest_on_sandy_bridge_host_names_leaf_1_and_what_is_mi
 
     memset(fs, 0, sizeof(fs));
     n = E(cpupolicy_missing_features(host, guest, fs, NR_WORDS));
-    ck_assert_msg(n > 0 && (unsigned)n == popcount_words(fs, NR_WORDS),
-                  "missing: returned %d, featureset holds %u", n, popcount_words(fs, NR_WORDS));
+    ck_assert_msg(n > 0 && (unsigned)n == count_bits(fs, NR_WORDS),
+                  "missing: returned %d, featureset holds %u", n, count_bits(fs, NR_WORDS));
     ck_assert_msg(test_bit(fs, F_AVX512F) && test_bit(fs, F_AVX2) && test_bit(fs, F_FMA),
                   "missing should include avx512f, avx2, fma: %d %d %d", test_bit(fs, F_AVX512F),
                   test_bit(fs, F_AVX2), test_bit(fs, F_FMA));
@@ -862,7 +757,7 @@ START_TEST(compatible_pairs_report_success_with_an_all_none_err)
                   rc, e.leaf, e.subleaf, e.msr);
     assert_err(&e, NONE, NONE, NONE, "compatible");
     rc = E(cpupolicy_missing_features(host, guest, fs, NR_WORDS));
-    ck_assert_msg(rc == 0 && popcount_words(fs, NR_WORDS) == 0, "missing: expected none, got %d", rc);
+    ck_assert_msg(rc == 0 && count_bits(fs, NR_WORDS) == 0, "missing: expected none, got %d", rc);
     rc = E(cpupolicy_is_compatible(NULL, guest, &e));
     ck_assert_msg(rc == -EINVAL, "NULL host: expected -EINVAL, got %d", rc);
     EV(cpupolicy_free(host));
@@ -1060,8 +955,6 @@ START_TEST(import_cpu_beyond_the_file_is_erange_and_success_clears_the_message)
 }
 END_TEST
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 static Suite *policy_suite(void)
 {
     Suite *s = suite_create("cpupolicy policy C ABI");
@@ -1119,13 +1012,5 @@ static Suite *policy_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(policy_suite());
-    int run, failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    run = srunner_ntests_run(sr);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    printf("%d passed, %d failed\n", run - failed, failed);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(policy_suite());
 }

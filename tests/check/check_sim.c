@@ -869,13 +869,5 @@ static Suite *sim_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(sim_suite());
-    int run, failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    run = srunner_ntests_run(sr);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    printf("%d passed, %d failed\n", run - failed, failed);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(sim_suite());
 }

@@ -1,32 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared by the Check suites over the handle API (check_conformance.c,
- * check_sim.c).  Public C ABI only.  Everything is static inline so that a suite using
- * part of it compiles warning-free.
- *
- * Facts written out here rather than read from the library under test:
- *  - the featureset layout (Xen's cpufeatureset.h, docs/features.md): which CPUID
- *    register or MSR each of the 19 words lives in;
- *  - the size of a featureset in this build: 19 words.
+ * check_sim.c), on top of check_common.h.  Public C ABI only.  Everything is static
+ * inline so that a suite using part of it compiles warning-free.
  */
 #ifndef CPUPOLICY_TESTS_HANDLE_COMMON_H
 #define CPUPOLICY_TESTS_HANDLE_COMMON_H
 
-#include <check.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "cpupolicy.h"
-
-#define NR_WORDS 19u
-#define NR_BITS (NR_WORDS * 32u)
-#define NONE 0xffffffffu
-#define NS CPUPOLICY_NO_SUBLEAF
-#define GUARD 0xdeadbeefu
-#define ERRNO_SENTINEL 12345
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#include "check_common.h"
 
 #define DUMP_SNB "GenuineIntel00206D5_SandyBridgeEP.txt"
 #define DUMP_NHM "GenuineIntel00106A2_Nehalem-EP.txt"
@@ -35,39 +16,7 @@
 #define DUMP_MILAN "AuthenticAMD0A00F11_K19_Milan_02.txt"
 #define DUMP_GENOA "AuthenticAMD0A10F11_K19_Genoa_01.txt"
 
-/* --- errno discipline: the library never reads or writes errno (cpupolicy.h) -------- */
-static inline int errno_kept_i(int rc, const char *what, const char *file, int line)
-{
-    ck_assert_msg(errno == ERRNO_SENTINEL, "%s:%d: %s changed errno: expected %d, got %d",
-                  file, line, what, ERRNO_SENTINEL, errno);
-    return rc;
-}
-static inline void *errno_kept_p(void *p, const char *what, const char *file, int line)
-{
-    ck_assert_msg(errno == ERRNO_SENTINEL, "%s:%d: %s changed errno: expected %d, got %d",
-                  file, line, what, ERRNO_SENTINEL, errno);
-    return p;
-}
-#define E(call) (errno = ERRNO_SENTINEL, errno_kept_i((call), #call, __FILE__, __LINE__))
-#define EP(call) (errno = ERRNO_SENTINEL, errno_kept_p((void *)(call), #call, __FILE__, __LINE__))
-#define EV(call) \
-    ((void)(errno = ERRNO_SENTINEL), (call), (void)errno_kept_i(0, #call, __FILE__, __LINE__))
-
-/* Assert a return code, naming the call. */
-#define RC(expected, call)                                                                \
-    do {                                                                                  \
-        int rc_ = E(call);                                                                \
-        ck_assert_msg(rc_ == (expected), "%s: expected %d, got %d", #call, (int)(expected), \
-                      rc_);                                                               \
-    } while ( 0 )
-
-/* --- dumps and URIs ------------------------------------------------------------------ */
-static inline const char *dumps_dir(void)
-{
-    const char *d = getenv("CPUPOLICY_DUMPS");
-    return d && *d ? d : "../shared/cpuid-dumps";
-}
-
+/* --- URIs ------------------------------------------------------------------------- */
 /* "sim:dump=DIR/NAME" followed by `extra` (e.g. ",cpus=2"), into a static ring. */
 static inline const char *sim_uri(const char *dump, const char *extra)
 {
@@ -87,113 +36,7 @@ static inline cpupolicy_handle_t *open_ok(const char *uri)
     return h;
 }
 
-/* --- featuresets ------------------------------------------------------------------- */
-static inline int test_bit(const uint32_t *fs, uint32_t f)
-{
-    return (fs[f / 32] >> (f % 32)) & 1;
-}
-static inline void set_bit(uint32_t *fs, uint32_t f)
-{
-    fs[f / 32] |= 1u << (f % 32);
-}
-static inline void clear_bit(uint32_t *fs, uint32_t f)
-{
-    fs[f / 32] &= ~(1u << (f % 32));
-}
-static inline int fs_equal(const uint32_t *a, const uint32_t *b)
-{
-    return !memcmp(a, b, NR_WORDS * sizeof(uint32_t));
-}
-static inline int fs_empty(const uint32_t *a)
-{
-    uint32_t i;
-    for ( i = 0; i < NR_WORDS; ++i )
-        if ( a[i] )
-            return 0;
-    return 1;
-}
-/* out = a & ~b */
-static inline void fs_andnot(uint32_t *out, const uint32_t *a, const uint32_t *b)
-{
-    uint32_t i;
-    for ( i = 0; i < NR_WORDS; ++i )
-        out[i] = a[i] & ~b[i];
-}
-/* Names of the features set in fs ("avx2 fma 0x123"), into a static ring. */
-static inline const char *fs_names(const uint32_t *fs)
-{
-    static char ring[4][4096];
-    static unsigned next;
-    char *buf = ring[next++ % 4];
-    size_t len = 0;
-    uint32_t f;
-    buf[0] = '\0';
-    for ( f = 0; f < NR_BITS && len + 40 < sizeof(ring[0]); ++f )
-        if ( test_bit(fs, f) )
-        {
-            const char *n = cpupolicy_feature_name(f);
-            len += (size_t)(n ? snprintf(buf + len, sizeof(ring[0]) - len, "%s%s", len ? " " : "", n)
-                              : snprintf(buf + len, sizeof(ring[0]) - len, "%s#%u", len ? " " : "", f));
-        }
-    return len ? buf : "(none)";
-}
-
-static inline uint32_t feature(const char *name)
-{
-    uint32_t f = NONE;
-    int rc = E(cpupolicy_feature_from_name(name, &f));
-    ck_assert_msg(rc == 0, "feature_from_name(\"%s\"): expected 0, got %d", name, rc);
-    return f;
-}
-
-/* Where featureset word w lives (Xen's layout): a CPUID leaf/subleaf or an MSR. */
-typedef struct {
-    uint32_t leaf, subleaf, msr;
-} word_loc_t;
-static inline word_loc_t word_loc(uint32_t w)
-{
-    static const word_loc_t locs[NR_WORDS] = {
-        { 0x00000001, NS, NONE }, /*  0 1.edx */
-        { 0x00000001, NS, NONE }, /*  1 1.ecx */
-        { 0x80000001, NS, NONE }, /*  2 e1.edx */
-        { 0x80000001, NS, NONE }, /*  3 e1.ecx */
-        { 0x0000000d, 1, NONE },  /*  4 0xd:1.eax */
-        { 0x00000007, 0, NONE },  /*  5 7:0.ebx */
-        { 0x00000007, 0, NONE },  /*  6 7:0.ecx */
-        { 0x80000007, NS, NONE }, /*  7 e7.edx */
-        { 0x80000008, NS, NONE }, /*  8 e8.ebx */
-        { 0x00000007, 0, NONE },  /*  9 7:0.edx */
-        { 0x00000007, 1, NONE },  /* 10 7:1.eax */
-        { 0x80000021, NS, NONE }, /* 11 e21.eax */
-        { 0x00000007, 1, NONE },  /* 12 7:1.ebx */
-        { 0x00000007, 2, NONE },  /* 13 7:2.edx */
-        { 0x00000007, 1, NONE },  /* 14 7:1.ecx */
-        { 0x00000007, 1, NONE },  /* 15 7:1.edx */
-        { NONE, NONE, 0x10a },    /* 16 ARCH_CAPS low */
-        { NONE, NONE, 0x10a },    /* 17 ARCH_CAPS high */
-        { 0x80000021, NS, NONE }, /* 18 e21.ecx */
-    };
-    ck_assert_msg(w < NR_WORDS, "word %u beyond the featureset", w);
-    return locs[w];
-}
-/* Which register of its leaf word w is: 0 eax .. 3 edx (MSR words: -1). */
-static inline int word_reg(uint32_t w)
-{
-    static const int regs[NR_WORDS] = { 3, 2, 3, 2, 0, 1, 2, 3, 1, 3, 0, 0, 1, 3, 2, 3, -1, -1, 2 };
-    return regs[w];
-}
-static inline uint32_t leaf_reg(const cpupolicy_leaf_t *l, int reg)
-{
-    return reg == 0 ? l->a : reg == 1 ? l->b : reg == 2 ? l->c : l->d;
-}
-
-/* --- policies ------------------------------------------------------------------------ */
-static inline cpupolicy_t *alloc_policy(void)
-{
-    cpupolicy_t *p = EP(cpupolicy_alloc());
-    ck_assert_msg(p != NULL, "cpupolicy_alloc: expected a policy, got NULL");
-    return p;
-}
+/* --- policies --------------------------------------------------------------------- */
 static inline cpupolicy_t *sys_policy(cpupolicy_handle_t *h, unsigned idx)
 {
     cpupolicy_t *p = alloc_policy();
@@ -208,13 +51,6 @@ static inline cpupolicy_t *dom_policy(cpupolicy_handle_t *h, uint32_t domid)
     ck_assert_msg(rc == 0, "get_domain_policy(d%u): expected 0, got %d", domid, rc);
     return p;
 }
-static inline void pol_fs(const cpupolicy_t *p, uint32_t *fs)
-{
-    uint32_t nr = NR_WORDS;
-    int rc = E(cpupolicy_policy_to_featureset(p, fs, &nr));
-    ck_assert_msg(rc == 0 && nr == NR_WORDS, "policy_to_featureset: expected 0/%u words, got %d/%u",
-                  NR_WORDS, rc, nr);
-}
 static inline void get_fs(cpupolicy_handle_t *h, unsigned idx, uint32_t *fs)
 {
     uint32_t nr = NR_WORDS;
@@ -227,13 +63,6 @@ static inline void dom_fs(cpupolicy_handle_t *h, uint32_t domid, uint32_t *fs)
     cpupolicy_t *p = dom_policy(h, domid);
     pol_fs(p, fs);
     EV(cpupolicy_free(p));
-}
-static inline cpupolicy_leaf_t cpuid_of(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf)
-{
-    cpupolicy_leaf_t l;
-    int rc = E(cpupolicy_get_cpuid(p, leaf, subleaf, &l));
-    ck_assert_msg(rc == 0, "get_cpuid(%#x:%#x): expected 0, got %d", leaf, subleaf, rc);
-    return l;
 }
 /* Domains a test created, destroyed again by close_handle(): a daemon or a real Xen
  * outlives the test, and its domain pool is finite (16 in the simulator). */
@@ -271,74 +100,6 @@ static inline void close_handle(cpupolicy_handle_t *h)
             created[i].h = NULL;
         }
     EV(cpupolicy_close(h));
-}
-
-/* A policy's complete serialised form, for byte-for-byte comparisons. */
-typedef struct {
-    uint32_t nr_leaves, nr_msrs;
-    cpupolicy_leaf_t leaves[512];
-    cpupolicy_msr_t msrs[8];
-} image_t;
-
-static inline void snap(const cpupolicy_t *p, image_t *img)
-{
-    int rc;
-    memset(img, 0, sizeof(*img));
-    img->nr_leaves = 512;
-    img->nr_msrs = 8;
-    rc = E(cpupolicy_serialise(p, img->leaves, &img->nr_leaves, img->msrs, &img->nr_msrs));
-    ck_assert_msg(rc == 0, "serialise: expected 0, got %d", rc);
-}
-
-static inline void assert_same_image(const image_t *a, const image_t *b, const char *what)
-{
-    uint32_t i;
-    ck_assert_msg(a->nr_leaves == b->nr_leaves, "%s: leaf count: expected %u, got %u", what,
-                  a->nr_leaves, b->nr_leaves);
-    ck_assert_msg(a->nr_msrs == b->nr_msrs, "%s: MSR count: expected %u, got %u", what,
-                  a->nr_msrs, b->nr_msrs);
-    for ( i = 0; i < a->nr_leaves; ++i )
-        ck_assert_msg(!memcmp(&a->leaves[i], &b->leaves[i], sizeof(a->leaves[i])),
-                      "%s: entry %u: expected %08x:%08x -> %08x:%08x:%08x:%08x, "
-                      "got %08x:%08x -> %08x:%08x:%08x:%08x", what, i,
-                      a->leaves[i].leaf, a->leaves[i].subleaf, a->leaves[i].a, a->leaves[i].b,
-                      a->leaves[i].c, a->leaves[i].d, b->leaves[i].leaf, b->leaves[i].subleaf,
-                      b->leaves[i].a, b->leaves[i].b, b->leaves[i].c, b->leaves[i].d);
-    for ( i = 0; i < a->nr_msrs; ++i )
-        ck_assert_msg(a->msrs[i].idx == b->msrs[i].idx && a->msrs[i].flags == b->msrs[i].flags &&
-                      a->msrs[i].val == b->msrs[i].val,
-                      "%s: MSR entry %u: expected %08x=%016llx, got %08x=%016llx", what, i,
-                      a->msrs[i].idx, (unsigned long long)a->msrs[i].val, b->msrs[i].idx,
-                      (unsigned long long)b->msrs[i].val);
-}
-
-static inline void assert_same_policy(const cpupolicy_t *expected, const cpupolicy_t *actual,
-                                      const char *what)
-{
-    static image_t a, b;
-    snap(expected, &a);
-    snap(actual, &b);
-    assert_same_image(&a, &b, what);
-}
-
-/* Value of MSR idx in a policy's serialised form; 0 when not listed. */
-static inline uint64_t policy_msr(const cpupolicy_t *p, uint32_t idx)
-{
-    static image_t img;
-    uint32_t i;
-    snap(p, &img);
-    for ( i = 0; i < img.nr_msrs; ++i )
-        if ( img.msrs[i].idx == idx )
-            return img.msrs[i].val;
-    return 0;
-}
-
-static inline void assert_err(const cpupolicy_err_t *e, uint32_t leaf, uint32_t subleaf,
-                              uint32_t msr, const char *what)
-{
-    ck_assert_msg(e->leaf == leaf && e->subleaf == subleaf && e->msr == msr,
-                  "%s: err expected {leaf %#x, subleaf %#x, msr %#x}, got {%#x, %#x, %#x}",
-                  what, leaf, subleaf, msr, e->leaf, e->subleaf, e->msr);
 }
 
 #endif /* CPUPOLICY_TESTS_HANDLE_COMMON_H */

@@ -8,6 +8,13 @@
 #   compare     exit 0 compatible / 1 incompatible with the first failing leaf and the
 #               missing feature names / 2 bad input
 #   level       the levelled featureset, then one "loses:" line per host
+#   levelling   a simulated host's levelling caps and what it cannot level for a PV
+#               domain, grouped by CPUID register: Sandy Bridge-EP (masking, no faulting)
+#               leaks itsc and loses hypervisor/arch-caps (exit 1); Haswell-EP (faulting)
+#               is complete (exit 0); Milan (AMD overrides) loses nothing and leaks only in
+#               registers no mask covers; a GUEST dump levelled onto the host (dropped
+#               features named; masked ones do not leak); vendor mismatch and bad input
+#               exit 2
 #   errors      exit 2 with a message naming the file (and line), the bad index, option,
 #               command or boot option, or the dump whose vendor differs
 set -u
@@ -19,6 +26,8 @@ SNB=$D/GenuineIntel00206D5_SandyBridgeEP.txt
 HSW=$D/GenuineIntel00306F2_HaswellEP.txt
 GENOA=$D/AuthenticAMD0A10F11_K19_Genoa_01.txt
 TURIN=$D/AuthenticAMD0B00F21_K20_Turin_01.txt
+MILAN=$D/AuthenticAMD0A00F11_K19_Milan_02.txt
+NHM=$D/GenuineIntel00106A2_Nehalem-EP.txt
 pass=0
 fail=0
 tmp=$(mktemp -d)
@@ -68,7 +77,7 @@ bit() {
 # 7:0.ebx[5], avx512f 7:0.ebx[16], avx512bw 7:0.ebx[30], avx512-vnni 7:0.ecx[11],
 # vaes 7:0.ecx[9], avx-vnni 7:1.eax[4], sse4.2 1.ecx[20], aesni 1.ecx[25].
 F_HYPERVISOR=63 F_FMA=44 F_AVX2=165 F_AVX512F=176 F_AVX512BW=190 F_AVX512VNNI=203
-F_VAES=201 F_AVXVNNI=324 F_SSE42=52 F_AESNI=57
+F_VAES=201 F_AVXVNNI=324 F_SSE42=52 F_AESNI=57 F_AVX=60
 
 # --- featureset: Granite Rapids raw, from the dump text --------------------------------
 # First logical CPU's CPUID block (up to "Logical CPU #1"), subleaf from the [SL nn] tag;
@@ -228,6 +237,143 @@ check_rc "level Intel + AMD" 2 && ok
 has "$tmp/err" "level names the AMD dump" "$GENOA"
 hasnt "$tmp/err" "level: no usage text on a vendor error" "Usage:"
 
+# --- levelling ----------------------------------------------------------------------------------
+# section FILE TITLE: the lines of one "TITLE: N" block (the title line and its indented
+# "  LABEL: names" lines).
+section() { awk -v t="$2" 'index($0, t ": ") == 1 { on = 1; print; next } on && /^  / { print; next } { on = 0 }' "$1"; }
+# Sandy Bridge-EP: masking MSRs 0x132-0x134 (caps 0x3e, docs/hypervisor.md), PLATFORM_INFO
+# bit 31 clear.  Its PV default's gap (check_sim proves it against simulated native CPUID):
+# itsc leaks through 0x80000007.edx, which no MSR masks; an AND mask cannot add
+# hypervisor; 7:0.edx (arch-caps, synthesised) is not masked and SNB's leaf 7 is zeros.
+run levelling "$SNB"
+check_rc "levelling SNB" 1 && ok
+eq "levelling SNB: stderr empty" "" "$(cat "$tmp/err")"
+has "$tmp/out" "levelling SNB: caps" "Levelling caps: 0000003e"
+has "$tmp/out" "levelling SNB: no faulting" "  faulting     no   CPUID faulting"
+has "$tmp/out" "levelling SNB: leaf 1 ecx masked" "  ecx          yes  masking of CPUID 0x00000001.ecx"
+has "$tmp/out" "levelling SNB: 5 masks" "PV levelling: partial, by masking 5 registers"
+has "$tmp/out" "levelling SNB: guest" "Guest: pv-default of the host, PV domain 1"
+eq "levelling SNB: leaked, by register" "Leaked (seen by the guest, not in its policy): 1
+  CPUID 0x80000007.edx: itsc" "$(section "$tmp/out" "Leaked (seen by the guest, not in its policy)")"
+eq "levelling SNB: lost, by register" "Lost (in its policy, not seen by the guest): 2
+  CPUID 0x00000001.ecx: hypervisor
+  CPUID 0x00000007:0.edx: arch-caps" "$(section "$tmp/out" "Lost (in its policy, not seen by the guest)")"
+eq "levelling SNB: verdict" "Levelling: incomplete, 1 leaked, 2 lost" "$(tail -n 1 "$tmp/out")"
+# The simulated host's pv-default is the offline derivation of the same dump.
+snb_pvdef=$("$BIN" featureset --index pv-default "$SNB")
+eq "levelling SNB: guest featureset = cpupolicy featureset --index pv-default" \
+   "Guest featureset: $snb_pvdef" "$(grep '^Guest featureset: ' "$tmp/out")"
+eq "levelling SNB: nothing dropped from its own default" "Dropped (beyond the host's pv-max): 0" \
+   "$(section "$tmp/out" "Dropped (beyond the host's pv-max)")"
+
+# Boot options reach the simulated host (bare list = its cpuid= option): no avx in the
+# guest, as the offline derivation with the same options says; the gap is unchanged
+# (avx sits in leaf 1 ecx, which SNB masks).
+run levelling --boot-options no-avx "$SNB"
+check_rc "levelling --boot-options no-avx SNB" 1 && ok
+has "$tmp/out" "levelling boot options shown" "Host: $SNB (boot options 'no-avx')"
+g=$(sed -n 's/^Guest featureset: //p' "$tmp/out")
+eq "levelling no-avx: guest lacks avx" 0 "$(bit "$g" $F_AVX)"
+eq "levelling no-avx: guest = offline pv-default with the options" \
+   "$("$BIN" featureset --index pv-default --boot-options no-avx "$SNB")" "$g"
+eq "levelling no-avx: same gap" "Levelling: incomplete, 1 leaked, 2 lost" "$(tail -n 1 "$tmp/out")"
+run levelling --boot-options cpuid=no-avx "$SNB"
+check_rc "levelling --boot-options cpuid=no-avx" 1 && ok
+eq "levelling cpuid=no-avx: same guest" "$g" "$(sed -n 's/^Guest featureset: //p' "$tmp/out")"
+
+# Haswell-EP: PLATFORM_INFO bit 31 set, so CPUID faulting (caps 0x1): every CPUID of a
+# PV guest traps and is answered from its policy - nothing leaks, nothing is lost.
+run levelling "$HSW"
+check_rc "levelling HSW (faulting)" 0 && ok
+has "$tmp/out" "levelling HSW: caps" "Levelling caps: 00000001"
+has "$tmp/out" "levelling HSW: faulting" "PV levelling: complete, by faulting"
+has "$tmp/out" "levelling HSW: no leaks" "Leaked (seen by the guest, not in its policy): 0"
+has "$tmp/out" "levelling HSW: nothing lost" "Lost (in its policy, not seen by the guest): 0"
+eq "levelling HSW: verdict" "Levelling: complete, exact by CPUID faulting" "$(tail -n 1 "$tmp/out")"
+
+# Milan: AMD override MSRs for 1.ecx/edx, 0x80000001.ecx/edx and 7:0 eax/ebx (caps
+# 0x19e), no CpuidUserDis.  An override can add hypervisor, so nothing is lost; what
+# leaks sits only in registers no MSR covers (0xd:1.eax - AMD has no xsave mask -,
+# 7:0.ecx, 0x80000007.edx, 0x80000008.ebx), e.g. xsaves (HVM-only, 0xd:1.eax) and itsc.
+run levelling "$MILAN"
+check_rc "levelling Milan" 1 && ok
+has "$tmp/out" "levelling Milan: caps" "Levelling caps: 0000019e"
+has "$tmp/out" "levelling Milan: no xsave mask" "  xsave_eax    no   masking of CPUID 0x0000000d:1.eax"
+has "$tmp/out" "levelling Milan: 6 masks" "PV levelling: partial, by masking 6 registers"
+eq "levelling Milan: nothing lost" "Lost (in its policy, not seen by the guest): 0" \
+   "$(section "$tmp/out" "Lost (in its policy, not seen by the guest)")"
+leaks=$(section "$tmp/out" "Leaked (seen by the guest, not in its policy)")
+eq "levelling Milan: leaks only in unmasked registers" "CPUID 0x00000007:0.ecx CPUID 0x0000000d:1.eax CPUID 0x80000007.edx CPUID 0x80000008.ebx" \
+   "$(printf '%s\n' "$leaks" | sed -n 's/^  \(CPUID [^:]*\(:[0-9]\.[a-z]*\)\{0,1\}\):.*/\1/p' | sort | tr '\n' ' ' | sed 's/ $//')"
+if printf '%s\n' "$leaks" | grep -q '^  CPUID 0x0000000d:1.eax: .*xsaves'; then ok; else bad "levelling Milan: xsaves should leak in 0xd:1.eax"; fi
+if printf '%s\n' "$leaks" | grep -q '^  CPUID 0x80000007.edx: .*itsc'; then ok; else bad "levelling Milan: itsc should leak in 0x80000007.edx"; fi
+case $(tail -n 1 "$tmp/out") in
+    "Levelling: incomplete, "*" leaked, 0 lost") ok ;;
+    *) bad "levelling Milan: verdict '$(tail -n 1 "$tmp/out")'" ;;
+esac
+
+# A guest from another host, levelled onto SNB: Haswell's pv-default features SNB's
+# pv-max lacks are dropped (and named), the rest set; the gap is SNB's own.
+run levelling "$SNB" "$HSW"
+check_rc "levelling SNB with a Haswell guest" 1 && ok
+has "$tmp/out" "levelling guest named" "Guest: $HSW (pv-default), levelled onto the host, PV domain 1"
+drop=$(section "$tmp/out" "Dropped (beyond the host's pv-max)")
+if printf '%s\n' "$drop" | grep -q '^  CPUID 0x00000007:0.ebx: .*avx2'; then ok; else bad "levelling: avx2 should be dropped in 7:0.ebx: $drop"; fi
+if printf '%s\n' "$drop" | grep -q '^  CPUID 0x00000001.ecx: fma '; then ok; else bad "levelling: fma should be dropped in 1.ecx: $drop"; fi
+g=$(sed -n 's/^Guest featureset: //p' "$tmp/out")
+eq "levelled Haswell guest lacks avx2" 0 "$(bit "$g" $F_AVX2)"
+eq "levelled Haswell guest lacks fma" 0 "$(bit "$g" $F_FMA)"
+eq "levelled Haswell guest keeps sse4.2" 1 "$(bit "$g" $F_SSE42)"
+eq "levelling SNB + Haswell guest: SNB's gap" "Levelling: incomplete, 1 leaked, 2 lost" "$(tail -n 1 "$tmp/out")"
+# An older guest (Nehalem-EP: no avx, no aesni) on SNB: nothing dropped; SNB has avx
+# and aesni, but leaf 1 ecx is masked, so they do not leak - only itsc does.
+run levelling "$SNB" "$NHM"
+check_rc "levelling SNB with a Nehalem guest" 1 && ok
+eq "levelling Nehalem guest: nothing dropped" "Dropped (beyond the host's pv-max): 0" \
+   "$(section "$tmp/out" "Dropped (beyond the host's pv-max)")"
+g=$(sed -n 's/^Guest featureset: //p' "$tmp/out")
+eq "levelled Nehalem guest lacks avx" 0 "$(bit "$g" $F_AVX)"
+eq "levelled Nehalem guest lacks aesni" 0 "$(bit "$g" $F_AESNI)"
+eq "levelling Nehalem guest: masked avx/aesni do not leak" "Leaked (seen by the guest, not in its policy): 1
+  CPUID 0x80000007.edx: itsc" "$(section "$tmp/out" "Leaked (seen by the guest, not in its policy)")"
+# --index picks the guest's policy; a faulting host levels it completely.  The Haswell
+# dump has aesni disabled (1.ecx 7DFEFBFF), so SNB's pv-max aesni is dropped there.
+run levelling --index pv-max "$HSW" "$SNB"
+check_rc "levelling HSW with an SNB pv-max guest" 0 && ok
+has "$tmp/out" "levelling --index names the index" "Guest: $SNB (pv-max), levelled onto the host"
+eq "levelling HSW: SNB's aesni dropped" "Dropped (beyond the host's pv-max): 1
+  CPUID 0x00000001.ecx: aesni" "$(section "$tmp/out" "Dropped (beyond the host's pv-max)")"
+eq "levelling HSW + SNB guest: complete" "Levelling: complete, exact by CPUID faulting" "$(tail -n 1 "$tmp/out")"
+# This machine's CPU as the host: whatever it is, the command answers 0 or 1.
+run levelling native
+if [ "$rc" -le 1 ] && grep -q '^Levelling caps: [0-9a-f]\{8\}$' "$tmp/out"; then ok; else bad "levelling native: exit $rc"; cat "$tmp/err"; fi
+
+# Errors: exit 2, nothing on stdout, a message naming what is wrong.
+run levelling "$SNB" "$MILAN"
+check_rc "levelling an AMD guest onto an Intel host" 2 && ok
+has "$tmp/err" "levelling vendor error names both" "$MILAN is AuthenticAMD but $SNB is GenuineIntel"
+run levelling "$tmp/no-such-host.txt"
+check_rc "levelling, missing host dump" 2 && ok
+has "$tmp/err" "levelling names the missing host" "no-such-host.txt"
+run levelling "$SNB" "$tmp/no-such-guest.txt"
+check_rc "levelling, missing guest dump" 2 && ok
+has "$tmp/err" "levelling names the missing guest" "no-such-guest.txt"
+run levelling --boot-options no-frobnicate "$SNB"
+check_rc "levelling, unknown feature in boot options" 2 && ok
+has "$tmp/err" "levelling quotes the bad boot option" "frobnicate"
+run levelling --boot-options no-avx native
+check_rc "levelling, boot options on the native host" 2 && ok
+mkdir -p "$tmp/a,b" && cp "$SNB" "$tmp/a,b/snb.txt"
+run levelling "$tmp/a,b/snb.txt"
+check_rc "levelling, comma in the host path" 2 && ok
+has "$tmp/err" "levelling explains the comma" "cannot contain ','"
+run levelling --index bogus "$SNB"
+check_rc "levelling --index bogus" 2 && ok
+run levelling
+check_rc "levelling without a host" 2 && ok
+run levelling "$SNB" "$HSW" "$NHM"
+check_rc "levelling with three dumps" 2 && ok
+
 # --- errors --------------------------------------------------------------------------------------
 run featureset "$tmp/missing-dump.txt"
 check_rc "missing file" 2 && ok
@@ -263,6 +409,7 @@ check_rc "featureset with two dumps" 2 && ok
 run --help
 check_rc "--help" 0 && ok
 has "$tmp/out" "--help lists the commands" "level DUMP..."
+has "$tmp/out" "--help lists levelling" "levelling HOST [GUEST]"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Shared harness of the hypervisor-side unit tests (test_levelling.cpp,
-// test_hypervisor.cpp, test_sim.cpp): named cases, checks that print expected against
-// actual, the dump directory, and helpers to boot a simulated machine on a dump.
+// Shared by the hypervisor-side unit tests (test_levelling.cpp, test_hypervisor.cpp,
+// test_sim.cpp): the case harness (harness.hpp), the dumps by short name, and helpers
+// to boot a simulated machine on a dump and drive it as the control domain.
 // Not a test program itself (tests/module.mk builds test_*.cpp only).
 #pragma once
 
@@ -19,132 +19,14 @@
 #include "cpupolicy/features.hpp"
 #include "cpupolicy/hypervisor.hpp"
 #include "cpupolicy/platform.hpp"
+#include "harness.hpp"
 #include "sim.hpp"
 
 namespace hvtest {
 
 using namespace cpupolicy;
 using namespace cpupolicy::sim;
-
-struct Case {
-    std::string name;
-    std::function<void()> run;
-};
-
-inline std::vector<Case> &cases()
-{
-    static std::vector<Case> c;
-    return c;
-}
-inline const Case *current_case;
-inline bool current_ok;
-inline const char *test_file = "test";
-
-// Register a case: TEST(name_that_says_what_it_proves) { ... }
-struct Registrar {
-    Registrar(const char *name, std::function<void()> f) { cases().push_back({name, std::move(f)}); }
-};
-#define HV_CAT2(a, b) a##b
-#define HV_CAT(a, b) HV_CAT2(a, b)
-#define TEST(name)                                                                \
-    static void name();                                                           \
-    static hvtest::Registrar HV_CAT(reg_, name)(#name, name);                     \
-    static void name()
-
-inline void report(int line, const std::string &what, const std::string &expected,
-                   const std::string &actual)
-{
-    if ( current_ok )
-        std::printf("FAIL: %s\n", current_case->name.c_str());
-    current_ok = false;
-    std::printf("    %s:%d: %s\n        expected: %s\n        actual:   %s\n", test_file, line,
-                what.c_str(), expected.c_str(), actual.c_str());
-}
-
-inline std::string hex(uint64_t v)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%#llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-inline std::string show(const Regs &r)
-{
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), "%08x:%08x:%08x:%08x", r.a, r.b, r.c, r.d);
-    return buf;
-}
-inline std::string show_errno(int rc)
-{
-    if ( rc == 0 )
-        return "0";
-    return std::to_string(rc) + " (" + std::strerror(rc < 0 ? -rc : rc) + ")";
-}
-// Feature names of a featureset, space separated.
-inline std::string names(const Featureset &fs)
-{
-    std::string s;
-    for ( uint32_t f : each(fs) )
-    {
-        const char *n = features::name(Feature{f});
-        s += (s.empty() ? "" : " ") + (n ? std::string(n) : "#" + std::to_string(f));
-    }
-    return s.empty() ? "(none)" : s;
-}
-
-template <typename T> std::string show_any(const T &v)
-{
-    if constexpr ( std::is_same_v<T, bool> )
-        return v ? "true" : "false";
-    else if constexpr ( std::is_integral_v<T> || std::is_enum_v<T> )
-    {
-        char buf[64];
-        std::snprintf(buf, sizeof(buf), "%lld (%#llx)", static_cast<long long>(v),
-                      static_cast<unsigned long long>(v));
-        return buf;
-    }
-    else if constexpr ( std::is_same_v<T, Regs> )
-        return show(v);
-    else if constexpr ( std::is_same_v<T, Featureset> )
-        return names(v);
-    else
-        return std::string(v);
-}
-
-template <typename E, typename A>
-bool check_eq(int line, const char *what, const E &expected, const A &actual)
-{
-    if ( expected == actual )
-        return true;
-    report(line, what, show_any(expected), show_any(actual));
-    return false;
-}
-#define EXPECT_EQ(expected, actual) hvtest::check_eq(__LINE__, #actual, (expected), (actual))
-#define EXPECT_TRUE(cond) hvtest::check_eq(__LINE__, #cond, true, static_cast<bool>(cond))
-#define EXPECT_RC(expected, call)                                                         \
-    do {                                                                                  \
-        int rc_ = (call);                                                                 \
-        if ( rc_ != (expected) )                                                          \
-            hvtest::report(__LINE__, #call, hvtest::show_errno(expected),                 \
-                           hvtest::show_errno(rc_));                                      \
-    } while ( 0 )
-// Stop the case (after reporting) when a precondition fails.
-#define REQUIRE_RC(expected, call)                                                        \
-    do {                                                                                  \
-        int rc_ = (call);                                                                 \
-        if ( rc_ != (expected) )                                                          \
-        {                                                                                 \
-            hvtest::report(__LINE__, #call, hvtest::show_errno(expected),                 \
-                           hvtest::show_errno(rc_));                                      \
-            return;                                                                       \
-        }                                                                                 \
-    } while ( 0 )
-
-inline std::string dumps_dir()
-{
-    const char *d = std::getenv("CPUPOLICY_DUMPS");
-    return d && *d ? d : "../shared/cpuid-dumps";
-}
-inline std::string dump(const char *file) { return dumps_dir() + "/" + file; }
+using namespace unittest;
 
 // The dumps by short name.
 inline constexpr const char *NEHALEM = "GenuineIntel00106A2_Nehalem-EP.txt";
@@ -175,7 +57,7 @@ inline std::unique_ptr<SimMachine> boot(const char *file, unsigned nr_cpus = 1,
                                         FaultingModel faulting = FaultingModel::automatic)
 {
     SimConfig cfg;
-    cfg.dump_path = dump(file);
+    cfg.dump_path = dump_path(file);
     cfg.nr_cpus = nr_cpus;
     cfg.boot_options = boot_options;
     cfg.mask_model = masks;
@@ -241,20 +123,5 @@ inline GuestCpuidOutcome run_cpuid(SimMachine &m, DomId d, unsigned vcpu, uint32
 }
 
 consteval Feature F(const char *name) { return feature_named(name); }
-
-inline int run_all(const char *file)
-{
-    test_file = file;
-    unsigned passed = 0, failed = 0;
-    for ( const Case &c : cases() )
-    {
-        current_case = &c;
-        current_ok = true;
-        c.run();
-        ++(current_ok ? passed : failed);
-    }
-    std::printf("%u passed, %u failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
-}
 
 } // namespace hvtest

@@ -15,7 +15,7 @@
 
 #include "backend_xen.hpp"
 #include "cpupolicy.h"
-#include "wire_fixture.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
 using namespace fixture;

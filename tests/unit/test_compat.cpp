@@ -8,7 +8,7 @@
 // the only thing that fired; then facts over the twenty dumps.
 #include "cpupolicy/compat.hpp"
 #include "cpupolicy/features.hpp"
-#include "wire_fixture.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
 using namespace fixture;
@@ -16,28 +16,6 @@ using namespace fixture;
 namespace {
 
 constexpr uint32_t NONE = ~0u;
-
-Regs &S(Policy &p, uint32_t leaf, uint32_t subleaf = NO_SUBLEAF)
-{
-    int s = slot_exact(leaf, subleaf);
-    if ( s < 0 )
-    {
-        std::printf("test bug: no slot %#x:%#x\n", leaf, subleaf);
-        std::exit(2);
-    }
-    return p.slot[s];
-}
-
-Feature F(const char *name)
-{
-    uint32_t f = 0;
-    if ( !features::lookup(name, SIZE_MAX, &f) )
-    {
-        std::printf("test bug: no feature %s\n", name);
-        std::exit(2);
-    }
-    return Feature{f};
-}
 
 // A consistent Sapphire-Rapids-like host, built by hand so each vector can move one
 // field: GenuineIntel, max leaf 0x24, extended 0x80000008, x87/SSE/AVX/PKRU xstate,

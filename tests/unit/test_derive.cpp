@@ -8,58 +8,26 @@
 // each default with its max).  Expected values are facts from the manuals, from the
 // dumps themselves (what the hardware reported) or from Xen's behaviour, spelt out
 // rather than recomputed by the code under test.
+#include <sstream>
+
 #include "cpupolicy/compat.hpp"
 #include "cpupolicy/derive.hpp"
-#include "wire_fixture.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
 using namespace fixture;
 
 namespace {
 
-uint32_t feat(const char *name)
-{
-    uint32_t f = 0;
-    if ( !features::lookup(name, SIZE_MAX, &f) )
-    {
-        std::printf("test bug: unknown feature %s\n", name);
-        std::exit(2);
-    }
-    return f;
-}
 bool has(const Policy &p, const char *name)
 {
-    return policy_to_featureset(p).test(Feature{feat(name)});
-}
-Regs R(const Policy &p, uint32_t leaf, uint32_t sub = NO_SUBLEAF)
-{
-    return get(p, Leaf{leaf}, Subleaf{sub});
-}
-std::string regs(const Regs &r)
-{
-    char b[64];
-    std::snprintf(b, sizeof(b), "%08x:%08x:%08x:%08x", r.a, r.b, r.c, r.d);
-    return b;
+    return policy_to_featureset(p).test(Feature{feature_number(name)});
 }
 
 const PolicyIndex ALL[] = {PolicyIndex::host, PolicyIndex::pv_max, PolicyIndex::hvm_max,
                            PolicyIndex::pv_default, PolicyIndex::hvm_default};
 const PolicyIndex GUESTS[] = {PolicyIndex::pv_max, PolicyIndex::hvm_max,
                               PolicyIndex::pv_default, PolicyIndex::hvm_default};
-
-Policy derive(const Policy &raw, PolicyIndex idx, const char *opts = nullptr)
-{
-    Policy out{};
-    BootOptionsError e;
-    int rc = policy_derive(out, raw, idx, opts, &e);
-    if ( rc )
-        std::printf("FAIL %s: derive %s with '%s' returned %d\n", current_test,
-                    policy_index_name(idx), opts ? opts : "", rc);
-    return out;
-}
-
-// Names of a featureset difference, for messages.
-std::string names(const Featureset &fs) { return feature_names(fs); }
 
 // ====================================================================================
 // Boot options
@@ -123,10 +91,10 @@ void boot_options_parse_table()
             std::istringstream in(list);
             std::string n;
             while ( in >> n )
-                (list == c.cleared ? want_clear : want_force).set(Feature{feat(n.c_str())});
+                (list == c.cleared ? want_clear : want_force).set(Feature{feature_number(n.c_str())});
         }
-        expect_eq(what + " cleared", names(want_clear), names(o.cpuid_clear));
-        expect_eq(what + " forced", names(want_force), names(o.cpuid_force));
+        expect_eq(what + " cleared", feature_names(want_clear), feature_names(o.cpuid_clear));
+        expect_eq(what + " forced", feature_names(want_force), feature_names(o.cpuid_force));
     }
 }
 
@@ -182,9 +150,9 @@ void boot_options_closure_of_a_clear()
     Featureset c = boot_options_cleared_closure(o);
     for ( const char *n : {"avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512-vbmi",
                            "vaes", "avx-vnni", "xop", "fma4", "avx512-fp16"} )
-        expect(std::string("no-avx clears ") + n, c.test(Feature{feat(n)}));
+        expect(std::string("no-avx clears ") + n, c.test(Feature{feature_number(n)}));
     for ( const char *n : {"xsave", "sse", "sse4-2", "aesni", "pclmulqdq"} )
-        expect(std::string("no-avx keeps ") + n, !c.test(Feature{feat(n)}));
+        expect(std::string("no-avx keeps ") + n, !c.test(Feature{feature_number(n)}));
 }
 
 // ====================================================================================
@@ -207,8 +175,8 @@ void derived_features_nest()
             Featureset raw = policy_to_featureset(d.p) & features::known;
             Featureset host = policy_to_featureset(derive(d.p, PolicyIndex::host, opts)) &
                               features::known;
-            expect_eq(w + "host features not in raw", names(Featureset{}),
-                      names(host.and_not(raw)));
+            expect_eq(w + "host features not in raw", feature_names(Featureset{}),
+                      feature_names(host.and_not(raw)));
             for ( bool hvm : {false, true} )
             {
                 PolicyIndex mi = hvm ? PolicyIndex::hvm_max : PolicyIndex::pv_max;
@@ -217,13 +185,13 @@ void derived_features_nest()
                 Featureset def = policy_to_featureset(derive(d.p, di, opts)) & features::known;
                 Featureset syn_m = derive_synthesised(mi), syn_d = derive_synthesised(di);
                 expect_eq(w + policy_index_name(mi) + " features beyond host and rules",
-                          names(Featureset{}), names(max.and_not(host).and_not(syn_m)));
+                          feature_names(Featureset{}), feature_names(max.and_not(host).and_not(syn_m)));
                 expect_eq(w + policy_index_name(di) + " features not in max",
-                          names(Featureset{}), names(def.and_not(max)));
+                          feature_names(Featureset{}), feature_names(def.and_not(max)));
                 expect_eq(w + policy_index_name(di) + " features beyond host and rules",
-                          names(Featureset{}), names(def.and_not(host).and_not(syn_d)));
+                          feature_names(Featureset{}), feature_names(def.and_not(host).and_not(syn_d)));
                 expect_eq(w + policy_index_name(mi) + " features beyond raw and rules",
-                          names(Featureset{}), names(max.and_not(raw).and_not(syn_m)));
+                          feature_names(Featureset{}), feature_names(max.and_not(raw).and_not(syn_m)));
             }
         }
 }
@@ -339,7 +307,7 @@ void boot_option_clear_reaches_every_policy_and_leaf_0xd()
         expect(w + "avx2 kept", has(p, "avx2"));
         expect_eq(w + "XCR0 has no AVX-512 state", 0u, R(p, 0xd, 0).a & 0xe0);
         for ( uint32_t s : {5u, 6u, 7u} )
-            expect_eq(w + "subleaf " + str(s) + " zero", regs(Regs{}), regs(R(p, 0xd, s)));
+            expect_eq(w + "subleaf " + str(s) + " zero", show(Regs{}), show(R(p, 0xd, s)));
     }
     // Host: x87|SSE|AVX|PKRU|AMX.  The standard-format size is still 11008: AMX TILEDATA
     // ends there whatever comes before it (SDM vol. 1 13.4.2, fixed offsets).
@@ -801,9 +769,9 @@ void leaf_zeroing_table()
         if ( c.expect_ != LeafCase::zero )
             expect(std::string(w) + ": raw has data (test premise)", !(want == Regs{}));
         if ( c.expect_ == LeafCase::zero )
-            expect_eq(std::string(w), regs(Regs{}), regs(got));
+            expect_eq(std::string(w), show(Regs{}), show(got));
         else if ( c.expect_ == LeafCase::kept )
-            expect_eq(std::string(w), regs(want), regs(got));
+            expect_eq(std::string(w), show(want), show(got));
         else
             expect(std::string(w) + " non-zero", !(got == Regs{}));
     }
@@ -816,7 +784,7 @@ void vendor_specific_register_cleanup()
     Policy g = derive(genoa, PolicyIndex::hvm_default);
     Regs l0 = R(genoa, 0), e0 = R(g, 0x80000000);
     expect_eq("AMD: extended vendor = basic vendor",
-              regs(Regs{e0.a, l0.b, l0.c, l0.d}), regs(e0));
+              show(Regs{e0.a, l0.b, l0.c, l0.d}), show(e0));
     expect_eq("AMD: 0x80000001.EAX = leaf 1 EAX", R(g, 1).a, R(g, 0x80000001).a);
     expect_eq("AMD: 0x80000001.EDX APIC mirrors leaf 1", R(g, 1).d & (1u << 9),
               R(g, 0x80000001).d & (1u << 9));
@@ -826,17 +794,17 @@ void vendor_specific_register_cleanup()
     const Policy &spr = dump("SapphireRapids");
     Policy s = derive(spr, PolicyIndex::hvm_default);
     expect_eq("Intel: leaf 2 AL = 1", 1u, R(s, 2).a & 0xff);
-    expect_eq("Intel: no extended vendor", regs(Regs{R(s, 0x80000000).a, 0, 0, 0}),
-              regs(R(s, 0x80000000)));
-    expect_eq("Intel: 0x80000006 ECX only", regs(Regs{0, 0, R(spr, 0x80000006).c, 0}),
-              regs(R(s, 0x80000006)));
+    expect_eq("Intel: no extended vendor", show(Regs{R(s, 0x80000000).a, 0, 0, 0}),
+              show(R(s, 0x80000000)));
+    expect_eq("Intel: 0x80000006 ECX only", show(Regs{0, 0, R(spr, 0x80000006).c, 0}),
+              show(R(s, 0x80000006)));
     // Leaf 4: valid subleaves kept (reserved bits clear), first invalid and beyond zero.
     for ( uint32_t sl = 0; sl < 8; ++sl )
     {
         Regs r = R(spr, 4, sl), got = R(s, 4, sl);
         bool valid = (r.a & 0x1f) >= 1 && (r.a & 0x1f) <= 3;
         Regs want = valid ? Regs{r.a & 0xffffc3ffu, r.b, r.c, r.d & 7} : Regs{};
-        expect_eq("leaf 4 subleaf " + str(sl), regs(want), regs(got));
+        expect_eq("leaf 4 subleaf " + str(sl), show(want), show(got));
     }
 }
 
@@ -846,12 +814,12 @@ void vpmu_option_keeps_leaf_0xa_on_intel()
     const Policy &spr = dump("SapphireRapids");
     Regs raw_a = R(spr, 0xa);
     expect("premise: SPR reports PMU v5", (raw_a.a & 0xff) == 5);
-    expect_eq("host vpmu", regs(raw_a), regs(R(derive(spr, PolicyIndex::host, "vpmu"), 0xa)));
+    expect_eq("host vpmu", show(raw_a), show(R(derive(spr, PolicyIndex::host, "vpmu"), 0xa)));
     Regs g = R(derive(spr, PolicyIndex::hvm_default, "vpmu"), 0xa);
     expect_eq("guest version clamped to 3", 3u, g.a & 0xff);
     expect_eq("guest counters kept", raw_a.a & ~0xffu, g.a & ~0xffu);
-    expect_eq("Genoa vpmu: still zero", regs(Regs{}),
-              regs(R(derive(dump("Genoa"), PolicyIndex::host, "vpmu"), 0xa)));
+    expect_eq("Genoa vpmu: still zero", show(Regs{}),
+              show(R(derive(dump("Genoa"), PolicyIndex::host, "vpmu"), 0xa)));
 }
 
 // Rules FAULTING and HV-LIMITS.
@@ -869,7 +837,11 @@ void platform_info_and_hypervisor_limits()
     };
     for ( const auto &c : cases )
     {
-        const Policy &raw = dump(c.dump);
+        // The importer keeps only PLATFORM_INFO's faulting bit (dump_policy.hpp); give
+        // the raw policy the ratio bits a real register has (MSR_PLATFORM_INFO[15:8],
+        // maximum non-turbo ratio, SDM vol. 4) to prove no derived policy passes them on.
+        Policy raw = dump(c.dump);
+        raw.platform_info |= 0x1a00;
         std::string w = std::string(c.dump) + ": ";
         Policy h = derive(raw, PolicyIndex::host);
         expect_eq(w + "host platform_info", hex(c.host_pi), hex(h.platform_info));
@@ -949,7 +921,7 @@ void leaf_0xd_recomputed_from_features()
             bool in = ((c.xcr0 | c.xss) >> sl) & 1;
             Regs r = R(p, 0xd, sl);
             if ( !in )
-                expect_eq(w + "subleaf " + str(sl) + " zero", regs(Regs{}), regs(r));
+                expect_eq(w + "subleaf " + str(sl) + " zero", show(Regs{}), show(r));
             else
             {
                 // From the hardware; where the dump has no data for an enumerated
@@ -981,9 +953,9 @@ void the_nesting_check_catches_a_violation()
     const Policy &raw = dump("SapphireRapids");
     Policy d = derive(raw, PolicyIndex::hvm_default);
     Featureset def = policy_to_featureset(d);
-    def.set(Feature{feat("amx-tile")});  // never offered: must show up as a violation
+    def.set(Feature{feature_number("amx-tile")});  // never offered: must show up as a violation
     Featureset max = policy_to_featureset(derive(raw, PolicyIndex::hvm_max));
-    expect_eq("violation found", std::string("amx-tile"), names(def.and_not(max)));
+    expect_eq("violation found", std::string("amx-tile"), feature_names(def.and_not(max)));
 }
 
 } // namespace

@@ -23,44 +23,12 @@
 #include <vector>
 
 #include "cpupolicy.h"
-#include "cpupolicy/features.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
+using namespace fixture;
 
 namespace {
-
-int nr_passed, nr_failed;
-const char *current_test = "";
-
-// One check: prints expected against actual when they differ.
-template <typename T, typename U>
-bool expect_eq(const std::string &what, const T &expected, const U &actual)
-{
-    if ( expected == actual )
-    {
-        ++nr_passed;
-        return true;
-    }
-    std::ostringstream e, a;
-    e << expected;
-    a << actual;
-    std::printf("FAIL %s: %s: expected %s, got %s\n", current_test, what.c_str(), e.str().c_str(),
-                a.str().c_str());
-    ++nr_failed;
-    return false;
-}
-bool expect(const std::string &what, bool ok)
-{
-    return expect_eq(what, true, ok);
-}
-
-#define TEST(fn)                                                                   \
-    do {                                                                           \
-        current_test = #fn;                                                        \
-        int before = nr_failed;                                                    \
-        fn();                                                                      \
-        std::printf("%s %s\n", nr_failed == before ? "ok  " : "FAIL", #fn);        \
-    } while ( 0 )
 
 // --- The reference, read independently -------------------------------------------------
 struct RefFeature {
@@ -504,6 +472,5 @@ int main()
     TEST(aliases_the_issue_names_are_present);
     TEST(every_canonical_name_resolves_in_any_case_and_with_underscores);
     TEST(word_labels_match_their_sources);
-    std::printf("%d passed, %d failed\n", nr_passed, nr_failed);
-    return nr_failed ? 1 : 0;
+    return finish();
 }

@@ -7,54 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "cpupolicy/features.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
+using namespace fixture;
 
 namespace {
-
-int nr_passed, nr_failed;
-const char *current_test = "";
-
-std::string str(uint32_t v) { return std::to_string(v); }
-std::string str(int v) { return std::to_string(v); }
-std::string str(unsigned long v) { return std::to_string(v); }
-std::string str(bool v) { return v ? "true" : "false"; }
-std::string str(const std::string &v) { return '"' + v + '"'; }
-std::string str(const Featureset &fs)
-{
-    char b[NR_FEATUREWORDS * 9 + 1];
-    if ( format_words(fs.w, NR_FEATUREWORDS, b, sizeof(b)) < 0 )
-        return "(unformattable)";
-    std::string r = b;
-    r += " {";
-    for ( uint32_t f : each(fs) )
-        r += std::string(" ") + (features::name(Feature{f}) ? features::name(Feature{f}) : std::to_string(f).c_str());
-    return r + " }";
-}
-
-template <typename T>
-bool expect_eq(const std::string &what, const T &expected, const T &actual)
-{
-    if ( expected == actual )
-    {
-        ++nr_passed;
-        return true;
-    }
-    std::printf("FAIL %s: %s:\n    expected %s\n    got      %s\n", current_test, what.c_str(),
-                str(expected).c_str(), str(actual).c_str());
-    ++nr_failed;
-    return false;
-}
-bool expect(const std::string &what, bool ok) { return expect_eq(what, true, ok); }
-
-#define TEST(fn)                                                                   \
-    do {                                                                           \
-        current_test = #fn;                                                        \
-        int before = nr_failed;                                                    \
-        fn();                                                                      \
-        std::printf("%s %s\n", nr_failed == before ? "ok  " : "FAIL", #fn);        \
-    } while ( 0 )
 
 // Feature numbers (features.tsv).
 constexpr uint32_t FPU = 0, VME = 1, UNNAMED_0_10 = 10, FXSR = 24, SSE = 25, SSE2 = 26, SSE3 = 32,
@@ -67,13 +25,6 @@ Featureset fs_of(std::initializer_list<uint32_t> fl)
     for ( uint32_t f : fl )
         r.set(Feature{f});
     return r;
-}
-uint32_t num(const char *name)
-{
-    uint32_t f = ~0u;
-    if ( !features::lookup(name, SIZE_MAX, &f) )
-        std::printf("FAIL %s: no feature named %s\n", current_test, name), ++nr_failed;
-    return f;
 }
 
 // --- Algebra -----------------------------------------------------------------------------
@@ -317,9 +268,9 @@ void xsave_closure_has_47_features_from_avx_to_amx()
     for ( const char *n : {"avx", "fma", "f16c", "xsaveopt", "xsavec", "xsaves", "avx2", "mpx",
                            "pku", "avx512f", "avx512bw", "avx512vl", "amx-tile", "amx-int8",
                            "amx-complex", "lwp", "fma4", "xop", "vaes", "avx-vnni"} )
-        expect(std::string("closure(xsave) holds ") + n, xsave_closure().test(Feature{num(n)}));
+        expect(std::string("closure(xsave) holds ") + n, xsave_closure().test(Feature{feature_number(n)}));
     for ( const char *n : {"xsave", "sse", "sse4-2", "aesni", "pclmulqdq", "fpu", "osxsave"} )
-        expect(std::string("closure(xsave) lacks ") + n, !xsave_closure().test(Feature{num(n)}));
+        expect(std::string("closure(xsave) lacks ") + n, !xsave_closure().test(Feature{feature_number(n)}));
 }
 
 void verify_accepts_known_and_empty_and_names_lowest_offender()
@@ -340,7 +291,7 @@ void verify_accepts_known_and_empty_and_names_lowest_offender()
         {"sse2 without sse", fs_of({FPU, FXSR, SSE2}), SSE2, SSE},
         {"cx16 (word 1) without lm (word 2)", fs_of({CX16}), CX16, LM},
         {"known minus xsave", features::known.and_not(fs_of({XSAVE})), AVX, XSAVE},
-        {"arch-caps word without arch-caps", fs_of({PB_OPT_CTRL}), PB_OPT_CTRL, num("arch-caps")},
+        {"arch-caps word without arch-caps", fs_of({PB_OPT_CTRL}), PB_OPT_CTRL, feature_number("arch-caps")},
     };
     for ( const auto &c : cases )
     {
@@ -356,6 +307,35 @@ void verify_accepts_known_and_empty_and_names_lowest_offender()
               featureset_missing_prereq(fs_of({XSAVE, AVX}), AVX));
     // Unknown bits carry no prerequisites: verify does not judge them.
     expect_eq("unknown bit passes verify", 0, featureset_verify(fs_of({UNNAMED_0_10}), nullptr));
+}
+
+// The verify-featureset hypercall's rule (featureset_check_offer): the lowest feature of
+// fs that the offered set lacks, or whose prerequisite fs lacks (avx needs xsave,
+// deps.tsv); 0 and *bad untouched when there is none.
+void check_offer_names_the_lowest_feature_not_offered_or_missing_a_prerequisite()
+{
+    const Featureset offered = fs_of({FPU, SSE, SSE2, XSAVE, AVX, AVX2});
+    struct {
+        const char *name;
+        Featureset fs;
+        int rc;
+        uint32_t bad;
+    } cases[] = {
+        {"empty", fs_of({}), 0, ~0u},
+        {"offered, prerequisites present", fs_of({FPU, XSAVE, AVX, AVX2}), 0, ~0u},
+        {"not offered", fs_of({FPU, XSAVE, AVX512F}), -err::einval, AVX512F},
+        {"prerequisite absent", fs_of({AVX, AVX2}), -err::einval, AVX},
+        {"the lower of the two offenders", fs_of({AVX, AVX512F}), -err::einval, AVX},
+        {"not offered, below a prerequisite offender", fs_of({VME, AVX}), -err::einval, VME},
+    };
+    for ( const auto &c : cases )
+    {
+        uint32_t bad = ~0u;
+        expect_eq(std::string(c.name) + ": rc", c.rc, featureset_check_offer(c.fs, offered, &bad));
+        expect_eq(std::string(c.name) + ": bad feature", c.bad, bad);
+        expect_eq(std::string(c.name) + ": rc without bad_feature", c.rc,
+                  featureset_check_offer(c.fs, offered, nullptr));
+    }
 }
 
 void sanitise_clears_exactly_the_closure_of_an_absent_prerequisite()
@@ -474,7 +454,7 @@ void derived_masks_verify_where_xen_would_offer_them()
     // a change to the table is noticed.
     uint32_t bad = ~0u;
     expect_eq("pv_def fails verify", -err::einval, featureset_verify(features::pv_def, &bad));
-    expect_eq("pv_def offender", num("epsf"), bad);
+    expect_eq("pv_def offender", feature_number("epsf"), bad);
 }
 
 } // namespace
@@ -493,10 +473,10 @@ int main()
     TEST(format_then_parse_round_trips);
     TEST(xsave_closure_has_47_features_from_avx_to_amx);
     TEST(verify_accepts_known_and_empty_and_names_lowest_offender);
+    TEST(check_offer_names_the_lowest_feature_not_offered_or_missing_a_prerequisite);
     TEST(sanitise_clears_exactly_the_closure_of_an_absent_prerequisite);
     TEST(sanitise_of_a_short_featureset_drops_dependents_of_missing_words);
     TEST(sanitise_properties_hold_on_random_featuresets);
     TEST(derived_masks_verify_where_xen_would_offer_them);
-    std::printf("%d passed, %d failed\n", nr_passed, nr_failed);
-    return nr_failed ? 1 : 0;
+    return finish();
 }

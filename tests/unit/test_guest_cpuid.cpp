@@ -8,30 +8,13 @@
 // component walk for every combination of components every dump's policies allow.
 #include "cpupolicy/derive.hpp"
 #include "cpupolicy/guest_cpuid.hpp"
-#include "wire_fixture.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
 using namespace fixture;
 
 namespace {
 
-std::string regs(const Regs &r)
-{
-    char b[64];
-    std::snprintf(b, sizeof(b), "%08x:%08x:%08x:%08x", r.a, r.b, r.c, r.d);
-    return b;
-}
-Regs R(const Policy &p, uint32_t leaf, uint32_t sub = NO_SUBLEAF)
-{
-    return get(p, Leaf{leaf}, Subleaf{sub});
-}
-Policy derive(const Policy &raw, PolicyIndex idx, const char *opts = nullptr)
-{
-    Policy out{};
-    if ( int rc = policy_derive(out, raw, idx, opts) )
-        std::printf("FAIL %s: derive returned %d\n", current_test, rc);
-    return out;
-}
 Regs Q(const GuestCpuidCtx &c, const Policy &p, const VcpuState &v, uint32_t leaf,
        uint32_t sub = 0)
 {
@@ -118,8 +101,8 @@ void xsave_sizes_from_the_sdm_table()
     Regs s0 = R(p, 0xd, 0);
     expect_eq("policy XCR0", 0x602e7u, s0.a);
     expect_eq("policy max size", 11008u, s0.c);
-    expect_eq("TILECFG subleaf", regs(Regs{64, 2752, 2, 0}), regs(R(p, 0xd, 17)));
-    expect_eq("TILEDATA subleaf", regs(Regs{8192, 2816, 2, 0}), regs(R(p, 0xd, 18)));
+    expect_eq("TILECFG subleaf", show(Regs{64, 2752, 2, 0}), show(R(p, 0xd, 17)));
+    expect_eq("TILEDATA subleaf", show(Regs{8192, 2816, 2, 0}), show(R(p, 0xd, 18)));
 }
 
 // What the hardware itself reported (raw 0xd:0 EBX / 0xd:1 EBX) for the XCR0 / XSS
@@ -277,20 +260,20 @@ void out_of_range_leaves_read_zero()
     {
         char w[128];
         std::snprintf(w, sizeof(w), "%#x:%#x (%s)", k.leaf, k.subleaf, k.why);
-        expect_eq(std::string(w), regs(Regs{}), regs(Q(c, p, v, k.leaf, k.subleaf)));
+        expect_eq(std::string(w), show(Regs{}), show(Q(c, p, v, k.leaf, k.subleaf)));
     }
 
     // A default policy whose host has a lower extended max: above it, zeros.
     Policy neh = derive(dump("Nehalem"), PolicyIndex::hvm_default);
     GuestCpuidCtx cn = prepare(neh);
     expect("premise: Nehalem max basic leaf 0xb", basic_max_leaf(neh) == 0xb);
-    expect_eq("Nehalem: leaf 0xd above max", regs(Regs{}), regs(Q(cn, neh, v, 0xd, 0)));
-    expect_eq("Nehalem: extended above max", regs(Regs{}),
-              regs(Q(cn, neh, v, extd_max_leaf(neh) + 1)));
+    expect_eq("Nehalem: leaf 0xd above max", show(Regs{}), show(Q(cn, neh, v, 0xd, 0)));
+    expect_eq("Nehalem: extended above max", show(Regs{}),
+              show(Q(cn, neh, v, extd_max_leaf(neh) + 1)));
     // No XSAVE: leaf 0xd reads zero even within range.
     Policy hsw = derive(dump("HaswellEP"), PolicyIndex::hvm_default, "cpuid=no-xsave");
     GuestCpuidCtx ch = prepare(hsw);
-    expect_eq("no xsave: 0xd:0", regs(Regs{}), regs(Q(ch, hsw, v, 0xd, 0)));
+    expect_eq("no xsave: 0xd:0", show(Regs{}), show(Q(ch, hsw, v, 0xd, 0)));
 }
 
 // Everything that is not dynamic is the policy's own slot, leaf for leaf.
@@ -320,7 +303,7 @@ void static_leaves_come_from_the_policy()
                 Regs got = Q(c, p, v, leaf, s);
                 ++n;
                 if ( !(want == got) )
-                    expect_eq(d.name + " " + hex(leaf) + ":" + str(s), regs(want), regs(got));
+                    expect_eq(d.name + " " + hex(leaf) + ":" + str(s), show(want), show(got));
             }
         }
     }
@@ -373,7 +356,7 @@ void apic_ids_follow_the_vcpu_id()
     VcpuState v;
     v.vcpu_id = 3;
     expect("premise: pv-default has no x2apic", !policy_to_featureset(nox).test(feature_named("x2apic")));
-    expect_eq("no x2apic: 0xb:0", regs(R(nox, 0xb, 0)), regs(Q(cn, nox, v, 0xb, 0)));
+    expect_eq("no x2apic: 0xb:0", show(R(nox, 0xb, 0)), show(Q(cn, nox, v, 0xb, 0)));
 }
 
 struct Cr4Case {
@@ -402,7 +385,7 @@ void osxsave_and_ospke_follow_cr4()
         expect_eq(w + "OSPKE", k.ospke, bool(l7.c & (1u << 4)));
         expect_eq(w + "other leaf 1 ECX bits", R(p, 1).c, l1.c & ~(1u << 27));
         expect_eq(w + "other 7:0 ECX bits", R(p, 7, 0).c, l7.c & ~(1u << 4));
-        expect_eq(w + "7:1 untouched", regs(R(p, 7, 1)), regs(Q(c, p, v, 7, 1)));
+        expect_eq(w + "7:1 untouched", show(R(p, 7, 1)), show(Q(c, p, v, 7, 1)));
     }
     // A policy without PKU: CR4.PKE cannot make OSPKE appear.
     Policy pv = derive(raw, PolicyIndex::pv_default);
@@ -469,24 +452,24 @@ void xen_hypervisor_leaves()
         v.vcpu_id = 3;
         std::string w = std::string(k.what) + ": ";
         expect_eq(w + "signature leaf",
-                  regs(Regs{k.base + k.last, XEN_SIGNATURE_EBX, XEN_SIGNATURE_ECX, XEN_SIGNATURE_EDX}),
-                  regs(Q(c, p, v, k.base)));
-        expect_eq(w + "version", regs(Regs{0x00040011, 0, 0, 0}), regs(Q(c, p, v, k.base + 1)));
+                  show(Regs{k.base + k.last, XEN_SIGNATURE_EBX, XEN_SIGNATURE_ECX, XEN_SIGNATURE_EDX}),
+                  show(Q(c, p, v, k.base)));
+        expect_eq(w + "version", show(Regs{0x00040011, 0, 0, 0}), show(Q(c, p, v, k.base + 1)));
         expect_eq(w + "hypercall page",
-                  regs(Regs{1, k.base == 0x40000100 ? 0x40000200u : 0x40000000u,
+                  show(Regs{1, k.base == 0x40000100 ? 0x40000200u : 0x40000000u,
                             k.hvm ? 0u : 1u, 0}),
-                  regs(Q(c, p, v, k.base + 2)));
-        expect_eq(w + "beyond the last leaf", regs(Regs{}), regs(Q(c, p, v, k.base + k.last + 1)));
+                  show(Q(c, p, v, k.base + 2)));
+        expect_eq(w + "beyond the last leaf", show(Regs{}), show(Q(c, p, v, k.base + k.last + 1)));
         if ( k.last >= 4 )
             expect_eq(w + "leaf 4",
-                      regs(k.hvm ? Regs{(1u << 2) | (1u << 3) | (1u << 4), 3, 7, 0} : Regs{}),
-                      regs(Q(c, p, v, k.base + 4, 0)));
+                      show(k.hvm ? Regs{(1u << 2) | (1u << 3) | (1u << 4), 3, 7, 0} : Regs{}),
+                      show(Q(c, p, v, k.base + 4, 0)));
         if ( k.last >= 5 )
             expect_eq(w + "leaf 5 (PV: machine address width)",
-                      regs(Regs{0, R(p, 0x80000008).a & 0xff, 0, 0}), regs(Q(c, p, v, k.base + 5, 0)));
+                      show(Regs{0, R(p, 0x80000008).a & 0xff, 0, 0}), show(Q(c, p, v, k.base + 5, 0)));
         if ( k.base == 0x40000100 )
-            expect_eq(w + "Viridian window not implemented: zeros", regs(Regs{}),
-                      regs(Q(c, p, v, 0x40000000)));
+            expect_eq(w + "Viridian window not implemented: zeros", show(Regs{}),
+                      show(Q(c, p, v, 0x40000000)));
     }
     // The signature spells XenVMMXenVMM.
     expect_eq("signature", std::string("XenVMMXenVMM"),
@@ -502,7 +485,7 @@ void context_is_bound_to_its_policy()
     GuestCpuidCtx c = prepare(a);
     VcpuState v;
     expect("own policy answers", !(Q(c, a, v, 0) == Regs{}));
-    expect_eq("another policy object: zeros", regs(Regs{}), regs(Q(c, b, v, 0)));
+    expect_eq("another policy object: zeros", show(Regs{}), show(Q(c, b, v, 0)));
 }
 
 } // namespace

@@ -67,8 +67,8 @@ TEST(get_featureset_uses_xens_featureset_order)
         }));
         Featureset want = policy_to_featureset(p), got;
         std::copy(fs, fs + 19, got.w);
-        EXPECT_EQ("featureset " + std::to_string(idx) + ": " + names(want),
-                  "featureset " + std::to_string(idx) + ": " + names(got));
+        EXPECT_EQ("featureset " + std::to_string(idx) + ": " + feature_names(want),
+                  "featureset " + std::to_string(idx) + ": " + feature_names(got));
     }
     // The premise that makes the order observable: pv-max and pv-default differ here.
     uint32_t a[19], b[19], nr = 19;
@@ -177,10 +177,10 @@ TEST(system_policies_in_policy_order)
     // pv-default (4) within pv-max (2), hvm-default (5) within hvm-max (3), both max
     // within host (1) except what derivation synthesises for guests.
     auto fs = [&](unsigned i) { return policy_to_featureset(p[i]); };
-    EXPECT_EQ(std::string("(none)"), names(fs(4).and_not(fs(2))));
-    EXPECT_EQ(std::string("(none)"), names(fs(5).and_not(fs(3))));
+    EXPECT_EQ(std::string("(none)"), feature_names(fs(4).and_not(fs(2))));
+    EXPECT_EQ(std::string("(none)"), feature_names(fs(5).and_not(fs(3))));
     EXPECT_EQ(std::string("(none)"),
-              names(fs(2).and_not(fs(1)).and_not(derive_synthesised(PolicyIndex::pv_max))));
+              feature_names(fs(2).and_not(fs(1)).and_not(derive_synthesised(PolicyIndex::pv_max))));
 }
 
 // Boot options reach the derivation: cpuid=no-avx takes AVX and everything needing it
@@ -479,6 +479,40 @@ TEST(hvm_virtual_faulting_is_policy_gated_and_saved)
     bad = ctx;
     bad.xcr0 = 0x2;  // x87 clear
     EXPECT_RC(-EINVAL, hc(*m, [&](Hypervisor &hv) { return hv.set_vcpu_context(CONTROL_DOMID, b, 0, bad); }));
+}
+
+// XSETBV from the guest (SDM vol. 2B XSETBV): #UD without CR4.OSXSAVE, #GP with x87
+// clear or a component the policy does not offer - the write does not happen either
+// way; a good write resizes leaf 0xd:0.ebx, the XSAVE area for the XCR0 in use (legacy
+// area 512 + header 64 = 0x240 for x87|SSE, + the 256-byte AVX state = 0x340).
+TEST(guest_xcr0_write_is_checked_against_the_policy_and_sizes_leaf_0xd)
+{
+    auto m = boot(HASWELL);
+    if ( !m )
+        return;
+    DomId d = create_domain(*m, DomainType::hvm);
+    REQUIRE_RC(0, start(*m, d));
+    EXPECT_TRUE(xstate::policy_xcr0(domain_policy(*m, d)) & xstate::bit(xstate::YMM));
+    EXPECT_EQ(0u, xstate::policy_xcr0(domain_policy(*m, d)) & xstate::bit(xstate::PKRU));
+    VcpuContext before{}, after{};
+    REQUIRE_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_vcpu_context(CONTROL_DOMID, d, 0, before); }));
+
+    const uint64_t x87_sse = xstate::bit(xstate::X87) | xstate::bit(xstate::SSE);
+    const uint64_t x87_sse_avx = x87_sse | xstate::bit(xstate::YMM);
+    EXPECT_RC(-EINVAL, m->exec_write_xcr0(d, 0, x87_sse_avx));  // CR4.OSXSAVE clear: #UD
+    REQUIRE_RC(0, m->exec_write_cr4(d, 0, CR4_OSXSAVE));
+    EXPECT_RC(-EINVAL, m->exec_write_xcr0(d, 0, xstate::bit(xstate::SSE)));  // x87 clear
+    EXPECT_RC(-EINVAL, m->exec_write_xcr0(d, 0, x87_sse | xstate::bit(xstate::PKRU)));
+    EXPECT_RC(-ESRCH, m->exec_write_xcr0(99, 0, x87_sse));
+    REQUIRE_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_vcpu_context(CONTROL_DOMID, d, 0, after); }));
+    EXPECT_EQ(before.xcr0, after.xcr0);
+
+    REQUIRE_RC(0, m->exec_write_xcr0(d, 0, x87_sse));
+    EXPECT_EQ(0x240u, run_cpuid(*m, d, 0, 0xd, 0, CpuidPath::hvm, 0, __LINE__).regs.b);
+    REQUIRE_RC(0, m->exec_write_xcr0(d, 0, x87_sse_avx));
+    EXPECT_EQ(0x340u, run_cpuid(*m, d, 0, 0xd, 0, CpuidPath::hvm, 0, __LINE__).regs.b);
+    REQUIRE_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_vcpu_context(CONTROL_DOMID, d, 0, after); }));
+    EXPECT_EQ(x87_sse_avx, after.xcr0);
 }
 
 // The FEP is emulated from the policy on every host and guest type; anything else after

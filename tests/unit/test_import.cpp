@@ -5,8 +5,6 @@
 // ../shared/cpuid-dumps relative to the repository root (the working directory).
 // The last line of output is "N passed, M failed"; the exit status is non-zero when
 // anything failed.
-#include "import.hpp"
-
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -18,6 +16,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "harness.hpp"
+#include "import.hpp"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define TEST_HAVE_CPUID 1
@@ -26,56 +27,9 @@
 #endif
 
 namespace imp = cpupolicy::import;
+using namespace unittest;
 
 namespace {
-
-// ---------------------------------------------------------------------------------
-// A minimal harness.
-
-struct Case {
-    std::string name;
-    std::function<void()> run;
-};
-
-std::vector<Case> cases;
-const Case *current;
-bool current_ok;
-
-void report(int line, const std::string &what, const std::string &expected,
-            const std::string &actual)
-{
-    if (current_ok)
-        std::printf("FAIL: %s\n", current->name.c_str());
-    current_ok = false;
-    std::printf("    test_import.cpp:%d: %s\n        expected: %s\n        actual:   %s\n", line,
-                what.c_str(), expected.c_str(), actual.c_str());
-}
-
-template <typename T> std::string show(const T &v)
-{
-    if constexpr (std::is_same_v<T, bool>) {
-        return v ? "true" : "false";
-    } else if constexpr (std::is_integral_v<T>) {
-        char buf[64];
-        std::snprintf(buf, sizeof(buf), "%lld (0x%llx)", static_cast<long long>(v),
-                      static_cast<unsigned long long>(v));
-        return buf;
-    } else {
-        return "\"" + std::string(v) + "\"";
-    }
-}
-
-template <typename E, typename A>
-bool check_eq(int line, const char *what, const E &expected, const A &actual)
-{
-    if (expected == actual)
-        return true;
-    report(line, what, show(expected), show(actual));
-    return false;
-}
-
-#define EXPECT_EQ(expected, actual) check_eq(__LINE__, #actual, (expected), (actual))
-#define EXPECT_TRUE(cond) check_eq(__LINE__, #cond, true, static_cast<bool>(cond))
 
 std::string hex32(uint32_t v)
 {
@@ -183,14 +137,6 @@ bool is_sentinel(const imp::CpuDump &d)
     return d.nr_cpus_in_file == 77 && d.leaves.size() == 1 && d.leaves[0].leaf == 0xdead &&
            d.msrs.size() == 1 && d.msrs[0].index == 0xfeed;
 }
-
-std::string dumps_dir()
-{
-    const char *env = std::getenv("CPUPOLICY_DUMPS");
-    return env && *env ? env : "../shared/cpuid-dumps";
-}
-
-std::string dump_path(const char *file) { return dumps_dir() + "/" + file; }
 
 bool read_text(const std::string &path, std::string &text)
 {
@@ -591,13 +537,13 @@ void register_cases()
 {
     for (const DumpFacts &f : dumps)
         for (unsigned cpu = 0; cpu < 2; ++cpu)
-            cases.push_back({std::string("real dump imports with vendor, FMS, leaf 7 EBX and "
+            cases().push_back({std::string("real dump imports with vendor, FMS, leaf 7 EBX and "
                                          "PLATFORM_INFO right: ") +
                                  f.file + " cpu " + std::to_string(cpu),
                              [&f, cpu] { check_dump(f, cpu); }});
 
     for (const DumpFacts &f : dumps)
-        cases.push_back({std::string("cpu index beyond the file is -ERANGE, out untouched: ") +
+        cases().push_back({std::string("cpu index beyond the file is -ERANGE, out untouched: ") +
                              f.file,
                          [&f] { check_dump_cpu_out_of_range(f); }});
 
@@ -605,18 +551,18 @@ void register_cases()
         std::string text;
         if (read_text(dump_path(f.file), text) && text.find("[SL ") == std::string::npos)
             continue; // untagged already; nothing to compare against
-        cases.push_back({std::string("subleaf inference reproduces the [SL] tags: ") + f.file,
+        cases().push_back({std::string("subleaf inference reproduces the [SL] tags: ") + f.file,
                          [&f] { check_inference_matches_tags(f.file); }});
     }
 
     for (const Spot &s : spots)
-        cases.push_back({s.name, [&s] { check_spot(s); }});
+        cases().push_back({s.name, [&s] { check_spot(s); }});
     for (const MsrSpot &s : msr_spots)
-        cases.push_back({s.name, [&s] { check_msr_spot(s); }});
+        cases().push_back({s.name, [&s] { check_msr_spot(s); }});
     for (const BadText &b : bad_texts)
-        cases.push_back({std::string("-EINVAL: ") + b.name, [&b] { check_bad_text(b); }});
+        cases().push_back({std::string("-EINVAL: ") + b.name, [&b] { check_bad_text(b); }});
 
-    cases.push_back({"missing file is -ENOENT with the path and no line", [] {
+    cases().push_back({"missing file is -ENOENT with the path and no line", [] {
         const std::string path = dumps_dir() + "/no-such-dump.txt";
         imp::CpuDump d = sentinel();
         imp::ImportError err;
@@ -627,19 +573,19 @@ void register_cases()
         EXPECT_EQ(path + ": cannot open: " + std::strerror(ENOENT), imp::format_error(err));
     }});
 
-    cases.push_back({"a directory is not a dump: -EISDIR", [] {
+    cases().push_back({"a directory is not a dump: -EISDIR", [] {
         imp::CpuDump d = sentinel();
         imp::ImportError err;
         EXPECT_EQ(-EISDIR, imp::import_file(dumps_dir(), 0, d, err));
         EXPECT_TRUE(is_sentinel(d));
     }});
 
-    cases.push_back({"format_error: FILE:LINE: what, or FILE: what for line 0", [] {
+    cases().push_back({"format_error: FILE:LINE: what, or FILE: what for line 0", [] {
         EXPECT_EQ(std::string("a.txt:12: bad"), imp::format_error({"a.txt", 12, "bad"}));
         EXPECT_EQ(std::string("a.txt: bad"), imp::format_error({"a.txt", 0, "bad"}));
     }});
 
-    cases.push_back({"cpuid -r output: CPU N: blocks, explicit subleaves, terminators kept", [] {
+    cases().push_back({"cpuid -r output: CPU N: blocks, explicit subleaves, terminators kept", [] {
         imp::CpuDump d0, d1;
         imp::ImportError err;
         if (!EXPECT_EQ(0, imp::import_text(cpuid_r_sample, "cpuid-r", 0, d0, err)) ||
@@ -657,7 +603,7 @@ void register_cases()
         EXPECT_RECORD(d1, 1, 0, 0x000806f8, 0x01020800, 0xfffa3203, 0x1f8bfbff);
     }});
 
-    cases.push_back({"cpuid -r -1 output: a single CPU: block", [] {
+    cases().push_back({"cpuid -r -1 output: a single CPU: block", [] {
         std::string one = std::string("CPU:\n") + (std::strchr(cpuid_r_sample, '\n') + 1);
         one.resize(one.find("CPU 1:"));
         imp::CpuDump d;
@@ -668,7 +614,7 @@ void register_cases()
         EXPECT_RECORD(d, 0xd, 6, 0x200, 0x480, 0, 0);
     }});
 
-    cases.push_back({"Windows line endings import exactly like Unix ones (real dumps)", [] {
+    cases().push_back({"Windows line endings import exactly like Unix ones (real dumps)", [] {
         for (const char *file : {"GenuineIntel00306E4_IvyBridgeEP.txt",
                                  "AuthenticAMD0830F10_K17_Rome.txt",
                                  "GenuineIntel0050657_CascadeLakeXeon.txt"}) {
@@ -692,7 +638,7 @@ void register_cases()
         }
     }});
 
-    cases.push_back({"identical duplicates are ignored, labels and BOM are not records", [] {
+    cases().push_back({"identical duplicates are ignored, labels and BOM are not records", [] {
         const char text[] = "\xEF\xBB\xBF"
                             "CPUID Manufacturer: GenuineIntel\n"
                             "CPUID Revision     : 000306F2h\n"
@@ -711,7 +657,7 @@ void register_cases()
         EXPECT_EQ(uint64_t{0x26120c0000000311}, d.msrs.empty() ? 0 : d.msrs[0].value);
     }});
 
-    cases.push_back({"CPU#NNN headers start blocks; MSRs belong to the block they are in", [] {
+    cases().push_back({"CPU#NNN headers start blocks; MSRs belong to the block they are in", [] {
         const char text[] = "CPU#000 AffMask: 0x0000000000000001\n" L0
                             "MSR 0000001B: 0000-0000-FEE0-0900\n"
                             "CPU#001 AffMask: 0x0000000000000002\n" L0
@@ -724,7 +670,7 @@ void register_cases()
         EXPECT_EQ(uint64_t{0xfee00800}, d.msrs.empty() ? 0 : d.msrs[0].value);
     }});
 
-    cases.push_back({"untagged 0x1F: subleaf comes from ECX[7:0], not from line order", [] {
+    cases().push_back({"untagged 0x1F: subleaf comes from ECX[7:0], not from line order", [] {
         // A dump that left out level 1 (SMT): the die level still lands on subleaf 2.
         const char text[] = L0 "CPUID 0000001F: 00000001-00000002-00000100-00000000\n"
                                "CPUID 0000001F: 00000007-00000030-00000502-00000000\n";
@@ -736,7 +682,7 @@ void register_cases()
         EXPECT_NO_RECORD(d, 0x1f, 1);
     }});
 
-    cases.push_back({"untagged 0xB with a repeated ECX[7:0] echo is numbered in order", [] {
+    cases().push_back({"untagged 0xB with a repeated ECX[7:0] echo is numbered in order", [] {
         const char text[] = L0 "CPUID 0000000B: 00000001-00000002-00000100-00000000\n"
                                "CPUID 0000000B: 00000005-00000018-00000100-00000000\n";
         imp::CpuDump d;
@@ -746,7 +692,7 @@ void register_cases()
         EXPECT_RECORD(d, 0xb, 1, 5, 0x18, 0x100, 0);
     }});
 
-    cases.push_back({"untagged bitmap leaf: line count matching the bitmap maps by bit", [] {
+    cases().push_back({"untagged bitmap leaf: line count matching the bitmap maps by bit", [] {
         // Leaf 0x10 subleaf 0 EBX = 0xA: ResIDs 1 (L3 CAT) and 3 (MBA).
         const char text[] = L0 "CPUID 00000010: 00000000-0000000A-00000000-00000000\n"
                                "CPUID 00000010: 0000000A-00000600-00000004-0000000F\n"
@@ -759,7 +705,7 @@ void register_cases()
         EXPECT_NO_RECORD(d, 0x10, 2);
     }});
 
-    cases.push_back({"untagged bitmap leaf with fewer lines than bits is numbered in order", [] {
+    cases().push_back({"untagged bitmap leaf with fewer lines than bits is numbered in order", [] {
         const char text[] = L0 "CPUID 00000010: 00000000-0000000A-00000000-00000000\n"
                                "CPUID 00000010: 0000000A-00000600-00000004-0000000F\n";
         imp::CpuDump d;
@@ -769,7 +715,7 @@ void register_cases()
         EXPECT_RECORD(d, 0x10, 1, 0xa, 0x600, 4, 0xf);
     }});
 
-    cases.push_back({"untagged 0xD: components of the other kind (XCR0/XSS) are stepped over", [] {
+    cases().push_back({"untagged 0xD: components of the other kind (XCR0/XSS) are stepped over", [] {
         // Sapphire Rapids' leaf 0xD without its tags and without the user components
         // 5-7 and the supervisor ones 12-15: 0, 1, 2, PT (8), PKRU (9), PASID (10),
         // CET_U (11), TILECFG (17).  A user line cannot be a supervisor component and
@@ -794,7 +740,7 @@ void register_cases()
         EXPECT_RECORD(d, 0xd, 17, 0x40, 0xac0, 2, 0);
     }});
 
-    cases.push_back({"import_native: leaf 0 equals __cpuid(0), walk is sorted and complete", [] {
+    cases().push_back({"import_native: leaf 0 equals __cpuid(0), walk is sorted and complete", [] {
         imp::CpuDump d = sentinel();
 #if TEST_HAVE_CPUID
         if (!EXPECT_EQ(0, imp::import_native(d)))
@@ -840,13 +786,5 @@ void register_cases()
 int main()
 {
     register_cases();
-    unsigned passed = 0, failed = 0;
-    for (const Case &c : cases) {
-        current = &c;
-        current_ok = true;
-        c.run();
-        ++(current_ok ? passed : failed);
-    }
-    std::printf("%u passed, %u failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return run_all("test_import.cpp");
 }

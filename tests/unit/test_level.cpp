@@ -9,38 +9,12 @@
 #include "cpupolicy/compat.hpp"
 #include "cpupolicy/features.hpp"
 #include "cpupolicy/level.hpp"
-#include "wire_fixture.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
 using namespace fixture;
 
 namespace {
-
-Regs &S(Policy &p, uint32_t leaf, uint32_t subleaf = NO_SUBLEAF)
-{
-    int s = slot_exact(leaf, subleaf);
-    if ( s < 0 )
-    {
-        std::printf("test bug: no slot %#x:%#x\n", leaf, subleaf);
-        std::exit(2);
-    }
-    return p.slot[s];
-}
-Regs G(const Policy &p, uint32_t leaf, uint32_t subleaf = NO_SUBLEAF)
-{
-    return p.slot[slot_exact(leaf, subleaf)];
-}
-
-Feature F(const char *name)
-{
-    uint32_t f = 0;
-    if ( !features::lookup(name, SIZE_MAX, &f) )
-    {
-        std::printf("test bug: no feature %s\n", name);
-        std::exit(2);
-    }
-    return Feature{f};
-}
 
 bool same_bytes(const Policy &a, const Policy &b) { return std::memcmp(&a, &b, sizeof(a)) == 0; }
 

@@ -140,11 +140,11 @@ TEST(gap_statement_matches_what_native_cpuid_shows_on_every_dump)
                 forwarded.w[w] = (nat ^ p) & fwd.w[w] & judged.w[w];
             }
             std::string tag = std::string(file) + (variant ? " reduced" : " default");
-            EXPECT_EQ(tag + ": " + names(gap.leaked), tag + ": " + names(leaked));
-            EXPECT_EQ(tag + ": " + names(gap.lost), tag + ": " + names(lost));
-            EXPECT_EQ(tag + ": " + names(gap.forwarded), tag + ": " + names(forwarded));
+            EXPECT_EQ(tag + ": " + feature_names(gap.leaked), tag + ": " + feature_names(leaked));
+            EXPECT_EQ(tag + ": " + feature_names(gap.lost), tag + ": " + feature_names(lost));
+            EXPECT_EQ(tag + ": " + feature_names(gap.forwarded), tag + ": " + feature_names(forwarded));
             if ( gap.by_faulting )
-                EXPECT_EQ(tag + ": (none)", tag + ": " + names(leaked | lost | forwarded));
+                EXPECT_EQ(tag + ": (none)", tag + ": " + feature_names(leaked | lost | forwarded));
         }
     }
 }
@@ -229,7 +229,7 @@ TEST(nehalem_reports_the_leaf7_and_0x80000007_gap_and_hides_leaf1)
     EXPECT_EQ(Regs{}, m->cpu(0).cpuid_unmasked(7, 0));
     EXPECT_EQ(0u, gap.leaked.w[5] | gap.leaked.w[6] | gap.leaked.w[9]);
     // ITSC leaks, and is reported with its location.
-    EXPECT_EQ(std::string("itsc"), names(gap.leaked));
+    EXPECT_EQ(std::string("itsc"), feature_names(gap.leaked));
     bool found = false;
     for ( unsigned i = 0; i < gap.nr_words; ++i )
         if ( gap.words[i].leaked )
@@ -256,7 +256,7 @@ TEST(nehalem_reports_the_leaf7_and_0x80000007_gap_and_hides_leaf1)
 TEST(leaf7_on_a_leaf1_only_host_is_reported_with_location)
 {
     SimConfig cfg;
-    cfg.dump_path = dump(IVYBRIDGE);
+    cfg.dump_path = dump_path(IVYBRIDGE);
     Regs l1{};
     {
         auto ivb = boot(IVYBRIDGE);

@@ -22,7 +22,7 @@
 #include "backend_embedded.hpp"
 #include "backend_unix.hpp"
 #include "protocol.hpp"
-#include "wire_fixture.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
 using namespace cpupolicy::proto;

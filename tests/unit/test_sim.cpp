@@ -237,10 +237,10 @@ TEST(create_refuses_bad_input_with_a_reason)
     SimConfig cfg;
     std::unique_ptr<SimMachine> m;
     std::string why;
-    cfg.dump_path = dump("no-such-dump.txt");
+    cfg.dump_path = dump_path("no-such-dump.txt");
     EXPECT_RC(-ENOENT, SimMachine::create(cfg, m, &why));
     EXPECT_TRUE(why.find("no-such-dump.txt") != std::string::npos);
-    cfg.dump_path = dump(SANDYBRIDGE);
+    cfg.dump_path = dump_path(SANDYBRIDGE);
     cfg.nr_cpus = 0;
     EXPECT_RC(-EINVAL, SimMachine::create(cfg, m, &why));
     cfg.nr_cpus = MAX_PCPUS + 1;

@@ -13,7 +13,7 @@
 
 #include "cpupolicy/compat.hpp"
 #include "cpupolicy/wire.hpp"
-#include "wire_fixture.hpp"
+#include "fixture.hpp"
 
 using namespace cpupolicy;
 using namespace fixture;
@@ -23,17 +23,6 @@ using namespace fixture;
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 namespace {
-
-Regs &S(Policy &p, uint32_t leaf, uint32_t subleaf = NO_SUBLEAF)
-{
-    int s = slot_exact(leaf, subleaf);
-    if ( s < 0 )
-    {
-        std::printf("test bug: no slot %#x:%#x\n", leaf, subleaf);
-        std::exit(2);
-    }
-    return p.slot[s];
-}
 
 std::vector<WireLeaf> serialise_leaves(const Policy &p)
 {

@@ -62,13 +62,17 @@ int main(int argc, char **argv)
     unsigned idx;
 
     if ( argc > 1 && !strcmp(argv[1], "no-xen") )
+    {
+        cpupolicy_free(p);
         return no_xen();
+    }
 
     expect_i("open xen:", 0, cpupolicy_open(&h, "xen:"));
     if ( !h )
     {
         printf("cannot open: %s\n", cpupolicy_last_open_error());
         printf("%d passed, %d failed\n", nr_pass, nr_fail + 1);
+        cpupolicy_free(p);
         return 1;
     }
 

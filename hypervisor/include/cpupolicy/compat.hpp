@@ -13,7 +13,7 @@
 // "Compatibility".
 #pragma once
 
-#include "cpupolicy/policy.hpp"
+#include "cpupolicy/policy_ranges.hpp"
 
 namespace cpupolicy {
 
@@ -80,9 +80,16 @@ inline constexpr NumericField numeric_fields[] = {
     {0x80000008u, NO_SUBLEAF, Reg::eax, 8, 0xff, FieldKind::le, "maxlinaddr"},
 };
 
+// Every numeric field as the policy answers it (r = policy_ranges(p)): v[i] is
+// numeric_fields[i]'s bits, or 0 when its leaf/subleaf is out of range.
+inline constexpr unsigned NR_NUMERIC_FIELDS = sizeof(numeric_fields) / sizeof(numeric_fields[0]);
+void numeric_field_values(const Policy &p, const PolicyRanges &r, uint32_t (&v)[NR_NUMERIC_FIELDS]);
+
 // The featureset a guest of `p` sees: like policy_to_featureset, but a word whose
 // leaf/subleaf lies outside the policy's own ranges (policy_in_range) reads as zero.
 Featureset policy_effective_featureset(const Policy &p);
+// The same, with the policy's ranges already computed (r = policy_ranges(p)).
+Featureset policy_effective_featureset(const Policy &p, const PolicyRanges &r);
 
 // Whether two 0xd:n (n >= 2) subleaves describe the same component layout: EAX size,
 // EBX standard-format offset, ECX[1:0] flags equal - or either is all zero, i.e. does

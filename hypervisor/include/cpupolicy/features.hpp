@@ -274,21 +274,31 @@ constexpr bool acyclic()
 }
 static_assert(acyclic(), "dependency cycle in the feature table");
 
-// Closure of dependents of `f`, or nullptr when nothing depends on it.
-constexpr const Featureset *deep_deps(Feature f)
+// Row of `f` in deep_deps_table, or nr_deep when nothing depends on it.  Compile-time
+// code tests this index rather than deep_deps() against nullptr: GCC does not fold
+// `&object != nullptr` in a constant expression under -fno-delete-null-pointer-checks,
+// which -fsanitize=null (part of -fsanitize=undefined) implies (docs/robustness.md).
+constexpr unsigned deep_deps_row(Feature f)
 {
     unsigned lo = 0, hi = nr_deep;
     while ( lo < hi )
     {
         unsigned mid = (lo + hi) / 2;
         if ( deep_deps_table.feature[mid] == raw(f) )
-            return &deep_deps_table.deps[mid];
+            return mid;
         if ( deep_deps_table.feature[mid] < raw(f) )
             lo = mid + 1;
         else
             hi = mid;
     }
-    return nullptr;
+    return nr_deep;
+}
+
+// Closure of dependents of `f`, or nullptr when nothing depends on it.
+constexpr const Featureset *deep_deps(Feature f)
+{
+    unsigned row = deep_deps_row(f);
+    return row < nr_deep ? &deep_deps_table.deps[row] : nullptr;
 }
 
 // Direct prerequisites of `f` (for --list and docs).
@@ -315,8 +325,8 @@ constexpr bool closures_closed()
 {
     for ( unsigned i = 0; i < nr_deep; ++i )
         for ( uint32_t g : each(deep_deps_table.deps[i]) )
-            if ( const Featureset *d = deep_deps(Feature{g}) )
-                if ( !d->subset_of(deep_deps_table.deps[i]) )
+            if ( unsigned row = deep_deps_row(Feature{g}); row < nr_deep )
+                if ( !deep_deps_table.deps[row].subset_of(deep_deps_table.deps[i]) )
                     return false;
     return true;
 }
@@ -332,6 +342,11 @@ constexpr bool mask_respects_deps(const Featureset &m)
             return false;
     return true;
 }
+// The HVM masks hold it.  The PV masks do not, by the reference table: epsf ('A') needs
+// psfd ('S', HVM only); a PV policy is sanitised on the way, and test_featureset pins
+// that exception so a table change is noticed.
+static_assert(mask_respects_deps(hvm_shadow_def) && mask_respects_deps(hvm_shadow_max) &&
+              mask_respects_deps(hvm_hap_def) && mask_respects_deps(hvm_hap_max));
 
 } // namespace cpupolicy::features
 
@@ -342,6 +357,13 @@ namespace cpupolicy {
 // *bad_feature = the lowest-numbered feature present without one.  Unknown bits are
 // not judged here (see featureset_sanitise / the known mask).
 CPUPOLICY_MUST_CHECK int featureset_verify(const Featureset &fs, uint32_t *bad_feature);
+// The rule of the verify-featureset hypercall: could a guest whose max featureset is
+// `offered` be given fs?  0, or -EINVAL and *bad_feature (may be NULL) = the
+// lowest-numbered feature of fs that `offered` lacks or whose prerequisite fs lacks.
+// Shared by the hypervisor and by backends that apply it to a featureset read from a
+// real Xen, so every backend answers alike.
+CPUPOLICY_MUST_CHECK int featureset_check_offer(const Featureset &fs, const Featureset &offered,
+                                                uint32_t *bad_feature);
 // The missing prerequisite of `feature` in fs (for messages), or NR_FEATURE_BITS.
 uint32_t featureset_missing_prereq(const Featureset &fs, uint32_t feature);
 // Clear unknown bits, then clear the closure of every absent prerequisite.

@@ -48,6 +48,13 @@ enum class FeaturesetIndex : uint8_t {
 inline constexpr unsigned NR_FEATURESET_INDEX = 6;
 PolicyIndex policy_index_of(FeaturesetIndex idx);
 
+// The set-featureset rule (Hypervisor::set_featureset; the xen: backend applies it to
+// policies read from Xen): fs onto `p`, where a feature whose prerequisite fs lacks goes
+// too (featureset_sanitise), bits the feature table does not know are kept for the max
+// check to judge, and leaf 0xd is recomputed from the features left, with component
+// sizes from `max` (xstate::recalculate_xstate).
+void policy_apply_guest_featureset(Policy &p, Featureset fs, const Policy &max);
+
 // The part of a vCPU's saved state (Xen: HVM context records / vcpu_guest_context) this
 // subsystem owns.  Restoring it checks it against the domain's policy.
 struct VcpuContext {
@@ -117,8 +124,9 @@ public:
                                                uint32_t nr, uint32_t *bad_feature) const;
 
     // --- Domains (domctl) ---------------------------------------------------------------
-    // Create a domain from its type's default policy.  -EPERM unless the caller is the
-    // control domain, -EINVAL for a bad type or vCPU count, -ENOMEM when the pool is full.
+    // Create a domain from its type's default policy, with the next free domid (ids are
+    // not reused at once, as in Xen).  -EPERM unless the caller is the control domain,
+    // -EINVAL for a bad type or vCPU count or a NULL out, -ENOMEM when the pool is full.
     CPUPOLICY_MUST_CHECK int domain_create(DomId caller, DomainType type, DomId *out,
                                            unsigned nr_vcpus = DEFAULT_VCPUS);
     // The same with a chosen domid (Xen's XEN_DOMCTL_createdomain with a non-zero domid),
@@ -234,14 +242,25 @@ private:
 
     Domain *find(DomId d);
     const Domain *find(DomId d) const;
-    int lookup(DomId caller, DomId d, Domain **out);
-    int lookup(DomId caller, DomId d, const Domain **out) const;
+    // Domain `d` as `caller` may see it: -ENODEV before boot, -EPERM, -ESRCH.
+    CPUPOLICY_MUST_CHECK int lookup(DomId caller, DomId d, Domain **out);
+    CPUPOLICY_MUST_CHECK int lookup(DomId caller, DomId d, const Domain **out) const;
+    // The same for a call that needs the domain not yet started (setting its policy,
+    // starting it): -EEXIST once it has.  `err`, when given, is reset first.
+    CPUPOLICY_MUST_CHECK int lookup_unstarted(DomId caller, DomId d, Domain **out, ErrRecord *err);
+    // The domain of a guest entry point or scheduling call (the guest itself is the
+    // caller, so no permission check): -ESRCH for no such domain, -EINVAL for a vCPU
+    // beyond its count.
+    CPUPOLICY_MUST_CHECK int find_vcpu(DomId d, unsigned vcpu, Domain **out);
+    CPUPOLICY_MUST_CHECK int find_vcpu(DomId d, unsigned vcpu, const Domain **out) const;
     Pcpu *this_pcpu();
     const Pcpu *this_pcpu() const;
     bool is_current(const Domain &dom, unsigned vcpu) const;
-    int build_domain(Domain &dom, DomId id, DomainType type, unsigned nr_vcpus);
-    int install_policy(Domain &dom, const Policy &p);
-    int check_policy(const Domain &dom, const Policy &p, ErrRecord *err) const;
+    CPUPOLICY_MUST_CHECK int build_domain(Domain &dom, DomId id, DomainType type,
+                                          unsigned nr_vcpus);
+    CPUPOLICY_MUST_CHECK int install_policy(Domain &dom, const Policy &p);
+    CPUPOLICY_MUST_CHECK int check_policy(const Domain &dom, const Policy &p,
+                                          ErrRecord *err) const;
     Regs cpuid_for(const Domain &dom, const Vcpu &v, uint32_t leaf, uint32_t subleaf) const;
     void switch_to(const Domain &dom, const Vcpu &v);
     bool policy_has_faulting(const Domain &dom) const;

@@ -60,8 +60,12 @@ inline constexpr uint32_t l6c = thermal_ecx;
 inline constexpr uint32_t l7ab0 = l7s0_eax | l7s0_ebx;
 } // namespace lcap
 
-// Name of capability bit `bit` (0..8): "faulting", "ecx", ..., or nullptr.
+// Name of capability bit `bit` (0..8): Xen's XEN_SYSCTL_CPU_LEVELCAP_* suffix in lower
+// case ("faulting", "ecx", ...), or nullptr.
 const char *lcap_name(unsigned bit);
+// What capability bit `bit` levels, for tools to print ("masking of CPUID
+// 0x00000001.ecx"), or nullptr.
+const char *lcap_what(unsigned bit);
 
 // --- MSRs ---------------------------------------------------------------------------
 namespace msr {
@@ -85,7 +89,6 @@ inline constexpr uint32_t amd_ext_feature_mask = 0xc0011005;
 
 // The masking MSRs, in the order the context switch writes them.
 enum MaskMsr : uint8_t { mask_1cd, mask_e1cd, mask_Da1, mask_7ab0, mask_6c, NR_MASK_MSRS };
-const char *mask_msr_name(MaskMsr m);  // "1cd", "e1cd", "Da1", "7ab0", "6c"
 
 enum class FaultingMechanism : uint8_t {
     none,

@@ -22,8 +22,8 @@ void cpupolicy_plat_cpuid(uint32_t leaf, uint32_t subleaf, cpupolicy::Regs *out)
 
 // RDMSR / WRMSR on the current physical CPU.  0, or -EFAULT-like negative errno
 // (-EINVAL here) when the MSR does not exist (#GP on hardware).
-int cpupolicy_plat_rdmsr(uint32_t msr, uint64_t *val);
-int cpupolicy_plat_wrmsr(uint32_t msr, uint64_t val);
+CPUPOLICY_MUST_CHECK int cpupolicy_plat_rdmsr(uint32_t msr, uint64_t *val);
+CPUPOLICY_MUST_CHECK int cpupolicy_plat_wrmsr(uint32_t msr, uint64_t val);
 
 // Index of the current physical CPU, and its levelling cache (owned by the platform:
 // the core keeps no global state, so one process can host several simulated machines).
@@ -37,4 +37,12 @@ void cpupolicy_plat_log(int level, const char *fmt, ...);
 
 namespace cpupolicy {
 enum LogLevel : int { log_err = 0, log_warn = 1, log_info = 2, log_debug = 3 };
+
+// cpupolicy_plat_cpuid as a value, for the core's own callers.
+inline Regs plat_cpuid(uint32_t leaf, uint32_t subleaf = 0)
+{
+    Regs r{};
+    cpupolicy_plat_cpuid(leaf, subleaf, &r);
+    return r;
 }
+} // namespace cpupolicy

@@ -80,6 +80,9 @@ inline constexpr unsigned NR_POLICY_SLOTS = policy_layout.nr_slots;
 
 enum class Vendor : uint8_t { unknown, intel, amd, centaur, shanghai, hygon };
 const char *vendor_name(Vendor v);
+// Hygon's CPUs are AMD Zen derivatives: AMD's CPUID layout, MSRs and levelling apply
+// (Xen treats X86_VENDOR_AMD | X86_VENDOR_HYGON alike throughout).
+constexpr bool vendor_is_amd_like(Vendor v) { return v == Vendor::amd || v == Vendor::hygon; }
 
 struct Policy {
     Regs slot[NR_POLICY_SLOTS];
@@ -169,9 +172,6 @@ Vendor policy_vendor(const Policy &p);
 // (feature-table.hpp, table::words).
 Featureset policy_to_featureset(const Policy &p);
 void policy_apply_featureset(Policy &p, const Featureset &fs);
-
-// Zero everything.
-void policy_clear(Policy &p);
 
 // --- Ranges (hypervisor/src/policy_ops.cpp) ----------------------------------------
 // The highest extended leaf the policy advertises: 0x80000000.eax when it lies in

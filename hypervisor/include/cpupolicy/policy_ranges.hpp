@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// The in-range slots of a policy, worked out once and then tested per slot.
+//
+// policy_in_range() (policy.hpp) decides one (leaf, subleaf) from limits the policy
+// itself advertises: max basic / extended leaf, 7:0.eax and the other max-subleaf
+// fields, the cache and topology terminators, the xstate component bitmap.  A caller
+// that asks about many slots of one policy - compatibility, levelling, clearing - would
+// re-derive those limits for every question (a terminator rule walks the subleaves
+// before the one asked about).  PolicyRanges holds the answer for every slot of
+// policy_layout, one bit each, computed by one walk over the policy; policy_in_range()
+// is the same rules for a single slot, so the two cannot disagree
+// (hypervisor/src/policy_ops.cpp has both).
+#pragma once
+
+#include "cpupolicy/policy.hpp"
+
+namespace cpupolicy {
+
+struct PolicyRanges {
+    static constexpr unsigned NR_WORDS = (NR_POLICY_SLOTS + 63) / 64;
+    uint64_t w[NR_WORDS];
+
+    // Slot index as slot_exact() returns it; -1 (no such slot) is never in range.
+    constexpr bool slot(int s) const
+    {
+        unsigned u = static_cast<unsigned>(s);
+        return s >= 0 && ((w[u / 64] >> (u % 64)) & 1);
+    }
+    // Wire-format addressing, as policy_in_range().
+    constexpr bool has(uint32_t leaf, uint32_t subleaf) const
+    {
+        return slot(slot_exact(leaf, subleaf));
+    }
+};
+
+// Bit s set <=> policy_in_range() holds for slot s.
+PolicyRanges policy_ranges(const Policy &p);
+
+// A slot's registers as the policy answers them: zeros when out of range.
+constexpr Regs effective_slot(const Policy &p, const PolicyRanges &r, int s)
+{
+    return r.slot(s) ? p.slot[s] : Regs{};
+}
+
+} // namespace cpupolicy

@@ -1,0 +1,33 @@
+#!/bin/sh
+# The binary seeds of tests/fuzz/corpus/ (protocol frames, wire entries) are generated
+# by tests/fuzz/make_seeds.cpp.  Regenerate them into a temporary directory and fail on
+# any difference, so a protocol or wire-format change cannot leave the fuzzers starting
+# from frames the decoders now refuse at their first check (docs/robustness.md).
+set -u
+build=${CPUPOLICY_BUILD:-build}
+gen="$build/tests/fuzz/make_seeds"
+if [ ! -x "$gen" ]; then
+    echo "FAIL: generator $gen not built (make BUILD=... tests)"; echo "0 passed, 1 failed"; exit 1
+fi
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/fuzz_protocol" "$tmp/fuzz_deserialise"
+if ! "$gen" "$tmp" >"$tmp/log" 2>&1; then
+    cat "$tmp/log"; echo "0 passed, 1 failed"; exit 1
+fi
+pass=0; fail=0
+for d in fuzz_protocol fuzz_deserialise; do
+    for f in "$tmp/$d"/*; do
+        name=${f#"$tmp/"}
+        if cmp -s "$f" "tests/fuzz/corpus/$name"; then
+            pass=$((pass + 1))
+        else
+            fail=$((fail + 1)); echo "FAIL: tests/fuzz/corpus/$name is stale or missing; run 'make fuzz-seeds'"
+        fi
+    done
+    # A committed seed the generator no longer writes is stale too.
+    for f in tests/fuzz/corpus/$d/*; do
+        [ -e "$tmp/$d/${f##*/}" ] || { fail=$((fail + 1)); echo "FAIL: $f is not generated any more; delete it"; }
+    done
+done
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
