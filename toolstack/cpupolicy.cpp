@@ -23,6 +23,8 @@
 #include "cpupolicy_sim.h"
 
 #include "cpupolicy/feature-table.hpp"
+#include "cpupolicy/levelling.hpp"
+#include "tool_print.hpp"
 
 #include <errno.h>
 #include <getopt.h>
@@ -107,6 +109,44 @@ int parse_index(const char *s, unsigned *out)
     return -1;
 }
 
+// The first name in a cpuid=LIST of the boot options that is no feature, or "" (for
+// naming it: cpupolicy_derive() can only say -ENOENT).  Items are NAME, no-NAME or
+// NAME=<bool>; a name spelt "no-..." itself is tried as written first, as the core does.
+std::string unknown_boot_feature(const char *opts)
+{
+    std::string all = opts ? opts : "";
+    if ( all.find('=') == std::string::npos && all.find(' ') == std::string::npos )
+        all = "cpuid=" + all;  // a bare list, as cpupolicy_derive() accepts it
+    size_t pos = 0;
+    while ( (pos = all.find("cpuid=", pos)) != std::string::npos )
+    {
+        if ( pos && all[pos - 1] != ' ' )
+        {
+            pos += 6;
+            continue;
+        }
+        size_t end = all.find(' ', pos);
+        std::string list = all.substr(pos + 6, end == std::string::npos ? end : end - pos - 6);
+        size_t i = 0;
+        while ( i <= list.size() )
+        {
+            size_t comma = list.find(',', i);
+            std::string item = list.substr(i, comma == std::string::npos ? comma : comma - i);
+            item = item.substr(0, item.find('='));
+            uint32_t f;
+            if ( !item.empty() && cpupolicy_feature_from_name(item.c_str(), &f) &&
+                 (item.rfind("no-", 0) != 0 ||
+                  cpupolicy_feature_from_name(item.c_str() + 3, &f)) )
+                return item.rfind("no-", 0) == 0 ? item.substr(3) : item;
+            if ( comma == std::string::npos )
+                break;
+            i = comma + 1;
+        }
+        pos = end;
+    }
+    return "";
+}
+
 // Import DUMP and derive the requested policy.  Errors are reported here, naming the
 // file (and line, from the importer) or the boot option.
 PolicyPtr load(const char *path, const Options &o, unsigned index)
@@ -134,12 +174,14 @@ PolicyPtr load(const char *path, const Options &o, unsigned index)
     rc = cpupolicy_derive(out.get(), raw.get(), index, o.boot_options);
     if ( rc )
     {
-        const char *why = rc == -ENOENT   ? "unknown feature name in the boot options"
+        std::string unknown = rc == -ENOENT ? unknown_boot_feature(o.boot_options) : "";
+        std::string why = !unknown.empty() ? "unknown feature name '" + unknown + "' in cpuid="
+                          : rc == -ENOENT  ? "unknown feature name in the boot options"
                           : rc == -EINVAL && o.boot_options ? "malformed boot options"
                                                             : strerror(-rc);
         fprintf(stderr, "cpupolicy: deriving the %s policy of %s%s%s%s: %s\n",
                 index_names[index], path, o.boot_options ? " with boot options '" : "",
-                o.boot_options ? o.boot_options : "", o.boot_options ? "'" : "", why);
+                o.boot_options ? o.boot_options : "", o.boot_options ? "'" : "", why.c_str());
         return nullptr;
     }
     return out;
@@ -163,17 +205,7 @@ void print_featureset(const std::vector<uint32_t> &fs)
 // Names of the features set in fs, space separated.
 std::string feature_names(const std::vector<uint32_t> &fs)
 {
-    std::string s;
-    for ( uint32_t w = 0; w < fs.size(); ++w )
-        for ( uint32_t b = 0; b < 32; ++b )
-            if ( fs[w] & (1u << b) )
-            {
-                const char *n = cpupolicy_feature_name(w * 32 + b);
-                if ( !s.empty() )
-                    s += ' ';
-                s += n ? n : ("<" + std::to_string(w * 32 + b) + ">");
-            }
-    return s;
+    return cpupolicy::tools::feature_names(fs.data(), fs.size());
 }
 
 std::string where(const cpupolicy_err_t &e)
@@ -228,24 +260,9 @@ int cmd_policy(const Options &o, int argc, char **argv)
         fprintf(stderr, "cpupolicy: serialise: %s\n", strerror(-rc));
         return exit_usage;
     }
-    // Layout of xen-cpuid -p (tools/misc/xen-cpuid.c print_policy): empty leaves skipped.
     static const char *const titles[] = {"Raw", "Host", "PV Max", "HVM Max", "PV Default",
                                          "HVM Default"};
-    printf("%s policy: %" PRIu32 " leaves, %" PRIu32 " MSRs\n", titles[index], nr_leaves, nr_msrs);
-    printf(" CPUID:\n");
-    printf("  %-8s %-8s -> %-8s %-8s %-8s %-8s\n", "leaf", "subleaf", "eax", "ebx", "ecx", "edx");
-    for ( const auto &l : leaves )
-    {
-        if ( !l.a && !l.b && !l.c && !l.d )
-            continue;
-        printf("  %08" PRIx32 ":%08" PRIx32 " -> %08" PRIx32 ":%08" PRIx32 ":%08" PRIx32
-               ":%08" PRIx32 "\n",
-               l.leaf, l.subleaf, l.a, l.b, l.c, l.d);
-    }
-    printf(" MSRs:\n");
-    printf("  %-8s -> %-16s\n", "index", "value");
-    for ( const auto &m : msrs )
-        printf("  %08" PRIx32 " -> %016" PRIx64 "\n", m.idx, m.val);
+    cpupolicy::tools::print_policy(titles[index], leaves.data(), nr_leaves, msrs.data(), nr_msrs);
     return exit_ok;
 }
 
@@ -337,25 +354,6 @@ using HandlePtr = std::unique_ptr<cpupolicy_handle_t, HandleCloser>;
 
 // The levelling capability bits (cpupolicy.h, Xen's XEN_SYSCTL_CPU_LEVELCAP_*) and what
 // each levels, worded as `xen-cpuid --levelling` words them.  SDM vol. 3 / AMD BKDGs:
-// CPUID faulting is MSR_PLATFORM_INFO[31] + MSR_MISC_FEATURES_ENABLES[0]; Intel's
-// masking MSRs 0x130-0x134 and AMD's 0xc0011002-0xc0011005 each override one register.
-struct LcapRow {
-    uint32_t bit;
-    const char *name;
-    const char *what;
-};
-constexpr LcapRow lcaps[] = {
-    {CPUPOLICY_LCAP_FAULTING, "faulting", "CPUID faulting: every CPUID of a PV guest traps"},
-    {CPUPOLICY_LCAP_ECX, "ecx", "masking of CPUID 0x00000001.ecx"},
-    {CPUPOLICY_LCAP_EDX, "edx", "masking of CPUID 0x00000001.edx"},
-    {CPUPOLICY_LCAP_EXTD_ECX, "extd_ecx", "masking of CPUID 0x80000001.ecx"},
-    {CPUPOLICY_LCAP_EXTD_EDX, "extd_edx", "masking of CPUID 0x80000001.edx"},
-    {CPUPOLICY_LCAP_XSAVE_EAX, "xsave_eax", "masking of CPUID 0x0000000d:1.eax"},
-    {CPUPOLICY_LCAP_THERMAL_ECX, "thermal_ecx", "masking of CPUID 0x00000006.ecx"},
-    {CPUPOLICY_LCAP_L7S0_EAX, "l7s0_eax", "masking of CPUID 0x00000007:0.eax"},
-    {CPUPOLICY_LCAP_L7S0_EBX, "l7s0_ebx", "masking of CPUID 0x00000007:0.ebx"},
-};
-static_assert(sizeof(lcaps) / sizeof(lcaps[0]) == 9, "one row per public levelling cap");
 
 // Where featureset word w lives, as xen-cpuid labels it ("CPUID 0x00000007:0.ebx",
 // "MSR_ARCH_CAPS.lo"); a word a newer library adds is named by number.
@@ -534,10 +532,12 @@ int cmd_levelling(const Options &o, int argc, char **argv)
            o.boot_options ? o.boot_options : "", o.boot_options ? "')" : "");
     printf("Levelling caps: %08" PRIx32 "\n", caps);
     unsigned nr_masks = 0;
-    for ( const LcapRow &r : lcaps )
+    // Names and meanings from the core's table (levelling.hpp), as xen-cpuid prints them.
+    for ( unsigned b = 0; b < cpupolicy::lcap::nr_bits; ++b )
     {
-        printf("  %-12s %-3s  %s\n", r.name, caps & r.bit ? "yes" : "no", r.what);
-        nr_masks += r.bit != CPUPOLICY_LCAP_FAULTING && (caps & r.bit);
+        printf("  %-12s %-3s  %s\n", cpupolicy::lcap_name(b), caps & (1u << b) ? "yes" : "no",
+               cpupolicy::lcap_what(b));
+        nr_masks += (1u << b) != CPUPOLICY_LCAP_FAULTING && (caps & (1u << b));
     }
     if ( caps & CPUPOLICY_LCAP_FAULTING )
         printf("PV levelling: complete, by faulting\n");

@@ -12,6 +12,7 @@
 
 #include "cpupolicy/featureset.hpp"
 #include "cpupolicy/levelling.hpp"
+#include "tool_print.hpp"
 #include "decode.hpp"
 
 namespace xcpuid {
@@ -68,7 +69,6 @@ int serialise(const cpupolicy_t *p, Serialised &s)
     return 0;
 }
 
-bool leaf_empty(const cpupolicy_leaf_t &l) { return !l.a && !l.b && !l.c && !l.d; }
 
 void print_leaf(const char *prefix, const cpupolicy_leaf_t &l)
 {
@@ -76,20 +76,10 @@ void print_leaf(const char *prefix, const cpupolicy_leaf_t &l)
            ":%08" PRIx32 "\n", prefix, l.leaf, l.subleaf, l.a, l.b, l.c, l.d);
 }
 
-// Xen's print_policy layout: leaves that are all zero are skipped, MSRs all shown.
 void print_policy(const char *name, const Serialised &s)
 {
-    printf("%s policy: %zu leaves, %zu MSRs\n", name, s.leaves.size(), s.msrs.size());
-    printf(" CPUID:\n");
-    printf("  %-8s %-8s -> %-8s %-8s %-8s %-8s\n", "leaf", "subleaf", "eax", "ebx", "ecx",
-           "edx");
-    for ( const cpupolicy_leaf_t &l : s.leaves )
-        if ( !leaf_empty(l) )
-            print_leaf("  ", l);
-    printf(" MSRs:\n");
-    printf("  %-8s -> %-16s\n", "index", "value");
-    for ( const cpupolicy_msr_t &m : s.msrs )
-        printf("  %08" PRIx32 " -> %016" PRIx64 "\n", m.idx, m.val);
+    cpupolicy::tools::print_policy(name, s.leaves.data(), s.leaves.size(), s.msrs.data(),
+                                   s.msrs.size());
 }
 
 std::string feature_label(uint32_t f)

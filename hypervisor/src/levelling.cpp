@@ -185,35 +185,6 @@ void amd_detect(LevellingCaps &c, const Regs &l1, uint32_t e21a)
 
 } // namespace
 
-namespace {
-struct LcapInfo {
-    const char *name, *what;
-};
-// In bit order.  CPUID faulting is MSR_PLATFORM_INFO[31] / MSR_MISC_FEATURES_ENABLES[0];
-// each masking capability overrides one register of one leaf (the MSRs above).
-constexpr LcapInfo lcap_info[] = {
-    {"faulting", "CPUID faulting: every CPUID of a PV guest traps"},
-    {"ecx", "masking of CPUID 0x00000001.ecx"},
-    {"edx", "masking of CPUID 0x00000001.edx"},
-    {"extd_ecx", "masking of CPUID 0x80000001.ecx"},
-    {"extd_edx", "masking of CPUID 0x80000001.edx"},
-    {"xsave_eax", "masking of CPUID 0x0000000d:1.eax"},
-    {"thermal_ecx", "masking of CPUID 0x00000006.ecx"},
-    {"l7s0_eax", "masking of CPUID 0x00000007:0.eax"},
-    {"l7s0_ebx", "masking of CPUID 0x00000007:0.ebx"},
-};
-static_assert(sizeof(lcap_info) / sizeof(lcap_info[0]) == lcap::nr_bits, "one row per lcap bit");
-} // namespace
-
-const char *lcap_name(unsigned b)
-{
-    return b < lcap::nr_bits ? lcap_info[b].name : nullptr;
-}
-
-const char *lcap_what(unsigned b)
-{
-    return b < lcap::nr_bits ? lcap_info[b].what : nullptr;
-}
 
 int levelling_detect(LevellingCaps &out)
 {

@@ -394,6 +394,10 @@ has "$tmp/err" "unknown command named" "frobnicate"
 run featureset --boot-options no-frobnicate "$GNR"
 check_rc "unknown feature in boot options" 2 && ok
 has "$tmp/err" "bad boot option quoted" "no-frobnicate"
+has "$tmp/err" "the unknown feature itself is named" "unknown feature name 'frobnicate' in cpuid="
+run featureset --boot-options "tsx=0 cpuid=no-avx2,sse9,no-rtm" "$GNR"
+check_rc "unknown feature among several boot options" 2 && ok
+has "$tmp/err" "the first unknown item of cpuid= is named" "unknown feature name 'sse9' in cpuid="
 run featureset --boot-options tsx=maybe "$GNR"
 check_rc "malformed boot options" 2 && ok
 run featureset --cpu 5 "$GNR"

@@ -60,12 +60,28 @@ inline constexpr uint32_t l6c = thermal_ecx;
 inline constexpr uint32_t l7ab0 = l7s0_eax | l7s0_ebx;
 } // namespace lcap
 
-// Name of capability bit `bit` (0..8): Xen's XEN_SYSCTL_CPU_LEVELCAP_* suffix in lower
-// case ("faulting", "ecx", ...), or nullptr.
-const char *lcap_name(unsigned bit);
-// What capability bit `bit` levels, for tools to print ("masking of CPUID
-// 0x00000001.ecx"), or nullptr.
-const char *lcap_what(unsigned bit);
+struct LcapInfo {
+    const char *name, *what;
+};
+// In bit order.  CPUID faulting is MSR_PLATFORM_INFO[31] / MSR_MISC_FEATURES_ENABLES[0];
+// each masking capability overrides one register of one leaf (the MSRs above).
+inline constexpr LcapInfo lcap_info[] = {
+    {"faulting", "CPUID faulting: every CPUID of a PV guest traps"},
+    {"ecx", "masking of CPUID 0x00000001.ecx"},
+    {"edx", "masking of CPUID 0x00000001.edx"},
+    {"extd_ecx", "masking of CPUID 0x80000001.ecx"},
+    {"extd_edx", "masking of CPUID 0x80000001.edx"},
+    {"xsave_eax", "masking of CPUID 0x0000000d:1.eax"},
+    {"thermal_ecx", "masking of CPUID 0x00000006.ecx"},
+    {"l7s0_eax", "masking of CPUID 0x00000007:0.eax"},
+    {"l7s0_ebx", "masking of CPUID 0x00000007:0.ebx"},
+};
+static_assert(sizeof(lcap_info) / sizeof(lcap_info[0]) == lcap::nr_bits, "one row per lcap bit");
+
+// Name of capability bit `bit` ("faulting", "ecx", ...) and what it means, or nullptr.
+// Header-only so that tools linked against the shared library alone can print them.
+constexpr const char *lcap_name(unsigned bit) { return bit < lcap::nr_bits ? lcap_info[bit].name : nullptr; }
+constexpr const char *lcap_what(unsigned bit) { return bit < lcap::nr_bits ? lcap_info[bit].what : nullptr; }
 
 // --- MSRs ---------------------------------------------------------------------------
 namespace msr {
