@@ -15,6 +15,7 @@
 # __ubsan_* by design.  The plain `make check` keeps enforcing the contract.
 
 SAN_BUILD ?= $(BUILD)-asan
+CLEAN_EXTRA += $(SAN_BUILD)
 SAN_OPT   ?= -O1 -g
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
