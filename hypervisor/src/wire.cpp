@@ -5,32 +5,6 @@ namespace cpupolicy {
 
 namespace {
 
-constexpr unsigned NR_INDEXED = sizeof(indexed_leaves) / sizeof(indexed_leaves[0]);
-constexpr uint8_t PLAIN = 0xff;
-
-// Position in indexed_leaves of every basic / extended leaf, PLAIN for a plain leaf.
-struct IndexedPos {
-    uint8_t basic[NR_BASIC];
-    uint8_t extd[NR_EXTD];
-};
-constexpr IndexedPos make_indexed_pos()
-{
-    IndexedPos t{};
-    for ( uint8_t &x : t.basic )
-        x = PLAIN;
-    for ( uint8_t &x : t.extd )
-        x = PLAIN;
-    for ( unsigned k = 0; k < NR_INDEXED; ++k )
-    {
-        uint32_t leaf = indexed_leaves[k].leaf;
-        uint8_t &x = leaf <= BASIC_LAST ? t.basic[leaf] : t.extd[leaf - EXTD_FIRST];
-        x = static_cast<uint8_t>(k);
-    }
-    return t;
-}
-constexpr IndexedPos indexed_pos = make_indexed_pos();
-static_assert(NR_INDEXED < PLAIN);
-
 // A wire leaf's EAX..EDX are laid out as a Regs is, so registers move between the two
 // as one 16-byte copy (the compiler otherwise assembles them a register at a time).
 static_assert(sizeof(Regs) == 16 && offsetof(Regs, a) == 0 && offsetof(Regs, d) == 12);
@@ -51,82 +25,90 @@ inline Regs regs_of(const WireLeaf &l)
     return r;
 }
 
-// One OR and one compare instead of four compare-and-branch pairs: the trailing-zero
-// scan below is most of the cost of a size query.
+// One OR and one compare instead of four compare-and-branch pairs: asked of every
+// subleaf of every indexed leaf, when writing and when counting.
 constexpr bool all_zero(const Regs &r) { return (r.a | r.b | r.c | r.d) == 0; }
 
-// What policy_serialise emits, worked out from the policy's limits and the trailing
-// subleaves of its indexed leaves - not by walking the output.  The NULL-buffer size
-// query stops here; the copy follows the plan without counting again.
-struct WirePlan {
-    uint32_t basic_last, extd_last;   // last basic / extended leaf emitted
-    uint8_t nr_sub[NR_INDEXED];       // per indexed_leaves[k]: subleaves emitted, 0 if none
-    uint32_t nr_leaves;
-};
-
-WirePlan wire_plan(const Policy &p)
+// Every leaf policy_serialise emits, in (leaf, subleaf) order: basic leaves
+// 0..min(max leaf, BASIC_LAST); the hypervisor limits when set; 0x80000000 always and
+// up to the valid extended limit (its EAX says whether there is an extended range at
+// all, and its other registers - the vendor string on AMD - are kept even when there is
+// not).  A plain leaf once; an indexed leaf as subleaves up to its last non-zero one: a
+// trailing zero subleaf reads back as zeros from an object that never held it, so
+// leaving it out loses nothing.
+//
+// Written in one pass: an indexed leaf is copied as it is read, a run of zero subleaves
+// held back until a non-zero one follows it, so a trailing run is never written and
+// nothing lands beyond the returned count.  `o` needs room for the count only.
+WireLeaf *put_run(WireLeaf *o, const Policy &p, uint32_t first, uint32_t count,
+                  const uint16_t *bases, const uint8_t *nrs)
 {
-    WirePlan w;
-    // Basic leaves 0..min(max leaf, BASIC_LAST); 0x80000000 always, up to the valid
-    // extended limit (its EAX says whether there is an extended range at all, and its
-    // other registers - the vendor string on AMD - are kept even when there is not).
-    w.basic_last = basic_max_leaf(p) < BASIC_LAST ? basic_max_leaf(p) : BASIC_LAST;
-    uint32_t extd_limit = policy_extd_limit(p);
-    w.extd_last = extd_limit < EXTD_LAST ? extd_limit : EXTD_LAST;
-
-    uint32_t n = (w.basic_last - BASIC_FIRST + 1) + (w.extd_last - EXTD_FIRST + 1) +
-                 (p.hv_limit != 0) + (p.hv2_limit != 0);
-    for ( unsigned k = 0; k < NR_INDEXED; ++k )
+    for ( uint32_t i = 0; i < count; ++i )
     {
-        const IndexedLeaf &x = indexed_leaves[k];
-        bool basic = x.leaf <= BASIC_LAST;
-        w.nr_sub[k] = 0;
-        if ( x.leaf > (basic ? w.basic_last : w.extd_last) )
+        const Regs *r = &p.slot[bases[i]];
+        const uint32_t leaf = first + i, nr = nrs[i];
+        if ( nr == 0 )
+        {
+            *o++ = wire_leaf(leaf, NO_SUBLEAF, *r);
             continue;
-        // Subleaves up to the last non-zero one: a trailing zero subleaf reads back as
-        // zeros from an object that never held it, so leaving it out loses nothing.
-        // Found from the end: the trailing zeros are read, not the whole run.
+        }
+        *o++ = wire_leaf(leaf, 0, r[0]);
+        uint32_t held = 1;   // first subleaf not yet written
+        for ( uint32_t s = 1; s < nr; ++s )
+        {
+            if ( all_zero(r[s]) )
+                continue;
+            for ( ; held <= s; ++held )
+                *o++ = wire_leaf(leaf, held, r[held]);
+        }
+    }
+    return o;
+}
+
+uint32_t basic_last(const Policy &p)
+{
+    return basic_max_leaf(p) < BASIC_LAST ? basic_max_leaf(p) : BASIC_LAST;
+}
+uint32_t extd_last(const Policy &p)
+{
+    uint32_t limit = policy_extd_limit(p);
+    return limit < EXTD_LAST ? limit : EXTD_LAST;
+}
+
+uint32_t write_leaves(const Policy &p, WireLeaf *leaves)
+{
+    WireLeaf *o = put_run(leaves, p, BASIC_FIRST, basic_last(p) - BASIC_FIRST + 1,
+                          policy_layout.basic_base, policy_layout.basic_nr);
+    if ( p.hv_limit )
+        *o++ = WireLeaf{HV_LEAF, NO_SUBLEAF, p.hv_limit, 0, 0, 0};
+    if ( p.hv2_limit )
+        *o++ = WireLeaf{HV2_LEAF, NO_SUBLEAF, p.hv2_limit, 0, 0, 0};
+    o = put_run(o, p, EXTD_FIRST, extd_last(p) - EXTD_FIRST + 1, policy_layout.extd_base,
+                policy_layout.extd_nr);
+    return static_cast<uint32_t>(o - leaves);
+}
+
+// The count write_leaves() returns, without writing: the leaves of the two ranges and
+// the limits, plus each indexed leaf's subleaves past 0 - found by scanning back over
+// its trailing zeros, which is most of the cost of a size query.
+uint32_t count_leaves(const Policy &p)
+{
+    const uint32_t bl = basic_last(p), el = extd_last(p);
+    uint32_t n = (bl - BASIC_FIRST + 1) + (el - EXTD_FIRST + 1) + (p.hv_limit != 0) +
+                 (p.hv2_limit != 0);
+    for ( const IndexedLeaf &x : indexed_leaves )
+    {
+        bool basic = x.leaf <= BASIC_LAST;
+        if ( x.leaf > (basic ? bl : el) )
+            continue;
         const Regs *r = &p.slot[basic ? policy_layout.basic_base[x.leaf]
                                       : policy_layout.extd_base[x.leaf - EXTD_FIRST]];
         uint32_t last = x.nr_subleaves - 1u;
         while ( last > 0 && all_zero(r[last]) )
             --last;
-        w.nr_sub[k] = static_cast<uint8_t>(last + 1);
-        n += last;   // the leaf itself is already counted once
+        n += last;   // subleaf 0 is counted with its leaf
     }
-    w.nr_leaves = n;
-    return w;
-}
-
-// Leaves first..first+count-1 of one range (bases/pos: that range's rows of
-// policy_layout and indexed_pos), in (leaf, subleaf) order.
-WireLeaf *put_run(WireLeaf *o, const Policy &p, const WirePlan &w, uint32_t first,
-                  uint32_t count, const uint16_t *bases, const uint8_t *pos)
-{
-    for ( uint32_t i = 0; i < count; ++i )
-    {
-        const Regs *r = &p.slot[bases[i]];
-        if ( pos[i] == PLAIN )
-        {
-            *o++ = wire_leaf(first + i, NO_SUBLEAF, *r);
-            continue;
-        }
-        for ( uint32_t s = 0; s < w.nr_sub[pos[i]]; ++s )
-            *o++ = wire_leaf(first + i, s, r[s]);
-    }
-    return o;
-}
-
-void write_leaves(const Policy &p, const WirePlan &w, WireLeaf *o)
-{
-    o = put_run(o, p, w, BASIC_FIRST, w.basic_last - BASIC_FIRST + 1, policy_layout.basic_base,
-                indexed_pos.basic);
-    if ( p.hv_limit )
-        *o++ = WireLeaf{HV_LEAF, NO_SUBLEAF, p.hv_limit, 0, 0, 0};
-    if ( p.hv2_limit )
-        *o++ = WireLeaf{HV2_LEAF, NO_SUBLEAF, p.hv2_limit, 0, 0, 0};
-    put_run(o, p, w, EXTD_FIRST, w.extd_last - EXTD_FIRST + 1, policy_layout.extd_base,
-            indexed_pos.extd);
+    return n;
 }
 
 // Dense index of a wire (leaf, subleaf) for duplicate detection: a slot number, or
@@ -158,30 +140,31 @@ struct Bitmap {
 int policy_serialise(const Policy &p, WireLeaf *leaves, uint32_t *nr_leaves, WireMsr *msrs,
                      uint32_t *nr_msrs)
 {
-    // The plan only when the leaf array is asked about (an MSR-only call skips it).
-    const WirePlan plan = nr_leaves ? wire_plan(p) : WirePlan{};
-    const uint32_t need_leaves = plan.nr_leaves;
     const uint32_t need_msrs = MAX_SERIALISED_MSRS;
+    const bool msrs_short = nr_msrs && msrs && *nr_msrs < need_msrs;
+    // A leaf buffer with room for any policy (how callers usually size it) is written
+    // without counting first.
+    const bool roomy = nr_leaves && leaves && *nr_leaves >= MAX_SERIALISED_LEAVES;
 
-    // Capacity of both arrays is checked before either is written, so -ENOBUFS
-    // leaves the caller's buffers untouched.
-    bool short_buf = (nr_leaves && leaves && *nr_leaves < need_leaves) ||
-                     (nr_msrs && msrs && *nr_msrs < need_msrs);
-    if ( short_buf )
+    // Capacity of both arrays is checked before either is written, so -ENOBUFS leaves
+    // the caller's buffers untouched.
+    if ( (nr_leaves && !roomy) || msrs_short )
     {
-        if ( nr_leaves )
+        const uint32_t need_leaves = nr_leaves ? count_leaves(p) : 0;
+        if ( (nr_leaves && leaves && *nr_leaves < need_leaves) || msrs_short )
+        {
+            if ( nr_leaves )
+                *nr_leaves = need_leaves;
+            if ( nr_msrs )
+                *nr_msrs = need_msrs;
+            return -cpupolicy::err::enobufs;
+        }
+        if ( nr_leaves && !leaves )
             *nr_leaves = need_leaves;
-        if ( nr_msrs )
-            *nr_msrs = need_msrs;
-        return -cpupolicy::err::enobufs;
     }
 
-    if ( nr_leaves )
-    {
-        if ( leaves )
-            write_leaves(p, plan, leaves);
-        *nr_leaves = need_leaves;
-    }
+    if ( nr_leaves && leaves )
+        *nr_leaves = write_leaves(p, leaves);
 
     if ( nr_msrs )
     {

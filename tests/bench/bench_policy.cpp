@@ -236,6 +236,7 @@ void BM_xstate_walk_compacted(benchmark::State &st)
 BENCHMARK(BM_xstate_walk_compacted);
 
 // --- wire format --------------------------------------------------------------------------
+// A buffer of MAX_SERIALISED_LEAVES, as callers usually size it: written in one pass.
 void BM_serialise(benchmark::State &st)
 {
     Fixture &f = fx();
@@ -251,6 +252,24 @@ void BM_serialise(benchmark::State &st)
     st.counters["leaves"] = static_cast<double>(f.gnr_leaves.size());
 }
 BENCHMARK(BM_serialise);
+
+// A buffer of exactly the required size: below MAX_SERIALISED_LEAVES, so the count is
+// worked out first (nothing may be written on -ENOBUFS), then the leaves are written.
+void BM_serialise_exact_buffer(benchmark::State &st)
+{
+    Fixture &f = fx();
+    std::vector<WireLeaf> leaves(f.gnr_leaves.size());
+    WireMsr msrs[MAX_SERIALISED_MSRS];
+    for ( auto _ : st )
+    {
+        uint32_t nl = static_cast<uint32_t>(leaves.size()), nm = MAX_SERIALISED_MSRS;
+        int rc = policy_serialise(f.gnr_hvm_max, leaves.data(), &nl, msrs, &nm);
+        benchmark::DoNotOptimize(rc);
+        benchmark::ClobberMemory();
+    }
+    st.counters["leaves"] = static_cast<double>(f.gnr_leaves.size());
+}
+BENCHMARK(BM_serialise_exact_buffer);
 
 void BM_serialise_size_query(benchmark::State &st)
 {

@@ -51,6 +51,8 @@ inline constexpr uint32_t MAX_SERIALISED_MSRS = 2;
 // count; a buffer whose *nr is smaller than required gives -ENOBUFS with *nr set to
 // the required count and nothing written to either array; otherwise *nr becomes the
 // number written.  A NULL nr pointer skips that array.  Returns 0 or -ENOBUFS.
+// Cost: a leaf buffer of MAX_SERIALISED_LEAVES entries is filled in one pass; a smaller
+// one is counted first (nothing may be written on -ENOBUFS), as is the size query.
 CPUPOLICY_MUST_CHECK int policy_serialise(const Policy &p, WireLeaf *leaves, uint32_t *nr_leaves,
                                           WireMsr *msrs, uint32_t *nr_msrs);
 
