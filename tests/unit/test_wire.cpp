@@ -224,6 +224,42 @@ void serialise_is_strictly_sorted_over_all_dumps()
     }
 }
 
+// serialise has two paths: a buffer of MAX_SERIALISED_LEAVES is filled in one pass, a
+// smaller one is counted first.  Both must produce the same entries, the same count, and
+// nothing past the count - for every dump, raw and with its out-of-range slots cleared.
+void serialise_one_pass_and_counted_paths_agree_over_all_dumps()
+{
+    for ( const auto &d : dumps() )
+        for ( int cleared = 0; cleared < 2; ++cleared )
+        {
+            Policy p = d.p;
+            if ( cleared )
+                policy_clear_out_of_range(p);
+            std::string what = d.name + (cleared ? " (cleared)" : " (raw)");
+
+            uint32_t need = 0, nm = 0;
+            expect_eq(what + ": size query", 0, policy_serialise(p, nullptr, &need, nullptr, &nm));
+
+            const WireLeaf poison{0xdeadbeef, 0xdeadbeef, 1, 2, 3, 4};
+            std::vector<WireLeaf> big(MAX_SERIALISED_LEAVES, poison), exact(need, poison);
+            uint32_t nbig = MAX_SERIALISED_LEAVES, nexact = need;
+            expect_eq(what + ": one-pass rc", 0, policy_serialise(p, big.data(), &nbig, nullptr, &nm));
+            expect_eq(what + ": counted rc", 0, policy_serialise(p, exact.data(), &nexact, nullptr, &nm));
+            expect_eq(what + ": one-pass count", need, nbig);
+            expect_eq(what + ": counted count", need, nexact);
+            bool same = nbig == nexact;
+            for ( uint32_t i = 0; same && i < nexact; ++i )
+                same = big[i].leaf == exact[i].leaf && big[i].subleaf == exact[i].subleaf &&
+                       big[i].a == exact[i].a && big[i].b == exact[i].b &&
+                       big[i].c == exact[i].c && big[i].d == exact[i].d;
+            expect(what + ": both paths give the same entries", same);
+            bool untouched = true;
+            for ( uint32_t i = nbig; i < MAX_SERIALISED_LEAVES; ++i )
+                untouched = untouched && big[i].leaf == poison.leaf && big[i].a == poison.a;
+            expect(what + ": nothing written past the count", untouched);
+        }
+}
+
 // --- Deserialise --------------------------------------------------------------------------
 void deserialise_refuses_leaves_the_object_does_not_hold()
 {
@@ -773,6 +809,7 @@ int main()
     TEST(serialise_msrs_are_always_both_with_zero_flags);
     TEST(serialise_short_buffer_is_enobufs_and_writes_nothing);
     TEST(serialise_is_strictly_sorted_over_all_dumps);
+    TEST(serialise_one_pass_and_counted_paths_agree_over_all_dumps);
     TEST(deserialise_refuses_leaves_the_object_does_not_hold);
     TEST(msr_deserialise_failure);
     TEST(deserialise_more_entries_than_slots_is_e2big);
