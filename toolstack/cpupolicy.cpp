@@ -249,20 +249,15 @@ int cmd_policy(const Options &o, int argc, char **argv)
     PolicyPtr p = load(argv[0], o, index);
     if ( !p )
         return exit_usage;
-    uint32_t nr_leaves = 0, nr_msrs = 0;
-    if ( cpupolicy_serialise(p.get(), nullptr, &nr_leaves, nullptr, &nr_msrs) )
-        return exit_usage;
-    std::vector<cpupolicy_leaf_t> leaves(nr_leaves);
-    std::vector<cpupolicy_msr_t> msrs(nr_msrs);
-    int rc = cpupolicy_serialise(p.get(), leaves.data(), &nr_leaves, msrs.data(), &nr_msrs);
-    if ( rc )
+    cpupolicy::tools::Serialised ser;
+    if ( int rc = cpupolicy::tools::serialise(p.get(), ser) )
     {
         fprintf(stderr, "cpupolicy: serialise: %s\n", strerror(-rc));
         return exit_usage;
     }
     static const char *const titles[] = {"Raw", "Host", "PV Max", "HVM Max", "PV Default",
                                          "HVM Default"};
-    cpupolicy::tools::print_policy(titles[index], leaves.data(), nr_leaves, msrs.data(), nr_msrs);
+    cpupolicy::tools::print_policy(titles[index], ser);
     return exit_ok;
 }
 
@@ -530,22 +525,7 @@ int cmd_levelling(const Options &o, int argc, char **argv)
 
     printf("Host: %s%s%s%s\n", host_path, o.boot_options ? " (boot options '" : "",
            o.boot_options ? o.boot_options : "", o.boot_options ? "')" : "");
-    printf("Levelling caps: %08" PRIx32 "\n", caps);
-    unsigned nr_masks = 0;
-    // Names and meanings from the core's table (levelling.hpp), as xen-cpuid prints them.
-    for ( unsigned b = 0; b < cpupolicy::lcap::nr_bits; ++b )
-    {
-        printf("  %-12s %-3s  %s\n", cpupolicy::lcap_name(b), caps & (1u << b) ? "yes" : "no",
-               cpupolicy::lcap_what(b));
-        nr_masks += (1u << b) != CPUPOLICY_LCAP_FAULTING && (caps & (1u << b));
-    }
-    if ( caps & CPUPOLICY_LCAP_FAULTING )
-        printf("PV levelling: complete, by faulting\n");
-    else if ( nr_masks )
-        printf("PV levelling: partial, by masking %u register%s\n", nr_masks,
-               nr_masks == 1 ? "" : "s");
-    else
-        printf("PV levelling: none, PV guests see the host's CPUID\n");
+    cpupolicy::tools::print_levelling_caps(caps);
 
     printf("Guest: %s, PV domain %" PRIu32 "\n", guest_what.c_str(), domid);
     print_by_word("Dropped (beyond the host's pv-max)", dropped);

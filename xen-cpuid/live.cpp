@@ -50,25 +50,8 @@ int query_failed(const char *what, int rc)
     return kExitQuery;
 }
 
-struct Serialised {
-    std::vector<cpupolicy_leaf_t> leaves;
-    std::vector<cpupolicy_msr_t> msrs;
-};
-
-int serialise(const cpupolicy_t *p, Serialised &s)
-{
-    uint32_t nl = 0, nm = 0;
-    if ( int rc = cpupolicy_serialise(p, nullptr, &nl, nullptr, &nm) )
-        return rc;
-    s.leaves.resize(nl);
-    s.msrs.resize(nm);
-    if ( int rc = cpupolicy_serialise(p, s.leaves.data(), &nl, s.msrs.data(), &nm) )
-        return rc;
-    s.leaves.resize(nl);
-    s.msrs.resize(nm);
-    return 0;
-}
-
+using cpupolicy::tools::Serialised;
+using cpupolicy::tools::serialise;
 
 void print_leaf(const char *prefix, const cpupolicy_leaf_t &l)
 {
@@ -76,11 +59,7 @@ void print_leaf(const char *prefix, const cpupolicy_leaf_t &l)
            ":%08" PRIx32 "\n", prefix, l.leaf, l.subleaf, l.a, l.b, l.c, l.d);
 }
 
-void print_policy(const char *name, const Serialised &s)
-{
-    cpupolicy::tools::print_policy(name, s.leaves.data(), s.leaves.size(), s.msrs.data(),
-                                   s.msrs.size());
-}
+using cpupolicy::tools::print_policy;
 
 std::string feature_label(uint32_t f)
 {
@@ -286,28 +265,7 @@ int mode_levelling(Connection &c)
     if ( int rc = cpupolicy_get_levelling_caps(h, &caps) )
         return query_failed("levelling caps", rc);
 
-    // The names and meanings are the core's (levelling.hpp), in bit order.
-    const uint32_t known = (1u << cpupolicy::lcap::nr_bits) - 1;
-    const unsigned nr_masks = __builtin_popcount(caps & known & ~CPUPOLICY_LCAP_FAULTING);
-    printf("Levelling caps: %08" PRIx32 "\n", caps);
-    for ( unsigned b = 0; b < cpupolicy::lcap::nr_bits; ++b )
-        printf("  %-12s %-3s  %s\n", cpupolicy::lcap_name(b), caps & (1u << b) ? "yes" : "no",
-               cpupolicy::lcap_what(b));
-    for ( unsigned b = 0; b < 32; ++b )
-        if ( (caps & ~known) & (1u << b) )
-        {
-            std::string unknown = "<" + std::to_string(b) + ">";
-            printf("  %-12s yes  (a capability this build does not know)\n", unknown.c_str());
-        }
-    // What that means for PV guests, whose CPUID instruction is not intercepted
-    // otherwise (HVM guests are always levelled by the VMEXIT on CPUID).
-    if ( caps & CPUPOLICY_LCAP_FAULTING )
-        printf("PV levelling: complete, by faulting\n");
-    else if ( nr_masks )
-        printf("PV levelling: partial, by masking %u register%s\n", nr_masks,
-               nr_masks == 1 ? "" : "s");
-    else
-        printf("PV levelling: none, PV guests see the host's CPUID\n");
+    cpupolicy::tools::print_levelling_caps(caps);
     return kExitOk;
 }
 

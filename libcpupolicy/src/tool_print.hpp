@@ -8,8 +8,10 @@
 #include <stdio.h>
 
 #include <string>
+#include <vector>
 
 #include "cpupolicy.h"
+#include "cpupolicy/levelling.hpp"
 
 namespace cpupolicy::tools {
 
@@ -50,6 +52,60 @@ inline void print_policy(const char *title, const cpupolicy_leaf_t *leaves, size
     printf("  %-8s -> %-16s\n", "index", "value");
     for ( size_t i = 0; i < nr_msrs; ++i )
         printf("  %08" PRIx32 " -> %016" PRIx64 "\n", msrs[i].idx, msrs[i].val);
+}
+
+// A policy serialised into vectors (size query, then fill).  0 or the negative errno of
+// cpupolicy_serialise(); on error `out` is untouched.
+struct Serialised {
+    std::vector<cpupolicy_leaf_t> leaves;
+    std::vector<cpupolicy_msr_t> msrs;
+};
+inline int serialise(const cpupolicy_t *p, Serialised &out)
+{
+    uint32_t nl = 0, nm = 0;
+    if ( int rc = cpupolicy_serialise(p, nullptr, &nl, nullptr, &nm) )
+        return rc;
+    Serialised s;
+    s.leaves.resize(nl);
+    s.msrs.resize(nm);
+    if ( int rc = cpupolicy_serialise(p, s.leaves.data(), &nl, s.msrs.data(), &nm) )
+        return rc;
+    s.leaves.resize(nl);
+    s.msrs.resize(nm);
+    out = std::move(s);
+    return 0;
+}
+
+inline void print_policy(const char *title, const Serialised &s)
+{
+    print_policy(title, s.leaves.data(), s.leaves.size(), s.msrs.data(), s.msrs.size());
+}
+
+// The host's levelling caps in words: one line per capability (names and meanings are
+// the core's, levelling.hpp, in bit order), any bit this build does not know, then what
+// that means for PV guests, whose CPUID is not intercepted otherwise (HVM guests are
+// always levelled by the VMEXIT on CPUID).
+inline void print_levelling_caps(uint32_t caps)
+{
+    const uint32_t known = (1u << lcap::nr_bits) - 1;
+    const unsigned nr_masks =
+        static_cast<unsigned>(__builtin_popcount(caps & known & ~CPUPOLICY_LCAP_FAULTING));
+    printf("Levelling caps: %08" PRIx32 "\n", caps);
+    for ( unsigned b = 0; b < lcap::nr_bits; ++b )
+        printf("  %-12s %-3s  %s\n", lcap_name(b), caps & (1u << b) ? "yes" : "no", lcap_what(b));
+    for ( unsigned b = 0; b < 32; ++b )
+        if ( (caps & ~known) & (1u << b) )
+        {
+            std::string unknown = "<" + std::to_string(b) + ">";
+            printf("  %-12s yes  (a capability this build does not know)\n", unknown.c_str());
+        }
+    if ( caps & CPUPOLICY_LCAP_FAULTING )
+        printf("PV levelling: complete, by faulting\n");
+    else if ( nr_masks )
+        printf("PV levelling: partial, by masking %u register%s\n", nr_masks,
+               nr_masks == 1 ? "" : "s");
+    else
+        printf("PV levelling: none, PV guests see the host's CPUID\n");
 }
 
 } // namespace cpupolicy::tools
