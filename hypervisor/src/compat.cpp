@@ -61,7 +61,7 @@ constexpr FieldSlots make_field_slots()
     FieldSlots t{};
     for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
     {
-        const NumericField &f = numeric_fields[i];
+        const Field &f = numeric_fields[i].field;
         t.numeric[i] = SlotReg{static_cast<int16_t>(slot_exact(f.leaf, f.subleaf)), f.shift,
                                f.mask, member_of(f.reg)};
     }
@@ -84,9 +84,6 @@ constexpr bool every_numeric_field_has_a_slot()
 static_assert(every_numeric_field_has_a_slot(),
               "numeric_fields names a (leaf, subleaf) the policy does not hold");
 
-constexpr int XSTATE_SLOT = slot_exact(0xd, 0);   // 0xd:n is XSTATE_SLOT + n
-static_assert(slot_exact(0xd, 62) == XSTATE_SLOT + 62);
-
 // The value as the policy answers it: 0 when its slot is out of range.
 inline uint32_t value(const Policy &p, const PolicyRanges &r, const SlotReg &f)
 {
@@ -95,8 +92,7 @@ inline uint32_t value(const Policy &p, const PolicyRanges &r, const SlotReg &f)
 
 uint64_t xstates_of(const Policy &p, const PolicyRanges &r)
 {
-    Regs s0 = effective_slot(p, r, XSTATE_SLOT), s1 = effective_slot(p, r, XSTATE_SLOT + 1);
-    return (uint64_t{s0.d} << 32 | s0.a) | (uint64_t{s1.d} << 32 | s1.c);
+    return xsave_components(effective_slot(p, r, XSTATE_SLOT), effective_slot(p, r, XSTATE_SLOT + 1));
 }
 
 Featureset missing_features(const Policy &host, const PolicyRanges &hr, const Policy &guest,
@@ -168,11 +164,12 @@ int policy_is_compatible(const Policy &host, const Policy &guest, ErrRecord *err
     for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
     {
         const NumericField &f = numeric_fields[i];
+        const Field &fl = f.field;
         uint32_t g = value(guest, gr, field_slots.numeric[i]);
         uint32_t h = value(host, hr, field_slots.numeric[i]);
         bool bad = f.kind == FieldKind::le ? g > h : (g & ~h) != 0;
         if ( bad )
-            first.cpuid(f.leaf, f.subleaf);
+            first.cpuid(fl.leaf, fl.subleaf);
     }
 
     // Layout of every xstate component the guest has and the host has too (one the

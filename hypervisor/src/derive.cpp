@@ -44,9 +44,7 @@ constexpr Feature apic = feature_named("apic"), htt = feature_named("htt"),
 constexpr uint32_t MODEL_IVYBRIDGE = 0x3a;   // client IvyBridge: SRBDS, no microcode fix
 constexpr uint32_t MODEL_SKYLAKE_X = 0x55;   // SKX/CLX/CPX: GDS microcode slows CLWB
 
-// 0x80000001.EDX bits AMD duplicates from leaf 1 EDX (APM vol. 3 Fn8000_0001_EDX):
-// FPU..APIC (0-9), MTRR..PSE36 (12-17), MMX (23), FXSR (24).
-constexpr uint32_t COMMON_1D = 0x0183f3ffu;
+using features::COMMON_1D;
 
 // 0x8000000A.EDX bits (APM vol. 3 Fn8000_000A_EDX).
 constexpr uint32_t SVM_NPT = 1u << 0, SVM_LBRV = 1u << 1, SVM_NRIPS = 1u << 3,
@@ -87,11 +85,6 @@ uint32_t nr_subleaves(uint32_t leaf)
     leaf_kind(leaf, &nr);
     return nr;
 }
-constexpr uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
-constexpr uint32_t max32(uint32_t a, uint32_t b) { return a > b ? a : b; }
-
-// Indexed leaves whose subleaf 0 EAX reports the highest subleaf.
-constexpr uint32_t max_subleaf_leaves[] = {0x7, 0x14, 0x17, 0x18, 0x1d, 0x1e, 0x20, 0x24};
 
 // Everything the guest rules need from raw and host, read once up front so that the
 // output may alias raw.
@@ -142,7 +135,7 @@ Facts make_facts(const Policy &raw, const Policy *host, const BootOptions &o)
     F.amd = vendor_is_amd_like(F.vendor);
     F.raw = policy_to_featureset(raw);
     F.rtm_disabled = rtm_disabled(F.raw, o);
-    F.raw_guest_paddr = (rd(raw, 0x80000008).a >> 16) & 0xff;
+    F.raw_guest_paddr = field_get(raw, field::guest_maxphysaddr);
     // CPUID faulting: Intel MSR_PLATFORM_INFO bit 31, AMD CpuidUserDis
     // (Fn8000_0021_EAX[17]) - Xen's probe_cpuid_faulting().
     F.cpuid_faulting = (raw.platform_info & PLATFORM_INFO_CPUID_FAULTING) ||
@@ -151,7 +144,7 @@ Facts make_facts(const Policy &raw, const Policy *host, const BootOptions &o)
         return F;
 
     F.host = policy_to_featureset(*host);
-    F.host_paddr = rd(*host, 0x80000008).a & 0xff;
+    F.host_paddr = field_get(*host, field::maxphysaddr);
     // Rule SPEC_CTRL: Xen virtualises MSR_SPEC_CTRL when the hardware has it (IBRSB on
     // Intel, IBRS on AMD; for HVM on AMD also the SVM SpecCtrl assist) unless told not to.
     bool has_msr = F.host.test(f::ibrsb) || F.host.test(f::ibrs);
@@ -173,36 +166,38 @@ Facts make_facts(const Policy &raw, const Policy *host, const BootOptions &o)
 // the object holds (Xen's calculate_host_policy()).
 void clamp_max_leaves(Policy &p)
 {
-    Regs *l0 = slot(p, 0);
-    l0->a = min32(l0->a, BASIC_LAST);
-    for ( uint32_t leaf : max_subleaf_leaves )
-    {
-        Regs *s0 = slot(p, leaf, 0);
-        s0->a = min32(s0->a, nr_subleaves(leaf) - 1);
-    }
+    field_set(p, field::max_basic_leaf, min32(basic_max_leaf(p), BASIC_LAST));
+    // Indexed leaves whose subleaf 0 EAX reports the highest subleaf (subleaves.hpp).
+    for ( const IndexedLeaf &x : indexed_leaves )
+        if ( x.walk == SubleafEnum::max_in_eax )
+        {
+            Regs *s0 = slot(p, x.leaf, 0);
+            s0->a = min32(s0->a, x.nr_held - 1u);
+        }
     // A CPU without the extended range answers 0x80000000 with garbage (SDM vol. 2A
     // CPUID): anything outside 0x80000000..0x8000ffff means "no extended leaves".
-    Regs *e0 = slot(p, EXTD_FIRST);
-    bool extd_valid = e0->a >= EXTD_FIRST && e0->a <= 0x8000ffffu;
-    e0->a = extd_valid ? min32(e0->a, EXTD_LAST) : 0;
+    uint32_t e0 = extd_max_leaf(p);
+    bool extd_valid = e0 >= EXTD_FIRST && e0 <= 0x8000ffffu;
+    field_set(p, field::max_extd_leaf, extd_valid ? min32(e0, EXTD_LAST) : 0);
 }
 
 // Rule LEAVES-MAX: a guest max policy may use every leaf and subleaf the object holds
 // (incoming VMs may have larger limits than this host; Xen's guest_common_max_leaves()).
 void max_leaves(Policy &p)
 {
-    slot(p, 0)->a = BASIC_LAST;
-    slot(p, 7, 0)->a = nr_subleaves(7) - 1;
-    slot(p, EXTD_FIRST)->a = EXTD_LAST;
+    field_set(p, field::max_basic_leaf, BASIC_LAST);
+    field_set(p, field::leaf7_max_subleaf, nr_subleaves(7) - 1);
+    field_set(p, field::max_extd_leaf, EXTD_LAST);
 }
 
 // Rule LEAVES-DEFAULT: a default guest gets the host's limits
 // (Xen's guest_common_default_leaves()).
 void default_leaves(Policy &p, const Policy &host)
 {
-    slot(p, 0)->a = rd(host, 0).a;
-    slot(p, 7, 0)->a = rd(host, 7, 0).a;
-    slot(p, EXTD_FIRST)->a = rd(host, EXTD_FIRST).a;
+    static constexpr Field limits[] = {field::max_basic_leaf, field::leaf7_max_subleaf,
+                                       field::max_extd_leaf};
+    for ( const Field &f : limits )
+        field_set(p, f, field_get(host, f));
 }
 
 // Sanitise and write back.  Rule XSAVE-LEAF: XSAVE needs leaf 0xd within the basic
@@ -373,7 +368,8 @@ void recalculate_misc(Policy &p, const Facts &F, const BootOptions &o, Kind kind
     e1->d &= ~COMMON_1D;
     slot(p, 0x80000007)->a = slot(p, 0x80000007)->b = slot(p, 0x80000007)->c = 0;
     Regs *e8 = slot(p, 0x80000008);
-    e8->a &= 0x0000ffffu;                   // GuestPhysAddrSize: only for the hypervisor
+    field_set(p, field::guest_maxphysaddr, 0);  // only for the hypervisor
+    e8->a &= 0x00ffffffu;                   // EAX[31:24] reserved
     e8->d = 0;
     zero_leaf(p, 0x80000009);
     zero_leaves(p, 0x8000000b, 0x80000018);
@@ -434,10 +430,8 @@ void guest_address_widths(Policy &p, const Facts &F, bool hvm, bool hap)
         limit = min32(limit, F.raw_guest_paddr);
     if ( hvm && !hap )
         limit = min32(limit, SHADOW_PADDR_BITS);
-    uint32_t phys = max32(limit, fs.test(f::pae) || fs.test(f::pse36) ? 36 : 32);
-    uint32_t lin = fs.test(f::lm) ? 48 : 32;
-    Regs *e8 = slot(p, 0x80000008);
-    e8->a = (e8->a & ~0xffffu) | (lin << 8) | phys;
+    field_set(p, field::maxphysaddr, max32(limit, fs.test(f::pae) || fs.test(f::pse36) ? 36 : 32));
+    field_set(p, field::maxlinaddr, fs.test(f::lm) ? 48 : 32);
 }
 
 void max_internal(Policy &max, const Policy &host, const Facts &F, bool hvm,

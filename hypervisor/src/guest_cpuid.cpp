@@ -16,8 +16,6 @@ constexpr uint32_t L7_ECX_OSPKE = 1u << 4, E1_EDX_SYSCALL = 1u << 11;
 // Xen's leaves sit in a 0x100-wide window at hv_base; the Viridian one (if any) below.
 constexpr uint32_t HV_WINDOW = 0x100;
 
-constexpr uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
-
 // The highest Xen leaf index from a policy's hv(2)_limit.  0 = the hypervisor's
 // default for the guest type; otherwise a leaf number in the window (this project's
 // form) or a bare index (Xen's wire form), clamped to [2, default] as Xen does.
@@ -81,7 +79,7 @@ int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p, const GuestConfig &
     c.policy = &p;
     c.basic_max = min32(basic_max_leaf(p), BASIC_LAST);
     c.extd_max = min32(policy_extd_limit(p), EXTD_LAST);
-    c.leaf7_max = min32(get(p, Leaf{7}, Subleaf{0}).a, nr7 - 1);
+    c.leaf7_max = min32(field_get(p, field::leaf7_max_subleaf), nr7 - 1);
     c.hvm = cfg.hvm;
     c.intel = vendor == Vendor::intel;
     c.xsave = fs.test(F_XSAVE) && c.basic_max >= 0xd;
@@ -91,7 +89,7 @@ int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p, const GuestConfig &
     c.domid = cfg.domid;
     c.xen_version = cfg.xen_version;
     c.machine_addr_bits =
-        c.extd_max >= 0x80000008 ? get(p, Leaf{0x80000008}).a & 0xff : 0;
+        c.extd_max >= 0x80000008 ? field_get(p, field::maxphysaddr) : 0;
 
     bool viridian = cfg.hvm && p.hv2_limit;
     c.hv_base = viridian ? HV2_LEAF : HV_LEAF;

@@ -1,54 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "cpupolicy/level.hpp"
 #include "cpupolicy/features.hpp"
+#include "cpupolicy/xstate.hpp"
 
 namespace cpupolicy {
 
 namespace {
 
-// Features whose state lives in an xstate component (SDM vol. 1 13.1 table 13-1; APM
-// vol. 2 for LWP): when a component cannot be offered to a pool, neither can they.
-struct ComponentFeature {
-    uint8_t comp;
-    const char *feature;
-};
-constexpr ComponentFeature component_features[] = {
-    {2, "avx"},       {3, "mpx"},      {4, "mpx"},     {5, "avx512f"}, {6, "avx512f"},
-    {7, "avx512f"},   {9, "pku"},      {10, "enqcmd"}, {11, "cet-ss"}, {11, "cet-ibt"},
-    {12, "cet-ss"},   {14, "uintr"},   {15, "arch-lbr"}, {17, "amx-tile"}, {18, "amx-tile"},
-    {62, "lwp"},
-};
-constexpr uint32_t feature_named(const char *name)
-{
-    uint32_t f = NR_FEATURE_BITS;
-    return features::lookup(name, SIZE_MAX, &f) ? f : NR_FEATURE_BITS;
-}
-constexpr bool component_features_known()
-{
-    for ( const auto &c : component_features )
-        if ( feature_named(c.feature) == NR_FEATURE_BITS )
-            return false;
-    return true;
-}
-static_assert(component_features_known(), "component_features names a feature the table lacks");
-
-// The standard-format XSAVE area: legacy region (512) + XSAVE header (64).
-constexpr uint32_t XSAVE_BASE_SIZE = 576;
-
-constexpr int XSTATE_SLOT = slot_exact(0xd, 0);   // 0xd:n is XSTATE_SLOT + n
-static_assert(slot_exact(0xd, 62) == XSTATE_SLOT + 62);
 constexpr int ADDR_SIZES_SLOT = slot_exact(0x80000008u, NO_SUBLEAF);
 // Components 2..62: 0 and 1 (x87, SSE) have no subleaf of their own, bit 63 is reserved.
 constexpr uint64_t XSTATE_COMPONENTS = ~3ull & ~(1ull << 63);
-
-void set_field(Policy &p, uint32_t leaf, uint32_t subleaf, Reg r, uint8_t shift, uint32_t mask,
-               uint32_t val)
-{
-    Regs &slot = p.slot[slot_exact(leaf, subleaf)];
-    reg(slot, r) = (reg(slot, r) & ~(mask << shift)) | ((val & mask) << shift);
-}
-
-uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
 } // namespace
 
@@ -118,18 +79,17 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
         // Guest physical address width (APM 80000008h EAX[23:16]; 0 means "same as
         // PhysAddrSize"): the minimum of the effective widths, 0 while every input says 0.
         {
-            uint32_t a = effective_slot(p, r, ADDR_SIZES_SLOT).a;
-            uint32_t g = (a >> 16) & 0xff;
+            const Regs e8 = effective_slot(p, r, ADDR_SIZES_SLOT);
+            uint32_t g = field_of(e8, field::guest_maxphysaddr);
             gpa_any |= g != 0;
-            gpa_width = min32(gpa_width, g ? g : a & 0xff);
+            gpa_width = min32(gpa_width, g ? g : field_of(e8, field::maxphysaddr));
         }
 
         // Xstate layouts.  The first input that enumerates a component gives its
         // layout; every other one that enumerates it must agree.
         {
-            const Regs s0 = effective_slot(p, r, XSTATE_SLOT);
-            const Regs s1 = effective_slot(p, r, XSTATE_SLOT + 1);
-            candidates &= (uint64_t{s0.d} << 32 | s0.a) | (uint64_t{s1.d} << 32 | s1.c);
+            candidates &= xsave_components(effective_slot(p, r, XSTATE_SLOT),
+                                           effective_slot(p, r, XSTATE_SLOT + 1));
             for ( uint64_t m = candidates & ~disagree; m; m &= m - 1 )
             {
                 unsigned c = static_cast<unsigned>(__builtin_ctzll(m));
@@ -157,15 +117,14 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
 
     for ( unsigned k = 0; k < NR_NUMERIC_FIELDS; ++k )
     {
-        const NumericField &f = numeric_fields[k];
-        set_field(res, f.leaf, f.subleaf, f.reg, f.shift, f.mask, num[k]);
+        field_set(res, numeric_fields[k].field, num[k]);
     }
 
     // Highest extended leaf: the smallest effective one, written as that input wrote it
     // (so that levelling one policy leaves 0x80000000.eax unchanged).
-    res.slot[slot_exact(EXTD_FIRST, NO_SUBLEAF)].a = extd_max_leaf(*in[best_extd]);
+    field_set(res, field::max_extd_leaf, extd_max_leaf(*in[best_extd]));
 
-    set_field(res, 0x80000008u, NO_SUBLEAF, Reg::eax, 16, 0xff, gpa_any ? gpa_width : 0);
+    field_set(res, field::guest_maxphysaddr, gpa_any ? gpa_width : 0);
 
     // Xstate components: the AND is already in res (numeric_fields).  Each component
     // must also have one layout across the pool, or a guest would parse an XSAVE image
@@ -173,12 +132,9 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
     // Zen 3, in the dumps).  Such a component is dropped with its features.
     Featureset dropped;
     {
-        Regs &s0 = res.slot[slot_exact(0xd, 0)];
-        Regs &s1 = res.slot[slot_exact(0xd, 1)];
-        uint64_t xcr0 = uint64_t{s0.d} << 32 | s0.a;
-        uint64_t xss = uint64_t{s1.d} << 32 | s1.c;
+        uint64_t xcr0 = policy_xcr0(res), xss = policy_xss(res);
         const uint64_t levelled = (xcr0 | xss) & XSTATE_COMPONENTS;
-        uint32_t size = XSAVE_BASE_SIZE;
+        uint32_t size = xstate::AREA_MIN_SIZE;
         bool size_known = true;
 
         for ( uint32_t c = 2; c < 63; ++c )
@@ -194,9 +150,7 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
             {
                 xcr0 &= ~bit;
                 xss &= ~bit;
-                for ( const auto &cf : component_features )
-                    if ( cf.comp == c )
-                        dropped.set(Feature{feature_named(cf.feature)});
+                dropped |= xstate::features_using(bit);
                 continue;
             }
             const Regs &r0 = layout[c];
@@ -208,15 +162,17 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
                     size = r0.b + r0.a;
             }
         }
-        s0.a = static_cast<uint32_t>(xcr0);
-        s0.d = static_cast<uint32_t>(xcr0 >> 32);
-        s1.c = static_cast<uint32_t>(xss);
-        s1.d = static_cast<uint32_t>(xss >> 32);
+        field_set(res, field::xcr0_low, static_cast<uint32_t>(xcr0));
+        field_set(res, field::xcr0_high, static_cast<uint32_t>(xcr0 >> 32));
+        field_set(res, field::xss_low, static_cast<uint32_t>(xss));
+        field_set(res, field::xss_high, static_cast<uint32_t>(xss >> 32));
         // 0xd:0.ecx is already the smallest input's; the levelled components may need
         // less (SDM: ECX = size for every component XCR0 may enable).
-        if ( size_known && (s0.a | s0.d) )
-            s0.c = min32(s0.c, size);
-        s0.b = min32(s0.b, s0.c);
+        uint32_t max_size = field_get(res, field::xsave_size_max);
+        if ( size_known && xcr0 )
+            max_size = min32(max_size, size);
+        field_set(res, field::xsave_size_max, max_size);
+        field_set(res, field::xsave_size, min32(field_get(res, field::xsave_size), max_size));
     }
 
     // CPUID faulting only if every host has it; PLATFORM_INFO's other bits describe

@@ -9,13 +9,7 @@ namespace {
 
 // Feature numbers taken from the one feature table, so a renamed feature breaks the
 // build here rather than silently masking the wrong bit.
-consteval uint32_t feature_no(const char *name)
-{
-    uint32_t f = 0;
-    if ( !features::lookup(name, SIZE_MAX, &f) )
-        features::unknown_feature_name_in_table(name);
-    return f;
-}
+consteval uint32_t feature_no(const char *name) { return raw(feature_named(name)); }
 constexpr uint32_t bit(uint32_t feature) { return 1u << (feature % 32); }
 
 constexpr uint32_t F_APIC = feature_no("apic"), F_HTT = feature_no("htt");
@@ -29,9 +23,9 @@ static_assert(F_X2APIC / 32 == 1 && F_XSAVE / 32 == 1 && F_OSXSAVE / 32 == 1 &&
 static_assert(F_CMP_LEGACY / 32 == 3, "leaf 0x80000001 ecx");
 static_assert(F_CPUID_USER_DIS / 32 == 11, "leaf 0x80000021 eax");
 
-// Leaf 1 edx features AMD duplicates into 0x80000001 edx (APM vol. 3 appendix E: FPU..APIC,
-// MTRR..PSE36, MMX, FXSR).  The duplicate of APIC (bit 9) is fast-forwarded on AMD.
-constexpr uint32_t COMMON_1D = 0x0183f3ffu;
+// Leaf 1 edx features AMD duplicates into 0x80000001 edx (features.hpp).  The duplicate of
+// APIC (bit 9) is fast-forwarded on AMD.
+using features::COMMON_1D;
 constexpr uint32_t E1D_APIC = 1u << 9;
 
 constexpr uint64_t pack(uint32_t hi, uint32_t lo) { return (uint64_t{hi} << 32) | lo; }

@@ -19,90 +19,60 @@ constexpr uint64_t low_bits(uint32_t n) { return n >= 64 ? ~0ull : (1ull << n) -
 constexpr bool indexed_leaves_fit_a_mask()
 {
     for ( const auto &x : indexed_leaves )
-        if ( x.nr_subleaves == 0 || x.nr_subleaves > 64 )
+        if ( x.nr_held == 0 || x.nr_held > 64 )
             return false;
     return true;
 }
 static_assert(indexed_leaves_fit_a_mask(), "subleaf_mask() keeps one bit per subleaf in 64 bits");
 
 // How many of subleaves first..nr-1 (slots base+first...) describe something, counted
-// up to the first whose type field is zero: that terminator and everything after it
-// are "nothing" (Xen zeroes the terminator too, x86_cpu_policy_clear_out_of_range_leaves).
-uint32_t typed_run(const Policy &p, unsigned base, uint32_t first, uint32_t nr, Reg r,
-                   unsigned shift, uint32_t mask)
+// up to the first that does not (subleaf_describes): that terminator and everything
+// after it are "nothing" (Xen zeroes the terminator too,
+// x86_cpu_policy_clear_out_of_range_leaves).
+uint32_t described_run(const Policy &p, SubleafEnum walk, unsigned base, uint32_t first,
+                       uint32_t nr)
 {
     uint32_t j = first;
-    while ( j < nr && ((reg(p.slot[base + j], r) >> shift) & mask) != 0 )
+    while ( j < nr && subleaf_describes(walk, p.slot[base + j]) )
         ++j;
     return j;
 }
 
 // The in-range subleaves of an indexed leaf that is itself in range: bit n = subleaf n,
-// only bits below nr (the subleaves the object holds).  `base` is its subleaf 0 slot.
+// only bits below x.nr_held (the subleaves the object holds).  `base` is its subleaf 0
+// slot.  One case per way of enumerating (subleaves.hpp has the rule of each leaf).
 inline __attribute__((always_inline))
-uint64_t subleaf_mask(const Policy &p, uint32_t leaf, unsigned base, uint32_t nr)
+uint64_t subleaf_mask(const Policy &p, const IndexedLeaf &x, unsigned base)
 {
     const Regs &s0 = p.slot[base];
+    const uint32_t nr = x.nr_held;
     const uint64_t all = low_bits(nr);
 
-    switch ( leaf ) {
-    // Deterministic cache parameters: EAX[4:0] cache type, 0 = no more caches
-    // (SDM vol. 2A CPUID leaf 04H; APM vol. 3 CPUID Fn8000_001D).
-    case 0x4:
-    case 0x8000001du:
-        return low_bits(typed_run(p, base, 0, nr, Reg::eax, 0, 0x1f));
+    switch ( x.walk ) {
+    case SubleafEnum::until_cache_null:
+    case SubleafEnum::until_level_null:
+    case SubleafEnum::pconfig:
+        return low_bits(described_run(p, x.walk, base, 0, nr));
 
-    // Extended topology: ECX[15:8] level type, 0 = invalid and every higher subleaf too
-    // (SDM leaves 0BH/1FH; APM Fn8000_0026 LevelType, 0 reserved).
-    case 0xb:
-    case 0x1f:
-    case 0x80000026u:
-        return low_bits(typed_run(p, base, 0, nr, Reg::ecx, 8, 0xff));
-
-    // Subleaf 0 EAX reports the highest subleaf (SDM: 07H, 14H, 17H MaxSOCID_Index,
-    // 18H, 1DH max_palette, 20H, 24H; ISE rev. 059: 1EH).
-    case 0x7:
-    case 0x14:
-    case 0x17:
-    case 0x18:
-    case 0x1d:
-    case 0x1e:
-    case 0x20:
-    case 0x24:
+    case SubleafEnum::max_in_eax:
         return s0.a >= nr ? all : low_bits(s0.a + 1);
 
-    // XSAVE: subleaves 0 and 1 always; subleaf n >= 2 is invalid unless bit n is set in
-    // XCR0-supported (0:EDX:EAX) or XSS-supported (1:EDX:ECX) (SDM vol. 2A leaf 0DH).
-    // Xen clears everything above the highest set bit; this clears per bit, which is
-    // what the SDM says the CPU returns for a component it does not support.
-    case 0xd:
-    {
-        const Regs &s1 = p.slot[base + 1];
-        uint64_t xstates = (uint64_t{s0.d} << 32 | s0.a) | (uint64_t{s1.d} << 32 | s1.c);
-        return (xstates | 3) & all;
+    // Subleaves 0 and 1 always; subleaf n >= 2 is invalid unless bit n is set in
+    // XCR0-supported or XSS-supported.  Xen clears everything above the highest set bit;
+    // this clears per bit, which is what the SDM says the CPU returns for a component
+    // it does not support.
+    case SubleafEnum::xsave:
+        return (xsave_components(s0, p.slot[base + 1]) | 3) & all;
+
+    case SubleafEnum::resid_bitmap:
+        return (subleaf_bitmap(x, s0) | 1) & all;
+
+    // Subleaves 0 and 1 are the capability leaves; from 2 on, EPC sections until the
+    // first whose type is 0.
+    case SubleafEnum::sgx:
+        return low_bits(described_run(p, x.walk, base, 2 < nr ? 2 : nr, nr)) | (3 & all);
     }
-
-    // RDT monitoring: subleaf 1 (L3 monitoring) exists when 0:EDX bit 1 is set (SDM 0FH).
-    case 0xf:
-        return (s0.d | 1) & all;
-    // RDT allocation: ResID n (subleaf n) exists when 0:EBX bit n is set (SDM 10H).
-    case 0x10:
-        return (s0.b | 1) & all;
-    // Architectural PerfMon extended: 0:EAX is the bitmap of valid subleaves (SDM 23H).
-    case 0x23:
-        return (s0.a | 1) & all;
-    // AMD PQoS: subleaf n exists when 0:EBX bit n is set (APM Fn8000_0020).
-    case 0x80000020u:
-        return (s0.b | 1) & all;
-
-    // SGX: subleaves 0 and 1 are the capability leaves; from 2 on, EPC sections until
-    // the first with sub-leaf type EAX[3:0] = 0 (SDM 12H).
-    case 0x12:
-        return low_bits(typed_run(p, base, 2 < nr ? 2 : nr, nr, Reg::eax, 0, 0xf)) | (3 & all);
-
-    default:
-        return all;
-    }
+    return all;
 }
 
 // Number of basic / extended leaves in range, counted from the first of each range.
@@ -156,11 +126,10 @@ bool policy_in_range(const Policy &p, uint32_t leaf, uint32_t subleaf)
         return false;
     if ( leaf <= BASIC_LAST ? leaf > basic_max_leaf(p) : leaf > policy_extd_limit(p) )
         return false;
-    uint32_t nr = 1;
-    if ( leaf_kind(leaf, &nr) == LeafKind::plain )
+    if ( leaf_kind(leaf) == LeafKind::plain )
         return true;
     unsigned base = static_cast<unsigned>(s) - subleaf;
-    return (subleaf_mask(p, leaf, base, nr) >> subleaf) & 1;
+    return (subleaf_mask(p, *subleaf_rule(leaf), base) >> subleaf) & 1;
 }
 
 PolicyRanges policy_ranges(const Policy &p)
@@ -184,7 +153,7 @@ PolicyRanges policy_ranges(const Policy &p)
         if ( basic ? x.leaf >= nb : x.leaf - EXTD_FIRST >= ne )
             continue;
         unsigned base = basic ? l.basic_base[x.leaf] : l.extd_base[x.leaf - EXTD_FIRST];
-        assign_run(r, base, x.nr_subleaves, subleaf_mask(p, x.leaf, base, x.nr_subleaves));
+        assign_run(r, base, x.nr_held, subleaf_mask(p, x, base));
     }
     return r;
 }

@@ -103,7 +103,7 @@ uint32_t count_leaves(const Policy &p)
             continue;
         const Regs *r = &p.slot[basic ? policy_layout.basic_base[x.leaf]
                                       : policy_layout.extd_base[x.leaf - EXTD_FIRST]];
-        uint32_t last = x.nr_subleaves - 1u;
+        uint32_t last = x.nr_held - 1u;
         while ( last > 0 && all_zero(r[last]) )
             --last;
         n += last;   // subleaf 0 is counted with its leaf

@@ -5,30 +5,6 @@ namespace cpupolicy::xstate {
 
 namespace {
 
-
-// Which feature enables which components.  HDC and HWP are enumerated by leaf 6 and
-// APX by a 7:1.EDX bit that are not featureset bits, so no policy derived here can
-// enable them.
-struct Enabler {
-    uint64_t components;
-    Feature feature;
-    bool supervisor;
-};
-constexpr Enabler enablers[] = {
-    {bit(YMM), feature_named("avx"), false},
-    {bit(BNDREGS) | bit(BNDCSR), feature_named("mpx"), false},
-    {bit(OPMASK) | bit(ZMM_HI256) | bit(HI16_ZMM), feature_named("avx512f"), false},
-    {bit(PKRU), feature_named("pku"), false},
-    {bit(TILECFG) | bit(TILEDATA), feature_named("amx-tile"), false},
-    {bit(LWP), feature_named("lwp"), false},
-    {bit(PT), feature_named("proc-trace"), true},
-    {bit(PASID), feature_named("enqcmd"), true},
-    {bit(CET_U) | bit(CET_S), feature_named("cet-ss"), true},
-    {bit(CET_U) | bit(CET_S), feature_named("cet-ibt"), true},
-    {bit(UINTR), feature_named("uintr"), true},
-    {bit(LBR), feature_named("arch-lbr"), true},
-};
-
 constexpr Feature F_XSAVE = feature_named("xsave");
 constexpr Feature F_XSAVEC = feature_named("xsavec");
 constexpr Feature F_XSAVES = feature_named("xsaves");
@@ -64,18 +40,6 @@ void layout_of(Layout &l, const Policy &p)
             l.ecx[c] = 0;
         }
     }
-}
-
-uint64_t policy_xcr0(const Policy &p)
-{
-    Regs r = get(p, Leaf{LEAF}, Subleaf{0});
-    return r.a | (uint64_t{r.d} << 32);
-}
-
-uint64_t policy_xss(const Policy &p)
-{
-    Regs r = get(p, Leaf{LEAF}, Subleaf{1});
-    return r.c | (uint64_t{r.d} << 32);
 }
 
 uint32_t uncompressed_size(const Layout &l, uint64_t xcr0)

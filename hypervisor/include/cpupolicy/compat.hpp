@@ -25,59 +25,56 @@ enum class FieldKind : uint8_t { le, subset };
 // combines (le: minimum; subset: AND).  One table drives both, so a levelled policy is
 // compatible with every input by construction.
 struct NumericField {
-    uint32_t leaf, subleaf;   // subleaf NO_SUBLEAF for a plain leaf
-    Reg reg;
-    uint8_t shift;
-    uint32_t mask;            // applied after the shift
+    Field field;              // where it lives (policy.hpp)
     FieldKind kind;
     const char *what;
 };
 
 inline constexpr NumericField numeric_fields[] = {
     // Leaf 0: highest basic leaf (Xen compares it too).
-    {0x0, NO_SUBLEAF, Reg::eax, 0, ~0u, FieldKind::le, "max basic leaf"},
-    {0x7, 0, Reg::eax, 0, ~0u, FieldKind::le, "leaf 7 max subleaf"},
+    {field::max_basic_leaf, FieldKind::le, "max basic leaf"},
+    {field::leaf7_max_subleaf, FieldKind::le, "leaf 7 max subleaf"},
     // XSAVE (SDM vol. 1 ch. 13): the components the guest may enable in XCR0 / IA32_XSS
     // must exist on the host; the sizes the guest sized its buffers with must not be
     // exceeded by the host's (an incoming xsave image must fit the host's area).
-    {0xd, 0, Reg::eax, 0, ~0u, FieldKind::subset, "XCR0 components 31:0"},
-    {0xd, 0, Reg::ebx, 0, ~0u, FieldKind::le, "xsave size, XCR0 in use"},
-    {0xd, 0, Reg::ecx, 0, ~0u, FieldKind::le, "xsave size, all XCR0 components"},
-    {0xd, 0, Reg::edx, 0, ~0u, FieldKind::subset, "XCR0 components 63:32"},
-    {0xd, 1, Reg::ebx, 0, ~0u, FieldKind::le, "xsave size, XCR0|XSS in use"},
-    {0xd, 1, Reg::ecx, 0, ~0u, FieldKind::subset, "XSS components 31:0"},
-    {0xd, 1, Reg::edx, 0, ~0u, FieldKind::subset, "XSS components 63:32"},
+    {field::xcr0_low, FieldKind::subset, "XCR0 components 31:0"},
+    {field::xsave_size, FieldKind::le, "xsave size, XCR0 in use"},
+    {field::xsave_size_max, FieldKind::le, "xsave size, all XCR0 components"},
+    {field::xcr0_high, FieldKind::subset, "XCR0 components 63:32"},
+    {field::xsave_size_compacted, FieldKind::le, "xsave size, XCR0|XSS in use"},
+    {field::xss_low, FieldKind::subset, "XSS components 31:0"},
+    {field::xss_high, FieldKind::subset, "XSS components 63:32"},
     // Processor Trace capabilities (SDM vol. 2A leaf 14H): packets and encodings the
     // hardware generates for the guest.
-    {0x14, 0, Reg::eax, 0, ~0u, FieldKind::le, "PT max subleaf"},
-    {0x14, 0, Reg::ebx, 0, ~0u, FieldKind::subset, "PT capabilities (EBX)"},
-    {0x14, 0, Reg::ecx, 0, ~0u, FieldKind::subset, "PT capabilities (ECX)"},
-    {0x14, 1, Reg::eax, 0, 0x7, FieldKind::le, "PT address ranges"},
-    {0x14, 1, Reg::eax, 16, 0xffff, FieldKind::subset, "PT MTC period encodings"},
-    {0x14, 1, Reg::ebx, 0, 0xffff, FieldKind::subset, "PT cycle threshold encodings"},
-    {0x14, 1, Reg::ebx, 16, 0xffff, FieldKind::subset, "PT PSB frequency encodings"},
+    {{0x14, 0, Reg::eax, 0, ~0u}, FieldKind::le, "PT max subleaf"},
+    {{0x14, 0, Reg::ebx, 0, ~0u}, FieldKind::subset, "PT capabilities (EBX)"},
+    {{0x14, 0, Reg::ecx, 0, ~0u}, FieldKind::subset, "PT capabilities (ECX)"},
+    {{0x14, 1, Reg::eax, 0, 0x7}, FieldKind::le, "PT address ranges"},
+    {{0x14, 1, Reg::eax, 16, 0xffff}, FieldKind::subset, "PT MTC period encodings"},
+    {{0x14, 1, Reg::ebx, 0, 0xffff}, FieldKind::subset, "PT cycle threshold encodings"},
+    {{0x14, 1, Reg::ebx, 16, 0xffff}, FieldKind::subset, "PT PSB frequency encodings"},
     // AMX palette (SDM vol. 2A leaf 1DH) and TMUL (leaf 1EH): LDTILECFG is executed by
     // the hardware, which #GPs on a configuration beyond its own palette.
-    {0x1d, 0, Reg::eax, 0, ~0u, FieldKind::le, "AMX max palette"},
-    {0x1d, 1, Reg::eax, 0, 0xffff, FieldKind::le, "AMX total_tile_bytes"},
-    {0x1d, 1, Reg::eax, 16, 0xffff, FieldKind::le, "AMX bytes_per_tile"},
-    {0x1d, 1, Reg::ebx, 0, 0xffff, FieldKind::le, "AMX bytes_per_row"},
-    {0x1d, 1, Reg::ebx, 16, 0xffff, FieldKind::le, "AMX max_names"},
-    {0x1d, 1, Reg::ecx, 0, 0xffff, FieldKind::le, "AMX max_rows"},
-    {0x1e, 0, Reg::eax, 0, ~0u, FieldKind::le, "TMUL max subleaf"},
-    {0x1e, 0, Reg::ebx, 0, 0xff, FieldKind::le, "TMUL tmul_maxk"},
-    {0x1e, 0, Reg::ebx, 8, 0xffff, FieldKind::le, "TMUL tmul_maxn"},
-    {0x1e, 1, Reg::eax, 0, ~0u, FieldKind::subset, "AMX instruction bits (1EH.1)"},
+    {{0x1d, 0, Reg::eax, 0, ~0u}, FieldKind::le, "AMX max palette"},
+    {{0x1d, 1, Reg::eax, 0, 0xffff}, FieldKind::le, "AMX total_tile_bytes"},
+    {{0x1d, 1, Reg::eax, 16, 0xffff}, FieldKind::le, "AMX bytes_per_tile"},
+    {{0x1d, 1, Reg::ebx, 0, 0xffff}, FieldKind::le, "AMX bytes_per_row"},
+    {{0x1d, 1, Reg::ebx, 16, 0xffff}, FieldKind::le, "AMX max_names"},
+    {{0x1d, 1, Reg::ecx, 0, 0xffff}, FieldKind::le, "AMX max_rows"},
+    {{0x1e, 0, Reg::eax, 0, ~0u}, FieldKind::le, "TMUL max subleaf"},
+    {{0x1e, 0, Reg::ebx, 0, 0xff}, FieldKind::le, "TMUL tmul_maxk"},
+    {{0x1e, 0, Reg::ebx, 8, 0xffff}, FieldKind::le, "TMUL tmul_maxn"},
+    {{0x1e, 1, Reg::eax, 0, ~0u}, FieldKind::subset, "AMX instruction bits (1EH.1)"},
     // AVX10 (SDM vol. 2A leaf 24H): converged vector ISA version and vector lengths.
-    {0x24, 0, Reg::eax, 0, ~0u, FieldKind::le, "AVX10 max subleaf"},
-    {0x24, 0, Reg::ebx, 0, 0xff, FieldKind::le, "AVX10 version"},
-    {0x24, 0, Reg::ebx, 16, 0x7, FieldKind::subset, "AVX10 vector lengths"},
-    {0x24, 1, Reg::ecx, 0, ~0u, FieldKind::subset, "AVX10 instruction bits (24H.1)"},
+    {{0x24, 0, Reg::eax, 0, ~0u}, FieldKind::le, "AVX10 max subleaf"},
+    {{0x24, 0, Reg::ebx, 0, 0xff}, FieldKind::le, "AVX10 version"},
+    {{0x24, 0, Reg::ebx, 16, 0x7}, FieldKind::subset, "AVX10 vector lengths"},
+    {{0x24, 1, Reg::ecx, 0, ~0u}, FieldKind::subset, "AVX10 instruction bits (24H.1)"},
     // 0x80000000.eax is compared on its effective value (policy_extd_limit) in code.
     // Address widths (SDM vol. 2A 80000008H): a guest told it has more physical
     // address bits than the host would set bits the host's paging treats as reserved.
-    {0x80000008u, NO_SUBLEAF, Reg::eax, 0, 0xff, FieldKind::le, "maxphysaddr"},
-    {0x80000008u, NO_SUBLEAF, Reg::eax, 8, 0xff, FieldKind::le, "maxlinaddr"},
+    {field::maxphysaddr, FieldKind::le, "maxphysaddr"},
+    {field::maxlinaddr, FieldKind::le, "maxlinaddr"},
 };
 
 // Every numeric field as the policy answers it (r = policy_ranges(p)): v[i] is

@@ -352,6 +352,47 @@ static_assert(mask_respects_deps(hvm_shadow_def) && mask_respects_deps(hvm_shado
 
 namespace cpupolicy {
 
+// Feature number of a canonical feature name, at compile time only: a misspelt name is
+// a build error (index_of_canonical reaches a non-constexpr function).  The one way the
+// core names a feature in code.
+consteval Feature feature_named(const char *name)
+{
+    return Feature{features::feature_number(
+        table::features[features::index_of_canonical(name)])};
+}
+// Its bit within its featureset word.
+constexpr uint32_t word_bit(Feature f) { return 1u << (raw(f) % 32); }
+
+namespace features {
+
+// Leaf 1 EDX features AMD mirrors into 0x80000001 EDX (APM vol. 3 appendix E,
+// Fn8000_0001_EDX: "same as CPUID Fn0000_0001_EDX" for FPU..APIC, MTRR..PSE36, MMX,
+// FXSR).  Xen calls them CPUID_COMMON_1D_FEATURES and re-derives the mirror from leaf 1
+// for every AMD/Hygon policy (xen/arch/x86/cpu-policy.c, recalculate_misc()); the table
+// does not list them in word 2, so they are rules, not features, there.
+inline constexpr const char *common_1d_names[] = {
+    "fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce", "cx8", "apic",
+    "mtrr", "pge", "mca", "cmov", "pat", "pse36", "mmx", "fxsr",
+};
+consteval uint32_t make_common_1d()
+{
+    uint32_t m = 0;
+    for ( const char *n : common_1d_names )
+    {
+        Feature f = feature_named(n);
+        if ( raw(f) / 32 != 0 )  // leaf 1 EDX is word 0
+            unknown_feature_name_in_table(n);
+        m |= word_bit(f);
+    }
+    return m;
+}
+inline constexpr uint32_t COMMON_1D = make_common_1d();
+static_assert(COMMON_1D == 0x0183f3ffu, "APM: bits 0-9, 12-17, 23, 24");
+static_assert(table::words[0].src.leaf == 0x1 && table::words[0].src.reg == Reg::edx &&
+              table::words[2].src.leaf == 0x80000001u && table::words[2].src.reg == Reg::edx);
+
+} // namespace features
+
 // --- Dependency rules on featuresets ---------------------------------------------------
 // 0 when every present feature has all its prerequisites; otherwise -EINVAL and
 // *bad_feature = the lowest-numbered feature present without one.  Unknown bits are

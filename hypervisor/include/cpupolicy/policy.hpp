@@ -16,6 +16,7 @@
 #pragma once
 
 #include "cpupolicy/featureset.hpp"
+#include "cpupolicy/subleaves.hpp"
 
 namespace cpupolicy {
 
@@ -29,17 +30,32 @@ inline constexpr uint32_t MSR_PLATFORM_INFO = 0xce;
 inline constexpr uint32_t MSR_ARCH_CAPABILITIES = 0x10a;
 inline constexpr uint32_t PLATFORM_INFO_CPUID_FAULTING = 1u << 31;  // SDM vol. 4, MSR 0xCE bit 31
 
-// Subleaf-indexed leaves and how many subleaves the object holds.  Every other leaf in
-// the basic and extended ranges has exactly one slot and no subleaf.
-struct IndexedLeaf {
-    uint32_t leaf;
-    uint8_t nr_subleaves;
+// Subleaf-indexed leaves the object holds, and how many subleaves of each: the rows of
+// subleaf_rules (subleaves.hpp) with nr_held > 0, in leaf order.  Every other leaf in the
+// basic and extended ranges has exactly one slot and no subleaf.
+using IndexedLeaf = SubleafRule;
+constexpr unsigned count_indexed_leaves()
+{
+    unsigned n = 0;
+    for ( const SubleafRule &r : subleaf_rules )
+        n += r.nr_held != 0;
+    return n;
+}
+inline constexpr unsigned NR_INDEXED_LEAVES = count_indexed_leaves();
+struct IndexedLeaves {
+    IndexedLeaf e[NR_INDEXED_LEAVES];
 };
-inline constexpr IndexedLeaf indexed_leaves[] = {
-    {0x4, 8},   {0x7, 4},   {0xb, 4},  {0xd, 63}, {0xf, 2},  {0x10, 4}, {0x12, 4},  {0x14, 2},
-    {0x17, 4},  {0x18, 8},  {0x1d, 2}, {0x1e, 2}, {0x1f, 6}, {0x20, 1}, {0x23, 4},  {0x24, 2},
-    {0x8000001du, 8}, {0x80000020u, 8}, {0x80000026u, 4},
-};
+constexpr IndexedLeaves make_indexed_leaves()
+{
+    IndexedLeaves t{};
+    unsigned n = 0;
+    for ( const SubleafRule &r : subleaf_rules )
+        if ( r.nr_held )
+            t.e[n++] = r;
+    return t;
+}
+inline constexpr IndexedLeaves indexed_leaves_table = make_indexed_leaves();
+inline constexpr const IndexedLeaf (&indexed_leaves)[NR_INDEXED_LEAVES] = indexed_leaves_table.e;
 
 // leaf -> first slot and subleaf count (0 = not indexed).
 struct PolicyLayout {
@@ -59,7 +75,7 @@ constexpr PolicyLayout make_policy_layout()
         uint8_t nr = 0;
         for ( const auto &x : indexed_leaves )
             if ( x.leaf == leaf )
-                nr = x.nr_subleaves;
+                nr = x.nr_held;
         if ( i < NR_BASIC )
         {
             l.basic_base[i] = slot;
@@ -159,10 +175,61 @@ constexpr Regs *at(Policy &p, Leaf leaf, Subleaf subleaf = kNoSubleaf)
     return s < 0 ? nullptr : &p.slot[s];
 }
 
-constexpr uint32_t basic_max_leaf(const Policy &p) { return p.slot[policy_layout.basic_base[0]].a; }
-constexpr uint32_t extd_max_leaf(const Policy &p)
+// --- Named fields -----------------------------------------------------------------------
+// The fields the core reads most, named once (as Xen's p->basic.max_leaf,
+// p->extd.maxphysaddr, ...), so that no caller spells out their leaf, register and bits.
+// field_get/field_set read the stored value, in range or not (policy_effective() and
+// effective_slot() give the value as a guest sees it).
+struct Field {
+    uint32_t leaf, subleaf;  // subleaf NO_SUBLEAF for a plain leaf
+    Reg reg;
+    uint8_t shift;
+    uint32_t mask;           // applied after the shift
+};
+namespace field {
+inline constexpr Field max_basic_leaf{0x0, NO_SUBLEAF, Reg::eax, 0, ~0u};
+inline constexpr Field max_extd_leaf{EXTD_FIRST, NO_SUBLEAF, Reg::eax, 0, ~0u};
+inline constexpr Field leaf7_max_subleaf{0x7, 0, Reg::eax, 0, ~0u};
+// CPUID 0x80000008.EAX (SDM vol. 2A 80000008H; APM vol. 3 Fn8000_0008_EAX).
+inline constexpr Field maxphysaddr{0x80000008u, NO_SUBLEAF, Reg::eax, 0, 0xff};
+inline constexpr Field maxlinaddr{0x80000008u, NO_SUBLEAF, Reg::eax, 8, 0xff};
+inline constexpr Field guest_maxphysaddr{0x80000008u, NO_SUBLEAF, Reg::eax, 16, 0xff};  // AMD; 0 = as maxphysaddr
+// CPUID 0xd (SDM vol. 2A leaf 0DH): the component bitmaps and the XSAVE area sizes.
+inline constexpr Field xcr0_low{0xd, 0, Reg::eax, 0, ~0u};
+inline constexpr Field xcr0_high{0xd, 0, Reg::edx, 0, ~0u};
+inline constexpr Field xss_low{0xd, 1, Reg::ecx, 0, ~0u};
+inline constexpr Field xss_high{0xd, 1, Reg::edx, 0, ~0u};
+inline constexpr Field xsave_size{0xd, 0, Reg::ebx, 0, ~0u};          // standard, XCR0 in use
+inline constexpr Field xsave_size_max{0xd, 0, Reg::ecx, 0, ~0u};      // standard, all XCR0 components
+inline constexpr Field xsave_size_compacted{0xd, 1, Reg::ebx, 0, ~0u};  // XCR0 | XSS in use
+} // namespace field
+
+constexpr uint32_t field_get(const Policy &p, const Field &f)
 {
-    return p.slot[policy_layout.extd_base[0]].a;
+    return (reg(p.slot[slot_exact(f.leaf, f.subleaf)], f.reg) >> f.shift) & f.mask;
+}
+constexpr void field_set(Policy &p, const Field &f, uint32_t v)
+{
+    uint32_t &r = reg(p.slot[slot_exact(f.leaf, f.subleaf)], f.reg);
+    r = (r & ~(f.mask << f.shift)) | ((v & f.mask) << f.shift);
+}
+// The same on a register set already read from the field's (leaf, subleaf).
+constexpr uint32_t field_of(const Regs &r, const Field &f) { return (reg(r, f.reg) >> f.shift) & f.mask; }
+
+constexpr uint32_t basic_max_leaf(const Policy &p) { return field_get(p, field::max_basic_leaf); }
+constexpr uint32_t extd_max_leaf(const Policy &p) { return field_get(p, field::max_extd_leaf); }
+
+// Leaf 0xd's subleaves are consecutive slots: subleaf n of leaf 0xd is slot XSTATE_SLOT + n.
+inline constexpr int XSTATE_SLOT = slot_exact(0xd, 0);
+static_assert(slot_exact(0xd, 62) == XSTATE_SLOT + 62, "leaf 0xd subleaves are consecutive slots");
+// XCR0 / IA32_XSS bits a policy enumerates (CPUID.(0xd,0).EDX:EAX, (0xd,1).EDX:ECX).
+constexpr uint64_t policy_xcr0(const Policy &p)
+{
+    return uint64_t{field_get(p, field::xcr0_high)} << 32 | field_get(p, field::xcr0_low);
+}
+constexpr uint64_t policy_xss(const Policy &p)
+{
+    return uint64_t{field_get(p, field::xss_high)} << 32 | field_get(p, field::xss_low);
 }
 
 // Vendor from leaf 0's EBX:EDX:ECX signature.

@@ -55,6 +55,10 @@ constexpr uint32_t reg(const Regs &r, Reg which)
     }
 }
 
+// The smaller / larger of two register values (no <algorithm> in the core).
+constexpr uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+constexpr uint32_t max32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
 // Where a fallible call went wrong.  Seeded to ~0 ("does not apply") and written on the
 // single error exit of the function that fails, as Xen's cpu_policy_errors.
 struct ErrRecord {

@@ -21,14 +21,6 @@
 
 namespace cpupolicy {
 
-// Feature number of a canonical feature name, at compile time only: a misspelt name is
-// a build error (index_of_canonical reaches a non-constexpr function).
-consteval Feature feature_named(const char *name)
-{
-    return Feature{features::feature_number(
-        table::features[features::index_of_canonical(name)])};
-}
-
 namespace xstate {
 
 // Leaf 0xd subleaves 0..62 describe components 0..62 (bit 63 of XCR0/XSS is reserved).
@@ -93,6 +85,62 @@ constexpr const ArchComponent *arch_component(unsigned c)
     return nullptr;
 }
 
+// Which feature enables which components (SDM vol. 1 13.1 table 13-1; APM vol. 2 for
+// LWP): the one map.  derive turns a policy's features into the components it offers
+// (recalculate_xstate); levelling drops the features of a component it must drop.  A
+// component shared by two features (CET_U/CET_S: shadow stacks and IBT) needs both
+// gone before it goes, and goes with both.  HDC and HWP are enumerated by leaf 6 and
+// APX by a 7:1.EDX bit that are not featureset bits, so no policy derived here can
+// enable them.
+struct Enabler {
+    uint64_t components;
+    Feature feature;
+    bool supervisor;  // IA32_XSS rather than XCR0
+};
+inline constexpr Enabler enablers[] = {
+    {bit(YMM), feature_named("avx"), false},
+    {bit(BNDREGS) | bit(BNDCSR), feature_named("mpx"), false},
+    {bit(OPMASK) | bit(ZMM_HI256) | bit(HI16_ZMM), feature_named("avx512f"), false},
+    {bit(PKRU), feature_named("pku"), false},
+    {bit(TILECFG) | bit(TILEDATA), feature_named("amx-tile"), false},
+    {bit(LWP), feature_named("lwp"), false},
+    {bit(PT), feature_named("proc-trace"), true},
+    {bit(PASID), feature_named("enqcmd"), true},
+    {bit(CET_U) | bit(CET_S), feature_named("cet-ss"), true},
+    {bit(CET_U) | bit(CET_S), feature_named("cet-ibt"), true},
+    {bit(UINTR), feature_named("uintr"), true},
+    {bit(LBR), feature_named("arch-lbr"), true},
+};
+
+constexpr bool enablers_agree_with_the_components()
+{
+    uint64_t enabled = 0;
+    for ( const Enabler &e : enablers )
+    {
+        enabled |= e.components;
+        for ( unsigned c = 0; c < NR_COMPONENTS; ++c )
+            if ( (e.components & bit(c)) &&
+                 (!arch_component(c) || arch_component(c)->supervisor != e.supervisor) )
+                return false;
+    }
+    for ( const ArchComponent &a : arch_components )
+        if ( a.nr != HDC && a.nr != HWP && a.nr != APX && !(enabled & bit(a.nr)) )
+            return false;
+    return true;
+}
+static_assert(enablers_agree_with_the_components(),
+              "every component but HDC/HWP/APX has an enabling feature, of its own kind");
+
+// The features that need any of `components`.
+constexpr Featureset features_using(uint64_t components)
+{
+    Featureset r;
+    for ( const Enabler &e : enablers )
+        if ( e.components & components )
+            r.set(e.feature);
+    return r;
+}
+
 // Size, standard-format offset and attribute bits of every component, as one
 // policy describes them.
 struct Layout {
@@ -105,9 +153,9 @@ struct Layout {
 // the architectural values for p's vendor.
 void layout_of(Layout &l, const Policy &p);
 
-// XCR0 / IA32_XSS bits a policy enumerates (CPUID.(0xd,0).EDX:EAX, (0xd,1).EDX:ECX).
-uint64_t policy_xcr0(const Policy &p);
-uint64_t policy_xss(const Policy &p);
+// XCR0 / IA32_XSS bits a policy enumerates (policy.hpp).
+using cpupolicy::policy_xcr0;
+using cpupolicy::policy_xss;
 
 // XSAVE area sizes, by walking the components (the reference the tables are tested
 // against; derive uses these, guest CPUID uses SizeTables).
