@@ -6,6 +6,7 @@
 // for conflicting duplicates and sorts.  The whole text is validated before anything
 // is written to the caller's CpuDump.
 #include "import.hpp"
+#include "cpupolicy/subleaves.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -25,64 +26,18 @@ namespace cpupolicy::import {
 namespace {
 
 // ---------------------------------------------------------------------------------
-// Subleaf rules: how each subleaf-indexed leaf enumerates its subleaves.
-//
-// One table, used both to walk this machine's CPUID (import_native) and to recover
-// the subleaf of dump lines that do not carry one.  A leaf that is not listed is not
-// subleaf-indexed.  Sources: Intel SDM Vol. 2A, CPUID, Table 3-8 ("Information
-// Returned by CPUID Instruction") and AMD APM Vol. 3, Appendix E.4, unless noted.
-
-enum class Walk : uint8_t {
-    MaxInEax,       // 0 .. EAX of subleaf 0
-    UntilCacheNull, // 0, 1, ... until EAX[4:0] (cache type) == 0
-    UntilLevelNull, // 0, 1, ... until ECX[15:8] (level type) == 0; ECX[7:0] echoes the input
-    ResIdBitmap,    // 0, then n for each bit n set in a register of subleaf 0
-    Xsave,          // 0, 1, then n for each bit n >= 2 of XCR0 | IA32_XSS supported
-    Sgx,            // 0, 1, then EPC sections 2, 3, ... until EAX[3:0] (type) == 0
-    Pconfig,        // 0, 1, ... until EAX[11:0] (sub-leaf type) == 0
-};
+// Subleaf rules: how each subleaf-indexed leaf enumerates its subleaves.  The core's one
+// table (cpupolicy/subleaves.hpp, subleaf_rules) drives both walking this machine's
+// CPUID (import_native) and recovering the subleaf of dump lines that do not carry one;
+// the policy layout and its out-of-range rules read the same table.
 
 enum Reg : uint8_t { EAX, EBX, ECX, EDX };
+static_assert(static_cast<unsigned>(cpupolicy::Reg::eax) == EAX &&
+              static_cast<unsigned>(cpupolicy::Reg::edx) == EDX);
 
-struct LeafRule {
-    uint32_t leaf;
-    Walk walk;
-    Reg bitmap_reg;       // ResIdBitmap: which register of subleaf 0 lists the subleaves
-    uint32_t bitmap_mask; // ResIdBitmap: which of its bits have a subleaf of their own
-};
-
-constexpr LeafRule leaf_rules[] = {
-    {0x00000004, Walk::UntilCacheNull, EAX, 0}, // deterministic cache parameters
-    {0x00000007, Walk::MaxInEax, EAX, 0},       // structured extended feature flags
-    {0x0000000b, Walk::UntilLevelNull, EAX, 0}, // extended topology
-    {0x0000000d, Walk::Xsave, EAX, 0},          // + SDM Vol. 1, 13.2
-    {0x0000000f, Walk::ResIdBitmap, EDX, ~1u},  // RDT monitoring: EDX[31:1] (Vol. 3B, CMT enumeration)
-    {0x00000010, Walk::ResIdBitmap, EBX, ~1u},  // RDT allocation: EBX[31:1] (Vol. 3B, CAT enumeration)
-    {0x00000012, Walk::Sgx, EAX, 0},            // + SDM Vol. 3D, "SGX resource enumeration leaves"
-    {0x00000014, Walk::MaxInEax, EAX, 0},       // processor trace
-    {0x00000017, Walk::MaxInEax, EAX, 0},       // SoC vendor attributes (MaxSOCID_Index)
-    {0x00000018, Walk::MaxInEax, EAX, 0},       // deterministic address translation
-    {0x0000001b, Walk::Pconfig, EAX, 0},        // PCONFIG information
-    {0x0000001d, Walk::MaxInEax, EAX, 0},       // AMX tile information (max palette)
-    {0x0000001e, Walk::MaxInEax, EAX, 0},       // AMX TMUL information
-    {0x0000001f, Walk::UntilLevelNull, EAX, 0}, // V2 extended topology
-    {0x00000020, Walk::MaxInEax, EAX, 0},       // HRESET
-    {0x00000023, Walk::ResIdBitmap, EAX, ~1u},  // architectural PMU extended: EAX = valid subleaves
-    {0x00000024, Walk::MaxInEax, EAX, 0},       // AVX10 (Intel AVX10 architecture specification)
-    {0x8000001d, Walk::UntilCacheNull, EAX, 0}, // AMD cache topology
-    // AMD PQoS extended features: EBX bits 1 (L3MBE), 2 (SMBE), 3 (BMEC) and 5 (ABMC)
-    // have a subleaf of the same number; bits 4 (L3RR) and 6 (SDCIAE) are flags only.
-    {0x80000020, Walk::ResIdBitmap, EBX, 0x2e},
-    {0x80000026, Walk::UntilLevelNull, EAX, 0}, // AMD extended CPU topology
-};
-
-const LeafRule *find_rule(uint32_t leaf)
-{
-    for (const LeafRule &r : leaf_rules)
-        if (r.leaf == leaf)
-            return &r;
-    return nullptr;
-}
+using Walk = SubleafEnum;
+using LeafRule = SubleafRule;
+const LeafRule *find_rule(uint32_t leaf) { return subleaf_rule(leaf); }
 
 // Bounds on walks over live CPUID, so a misbehaving CPU or hypervisor cannot make
 // the enumeration unbounded.  No architectural leaf comes close to either.
@@ -590,7 +545,7 @@ bool infer_from_echo(Run run, std::vector<uint32_t> &subs)
 // that lists fewer (or more) lines than bits leaves us unable to tell which are which.
 bool infer_from_bitmap(Run run, const LeafRule &rule, std::vector<uint32_t> &subs)
 {
-    uint32_t bits = run[0].r[rule.bitmap_reg] & rule.bitmap_mask;
+    uint32_t bits = run[0].r[static_cast<unsigned>(rule.bitmap_reg)] & rule.bitmap_mask;
     subs.assign(1, 0);
     for (uint32_t n = 1; n < 32; ++n)
         if (bits & (1u << n))
@@ -668,19 +623,19 @@ void infer_subleaves(Run run, std::vector<uint32_t> &subs)
     bool ok = false;
     if (rule) {
         switch (rule->walk) {
-        case Walk::UntilLevelNull:
+        case Walk::until_level_null:
             ok = infer_from_echo(run, subs);
             break;
-        case Walk::ResIdBitmap:
+        case Walk::resid_bitmap:
             ok = infer_from_bitmap(run, *rule, subs);
             break;
-        case Walk::Xsave:
+        case Walk::xsave:
             ok = infer_xsave(run, subs);
             break;
-        case Walk::MaxInEax:       // subleaves are 0..N with none skipped,
-        case Walk::UntilCacheNull: // so the n-th line is subleaf n
-        case Walk::Sgx:
-        case Walk::Pconfig:
+        case Walk::max_in_eax:       // subleaves are 0..N with none skipped,
+        case Walk::until_cache_null: // so the n-th line is subleaf n
+        case Walk::sgx:
+        case Walk::pconfig:
             break;
         }
     }
@@ -907,32 +862,33 @@ void enumerate_leaf(uint32_t leaf, std::vector<CpuidRecord> &out)
         }
     };
 
+    // The terminator of the walks that have one (subleaves.hpp).
+    auto describes = [walk = rule->walk](const Regs &x) {
+        return subleaf_describes(walk, cpupolicy::Regs{x.r[EAX], x.r[EBX], x.r[ECX], x.r[EDX]});
+    };
+
     switch (rule->walk) {
-    case Walk::MaxInEax:
+    case Walk::max_in_eax:
         for (uint32_t sub = 1; sub <= std::min(s0.r[EAX], MAX_SUBLEAF); ++sub)
             emit(sub, native_cpuid(leaf, sub));
         break;
-    case Walk::UntilCacheNull:
-        walk_until(1, [](const Regs &x) { return (x.r[EAX] & 0x1f) != 0; });
+    case Walk::until_cache_null:
+    case Walk::until_level_null:
+    case Walk::pconfig:
+        walk_until(1, describes);
         break;
-    case Walk::UntilLevelNull:
-        walk_until(1, [](const Regs &x) { return ((x.r[ECX] >> 8) & 0xff) != 0; });
-        break;
-    case Walk::Pconfig:
-        walk_until(1, [](const Regs &x) { return (x.r[EAX] & 0xfff) != 0; });
-        break;
-    case Walk::Sgx:
+    case Walk::sgx:
         emit(1, native_cpuid(leaf, 1));
-        walk_until(2, [](const Regs &x) { return (x.r[EAX] & 0xf) != 0; });
+        walk_until(2, describes);
         break;
-    case Walk::ResIdBitmap: {
-        const uint32_t bits = s0.r[rule->bitmap_reg] & rule->bitmap_mask;
+    case Walk::resid_bitmap: {
+        const uint32_t bits = s0.r[static_cast<unsigned>(rule->bitmap_reg)] & rule->bitmap_mask;
         for (uint32_t n = 1; n < 32; ++n)
             if (bits & (1u << n))
                 emit(n, native_cpuid(leaf, n));
         break;
     }
-    case Walk::Xsave: {
+    case Walk::xsave: {
         const Regs s1 = native_cpuid(leaf, 1);
         emit(1, s1);
         const uint64_t components = ((static_cast<uint64_t>(s0.r[EDX]) << 32) | s0.r[EAX]) |
