@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cpupolicy/platform.hpp"
 #include "sim_cpu.hpp"
@@ -86,4 +87,11 @@ SEAM void cpupolicy_plat_log(int level, const char *fmt, ...)
         if ( level <= tls_log->print_level )
             fprintf(stderr, "cpupolicy-sim: %s: %s\n", lv, buf);
     }
+}
+
+// An invariant of the core failed: print where, and abort (a hypervisor would panic).
+SEAM void cpupolicy_plat_check_failed(const char *file, unsigned int line, const char *expr)
+{
+    fprintf(stderr, "cpupolicy: %s:%u: CHECK(%s) failed\n", file, line, expr);
+    abort();
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "cpupolicy/guest_cpuid.hpp"
+#include "cpupolicy/check.hpp"
 
 namespace cpupolicy {
 
@@ -66,6 +67,35 @@ Regs xen_leaf(const GuestCpuidCtx &c, const VcpuState &v, uint32_t leaf, uint32_
     }
 }
 
+// Slot of (leaf, subleaf) as the CPUID instruction addresses it (slot_cpuid), for a
+// leaf and subleaf the guest chose: every array index is clamped with
+// array_index_nospec after its bounds check, so a mispredicted check cannot make the
+// CPU read beyond policy_layout or the leaf's subleaves (Spectre v1).  -1 when the
+// object holds no such slot.
+int guest_slot(uint32_t l, uint32_t s)
+{
+    uint32_t base, nr;
+    if ( l <= BASIC_LAST )
+    {
+        uint32_t i = array_index_nospec(l, NR_BASIC);
+        base = policy_layout.basic_base[i];
+        nr = policy_layout.basic_nr[i];
+    }
+    else if ( l >= EXTD_FIRST && l <= EXTD_LAST )
+    {
+        uint32_t i = array_index_nospec(l - EXTD_FIRST, NR_EXTD);
+        base = policy_layout.extd_base[i];
+        nr = policy_layout.extd_nr[i];
+    }
+    else
+        return -1;
+    if ( nr == 0 )
+        return static_cast<int>(base);
+    if ( s >= nr )
+        return -1;
+    return static_cast<int>(base + array_index_nospec(s, nr));
+}
+
 } // namespace
 
 int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p, const GuestConfig &cfg)
@@ -128,7 +158,7 @@ Regs guest_cpuid(const GuestCpuidCtx &c, const Policy &p, const VcpuState &v, Le
 
     // A subleaf the object does not hold is zero - except in the topology leaves,
     // where every subleaf reports its own number and the x2APIC ID (SDM leaf 0BH/1FH).
-    int sl = slot_cpuid(l, s);
+    int sl = guest_slot(l, s);
     if ( sl < 0 && l != 0xb && l != 0x1f )
         return Regs{};
     r = sl < 0 ? Regs{} : p.slot[sl];

@@ -2,6 +2,7 @@
 // The Hypervisor object: boot, system policies, domains, hypercalls (hypervisor.hpp).
 // The guest-facing entry points are in hypervisor_guest.cpp.
 #include "cpupolicy/hypervisor.hpp"
+#include "cpupolicy/check.hpp"
 #include "cpupolicy/compat.hpp"
 #include "cpupolicy/features.hpp"
 #include "cpupolicy/platform.hpp"
@@ -136,6 +137,7 @@ int Hypervisor::find_vcpu(DomId d, unsigned vcpu, const Domain **out) const
     const Domain *dom = find(d);
     if ( !dom )
         return -err::esrch;
+    CHECK(dom->nr_vcpus <= MAX_VCPUS);  // build_domain refuses more
     if ( vcpu >= dom->nr_vcpus )
         return -err::einval;
     *out = dom;
@@ -587,8 +589,8 @@ int Hypervisor::set_vcpu_context(DomId caller, DomId d, unsigned vcpu, const Vcp
          ((in.misc_features_enables & msr::misc_features_cpuid_faulting) &&
           !policy_has_faulting(*dom)) )
         return -err::einval;
-    uint64_t allowed = xstate::policy_xcr0(dom->policy) | xstate::bit(xstate::X87);
-    if ( !(in.xcr0 & xstate::bit(xstate::X87)) || (in.xcr0 & ~allowed) ||
+    // An XCR0 XSETBV would refuse cannot be restored either (xstate::xcr0_valid).
+    if ( !xstate::xcr0_valid(in.xcr0, xstate::policy_xcr0(dom->policy)) ||
          (in.xss & ~xstate::policy_xss(dom->policy)) )
         return -err::einval;
     Vcpu &v = dom->vcpu[vcpu];

@@ -154,11 +154,10 @@ int Hypervisor::guest_write_xcr0(DomId d, unsigned vcpu, uint64_t xcr0)
     if ( int rc = find_vcpu(d, vcpu, &dom) )
         return rc;
     Vcpu &v = dom->vcpu[vcpu];
-    // XSETBV: #UD without CR4.OSXSAVE, #GP for x87 clear or a component not offered
-    // (SDM vol. 2B XSETBV).  Either way the write does not happen.
-    uint64_t allowed = xstate::policy_xcr0(dom->policy) | xstate::bit(xstate::X87);
-    if ( !(v.state.cr4 & CR4_OSXSAVE) || !(xcr0 & xstate::bit(xstate::X87)) ||
-         (xcr0 & ~allowed) )
+    // XSETBV: #UD without CR4.OSXSAVE, #GP for an XCR0 the hardware refuses or a
+    // component the policy does not offer (xstate::xcr0_valid; SDM vol. 2B XSETBV).
+    // Either way the write does not happen.
+    if ( !(v.state.cr4 & CR4_OSXSAVE) || !xstate::xcr0_valid(xcr0, xstate::policy_xcr0(dom->policy)) )
         return -err::einval;
     v.state.xcr0 = xcr0;
     return 0;

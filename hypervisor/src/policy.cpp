@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "cpupolicy/policy.hpp"
+#include "cpupolicy/check.hpp"
 #include "cpupolicy/features.hpp"
 
 namespace cpupolicy {
@@ -51,8 +52,9 @@ static void write_word(Policy &p, const WordSource &src, uint32_t val)
         p.arch_caps = (p.arch_caps & ~(0xffffffffull << sh)) | (uint64_t{val} << sh);
         return;
     }
-    if ( Regs *r = at(p, Leaf{src.leaf}, Subleaf{src.subleaf}) )
-        reg(*r, src.reg) = val;
+    Regs *r = at(p, Leaf{src.leaf}, Subleaf{src.subleaf});
+    CHECK(r);  // every CPUID word of the feature table has a slot (compat.cpp asserts it)
+    reg(*r, src.reg) = val;
 }
 
 Featureset policy_to_featureset(const Policy &p)

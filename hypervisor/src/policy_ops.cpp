@@ -7,6 +7,7 @@
 // (subleaf_mask).  policy_in_range() evaluates it for the one leaf asked about,
 // policy_ranges() for every leaf at once (policy_ranges.hpp).
 #include "cpupolicy/policy_ranges.hpp"
+#include "cpupolicy/check.hpp"
 
 namespace cpupolicy {
 
@@ -129,7 +130,9 @@ bool policy_in_range(const Policy &p, uint32_t leaf, uint32_t subleaf)
     if ( leaf_kind(leaf) == LeafKind::plain )
         return true;
     unsigned base = static_cast<unsigned>(s) - subleaf;
-    return (subleaf_mask(p, *subleaf_rule(leaf), base) >> subleaf) & 1;
+    const SubleafRule *rule = subleaf_rule(leaf);
+    CHECK(rule);  // the policy layout holds subleaves only for leaves with a rule
+    return (subleaf_mask(p, *rule, base) >> subleaf) & 1;
 }
 
 PolicyRanges policy_ranges(const Policy &p)

@@ -515,6 +515,89 @@ TEST(guest_xcr0_write_is_checked_against_the_policy_and_sizes_leaf_0xd)
     EXPECT_EQ(x87_sse_avx, after.xcr0);
 }
 
+// XSETBV refuses what the hardware refuses (SDM vol. 1 13.3, vol. 2B XSETBV): x87 always
+// set, AVX only with SSE, opmask/ZMM_Hi256/Hi16_ZMM together and with AVX, TILECFG/
+// TILEDATA together, nothing the policy does not offer.  An HVM guest on Sapphire Rapids
+// is offered x87 SSE AVX opmask ZMM_Hi256 Hi16_ZMM PKRU (0x2e7; guests get no AMX, as
+// with Xen 4.17, so the AMX and MPX rules are shown on the rule alone).  Before, 0x27
+// (opmask without the ZMM state) was accepted and leaf 0xd:0 then answered 0xa80 - a size
+// no CPU reports for any XCR0 it can load.  An accepted value sizes 0xd:0.ebx as the
+// component walk does; a refused one leaves XCR0 (and the size) as they were.
+TEST(xsetbv_refuses_every_xcr0_the_hardware_refuses)
+{
+    auto m = boot(SAPPHIRE);
+    if ( !m )
+        return;
+    DomId d = create_domain(*m, DomainType::hvm);
+    REQUIRE_RC(0, start(*m, d));
+    const Policy &p = domain_policy(*m, d);
+    EXPECT_EQ(0x2e7ull, xstate::policy_xcr0(p));
+    REQUIRE_RC(0, m->exec_write_cr4(d, 0, CR4_OSXSAVE));
+    xstate::Layout l;
+    xstate::layout_of(l, p);
+
+    struct Case {
+        uint64_t xcr0;
+        bool accepted;
+        const char *why;
+    };
+    const Case cases[] = {
+        {0x1, true, "x87 alone (the reset value)"},
+        {0x3, true, "x87 SSE"},
+        {0x7, true, "x87 SSE AVX"},
+        {0xe7, true, "AVX-512 state, all three, with AVX"},
+        {0x2e7, true, "AVX-512 and PKRU"},
+        {0x2e7, true, "everything offered"},
+        {0x0, false, "nothing: x87 clear"},
+        {0x2, false, "SSE without x87"},
+        {0x5, false, "AVX without SSE"},
+        {0x27, false, "opmask without ZMM_Hi256 / Hi16_ZMM"},
+        {0x67, false, "opmask ZMM_Hi256 without Hi16_ZMM"},
+        {0xc7, false, "ZMM state without opmask"},
+        {0xe3, false, "AVX-512 state without AVX"},
+        {0xe5, false, "AVX-512 state and AVX without SSE"},
+        {0x60003, false, "AMX: the policy does not offer it"},
+        {0x1b, false, "MPX: the policy does not offer it"},
+        {0x103, false, "PT: a supervisor component, never XCR0"},
+        {0x80003, false, "APX: not offered"},
+        {0x8000000000000003ull, false, "bit 63: reserved"},
+    };
+    uint64_t current = 0x1;
+    REQUIRE_RC(0, m->exec_write_xcr0(d, 0, current));
+    for ( const Case &c : cases )
+    {
+        int rc = m->exec_write_xcr0(d, 0, c.xcr0);
+        if ( !EXPECT_EQ(c.accepted ? 0 : -EINVAL, rc) )
+            std::printf("        xcr0 %#llx: %s\n", static_cast<unsigned long long>(c.xcr0), c.why);
+        EXPECT_EQ(c.accepted, xstate::xcr0_valid(c.xcr0, xstate::policy_xcr0(p)));
+        if ( c.accepted )
+            current = c.xcr0;
+        VcpuContext ctx{};
+        REQUIRE_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_vcpu_context(CONTROL_DOMID, d, 0, ctx); }));
+        EXPECT_EQ(current, ctx.xcr0);
+        EXPECT_EQ(xstate::uncompressed_size(l, current),
+                  run_cpuid(*m, d, 0, 0xd, 0, CpuidPath::hvm, 0, __LINE__).regs.b);
+    }
+    // Restoring a saved vCPU applies the same rules.
+    VcpuContext ctx{};
+    REQUIRE_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_vcpu_context(CONTROL_DOMID, d, 0, ctx); }));
+    ctx.xcr0 = 0x27;
+    EXPECT_RC(-EINVAL, hc(*m, [&](Hypervisor &hv) { return hv.set_vcpu_context(CONTROL_DOMID, d, 0, ctx); }));
+    // The rules this guest cannot show, on the rule alone, with the components offered.
+    const Case rule_only[] = {
+        {0x1f, true, "MPX: BNDREGS and BNDCSR"},
+        {0xf, false, "BNDREGS without BNDCSR"},
+        {0x17, false, "BNDCSR without BNDREGS"},
+        {0x60003, true, "AMX tiles, both, without AVX"},
+        {0x602e7, true, "AVX-512, PKRU, AMX"},
+        {0x20003, false, "TILECFG without TILEDATA"},
+        {0x40003, false, "TILEDATA without TILECFG"},
+    };
+    for ( const Case &c : rule_only )
+        if ( !EXPECT_EQ(c.accepted, xstate::xcr0_valid(c.xcr0, 0x602ff)) )
+            std::printf("        xcr0 %#llx: %s\n", static_cast<unsigned long long>(c.xcr0), c.why);
+}
+
 // The FEP is emulated from the policy on every host and guest type; anything else after
 // a #UD is the guest's own #UD.  A PV guest without faulting thus reaches Xen's leaves
 // only through the FEP: native CPUID there repeats the highest basic leaf (Intel).

@@ -8,6 +8,13 @@
 // CPUID behaviour from SDM vol. 2A "CPUID" and APM vol. 3 "CPUID".
 #include "hv_harness.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "cpupolicy/check.hpp"
+
 using namespace hvtest;
 
 namespace {
@@ -349,6 +356,52 @@ TEST(cpuid_path_names_round_trip)
     }
     CpuidPath q;
     EXPECT_TRUE(!cpuid_path_from_name("warp", &q));
+}
+
+// A failed CHECK (check.hpp) goes through the platform seam; the simulator prints the
+// file, line and condition on stderr and aborts.  Run in a child so the abort is seen.
+TEST(a_failed_check_aborts_naming_the_place)
+{
+    struct Case {
+        bool fail;
+        const char *what;
+    };
+    for ( const Case c : {Case{false, "holds"}, Case{true, "fails"}} )
+    {
+        const int answer = c.fail ? 41 : 42;
+        const unsigned check_line = __LINE__ + 1;
+        auto check = [answer] { CHECK(answer == 42); };
+        int fds[2];
+        REQUIRE_RC(0, pipe(fds));
+        std::fflush(nullptr);
+        pid_t pid = fork();
+        if ( pid == 0 )
+        {
+            dup2(fds[1], 2);
+            close(fds[0]);
+            check();
+            _exit(0);
+        }
+        close(fds[1]);
+        std::string err;
+        char buf[256];
+        for ( ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0; )
+            err.append(buf, static_cast<size_t>(n));
+        close(fds[0]);
+        int status = 0;
+        REQUIRE_RC(pid, waitpid(pid, &status, 0));
+        if ( !c.fail )
+        {
+            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+            EXPECT_EQ(std::string(), err);
+            continue;
+        }
+        EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+        const std::string want = std::string("test_sim.cpp:") + std::to_string(check_line) +
+                                 ": CHECK(answer == 42) failed";
+        if ( !EXPECT_TRUE(err.find(want) != std::string::npos) )
+            std::printf("        stderr: %s        wanted: %s\n", err.c_str(), want.c_str());
+    }
 }
 
 int main() { return run_all("test_sim.cpp"); }

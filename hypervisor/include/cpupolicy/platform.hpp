@@ -33,6 +33,12 @@ cpupolicy::LevellingPerCpu *cpupolicy_plat_levelling_percpu(void);
 // Diagnostics (printf-style subset: %s %u %x %08x %d %lu %llx).
 void cpupolicy_plat_log(int level, const char *fmt, ...);
 
+// An invariant of the core does not hold (CHECK, check.hpp): a bug in the core or in its
+// caller, never bad input, which gets an error code.  Does not return: a hypervisor
+// panics, the simulator and the tests print the place and abort.
+[[noreturn]] void cpupolicy_plat_check_failed(const char *file, unsigned int line,
+                                              const char *expr);
+
 } // extern "C"
 
 namespace cpupolicy {

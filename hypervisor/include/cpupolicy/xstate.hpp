@@ -141,6 +141,40 @@ constexpr Featureset features_using(uint64_t components)
     return r;
 }
 
+// --- What XSETBV accepts ------------------------------------------------------------------
+// XCR0 values the hardware refuses with #GP (SDM vol. 1 13.3 "Enabling the XSAVE feature
+// set and XSAVE-enabled features"; vol. 2B XSETBV): one row per rule - when any bit of
+// `when` is set (every XCR0, for when == 0), all of `needs` must be.  Xen's
+// valid_xcr0() (xen/arch/x86/xstate.c) and KVM's __kvm_set_xcr() apply the same rules.
+struct Xcr0Rule {
+    uint64_t when, needs;
+    const char *why;
+};
+inline constexpr uint64_t AVX512_STATE = bit(OPMASK) | bit(ZMM_HI256) | bit(HI16_ZMM);
+inline constexpr Xcr0Rule xcr0_rules[] = {
+    {0, bit(X87), "x87 state is always enabled (XCR0[0] = 1)"},
+    {bit(YMM), bit(SSE), "AVX state needs SSE state (XCR0[2:1] != 10b)"},
+    {AVX512_STATE, AVX512_STATE | bit(YMM) | bit(SSE),
+     "opmask, ZMM_Hi256 and Hi16_ZMM go together, with AVX (XCR0[7:5] = 111b needs XCR0[2:1] = 11b)"},
+    {bit(BNDREGS) | bit(BNDCSR), bit(BNDREGS) | bit(BNDCSR), "MPX: BNDREGS and BNDCSR together"},
+    {bit(TILECFG) | bit(TILEDATA), bit(TILECFG) | bit(TILEDATA), "AMX: TILECFG and TILEDATA together"},
+};
+
+// Whether XSETBV would load `xcr0` on a CPU whose XCR0-supported bitmap (CPUID.(0xd,0)
+// EDX:EAX, policy_xcr0) is `offered`: every rule holds and nothing outside `offered`
+// (x87 aside, which is always supported) is set.
+constexpr bool xcr0_valid(uint64_t xcr0, uint64_t offered)
+{
+    if ( xcr0 & ~(offered | bit(X87)) )
+        return false;
+    for ( const Xcr0Rule &r : xcr0_rules )
+        if ( (!r.when || (xcr0 & r.when)) && (xcr0 & r.needs) != r.needs )
+            return false;
+    return true;
+}
+static_assert(xcr0_valid(0x7, 0x7) && !xcr0_valid(0x6, 0x7) && !xcr0_valid(0x5, 0x7) &&
+              !xcr0_valid(0x27, 0xe7) && xcr0_valid(0xe7, 0xe7) && !xcr0_valid(0xe3, 0xe7));
+
 // Size, standard-format offset and attribute bits of every component, as one
 // policy describes them.
 struct Layout {
