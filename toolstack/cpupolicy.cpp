@@ -149,7 +149,8 @@ std::string unknown_boot_feature(const char *opts)
 
 // Import DUMP and derive the requested policy.  Errors are reported here, naming the
 // file (and line, from the importer) or the boot option.
-PolicyPtr load(const char *path, const Options &o, unsigned index)
+PolicyPtr load(const char *path, const Options &o, unsigned index,
+               std::vector<cpupolicy_import_note_t> *notes = nullptr)
 {
     PolicyPtr raw(cpupolicy_alloc()), out(cpupolicy_alloc());
     if ( !raw || !out )
@@ -158,7 +159,9 @@ PolicyPtr load(const char *path, const Options &o, unsigned index)
         return nullptr;
     }
     const char *file = strcmp(path, "native") ? path : "";
-    int rc = cpupolicy_import_dump(raw.get(), file, o.cpu);
+    cpupolicy_import_note_t found[CPUPOLICY_MAX_IMPORT_NOTES];
+    uint32_t nr_found = CPUPOLICY_MAX_IMPORT_NOTES;
+    int rc = cpupolicy_import_dump_notes(raw.get(), file, o.cpu, found, &nr_found);
     if ( rc )
     {
         // The importer's message already starts with "FILE:LINE:" (or "FILE:").
@@ -169,6 +172,8 @@ PolicyPtr load(const char *path, const Options &o, unsigned index)
             fprintf(stderr, "cpupolicy: %s: %s\n", path, strerror(-rc));
         return nullptr;
     }
+    if ( notes )
+        notes->assign(found, found + nr_found);
     if ( index == CPUPOLICY_RAW && !o.boot_options )
         return raw;
     rc = cpupolicy_derive(out.get(), raw.get(), index, o.boot_options);
@@ -246,7 +251,8 @@ int cmd_policy(const Options &o, int argc, char **argv)
     if ( argc != 1 )
         return usage(stderr), exit_usage;
     const unsigned index = single_index(o);
-    PolicyPtr p = load(argv[0], o, index);
+    std::vector<cpupolicy_import_note_t> notes;
+    PolicyPtr p = load(argv[0], o, index, &notes);
     if ( !p )
         return exit_usage;
     cpupolicy::tools::Serialised ser;
@@ -258,6 +264,13 @@ int cmd_policy(const Options &o, int argc, char **argv)
     static const char *const titles[] = {"Raw", "Host", "PV Max", "HVM Max", "PV Default",
                                          "HVM Default"};
     cpupolicy::tools::print_policy(titles[index], ser);
+    // What the importer corrected in the raw data every policy is derived from.
+    if ( !notes.empty() )
+        printf(" Import corrections:\n");
+    static const char regs[][4] = {"eax", "ebx", "ecx", "edx"};
+    for ( const cpupolicy_import_note_t &n : notes )
+        printf("  %08x:%08x %s bit %u -> %u (line %u): %s\n", n.leaf, n.subleaf,
+               regs[n.reg & 3], n.bit, n.value, n.line, n.why);
     return exit_ok;
 }
 

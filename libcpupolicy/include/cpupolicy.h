@@ -11,8 +11,16 @@
  *    and a negative errno value on failure.  The library never reads or writes the C
  *    library's errno.
  *  - Output parameters come first after the object they belong to; counts are named
- *    nr_* and are in/out where a buffer is filled: in = capacity, out = used/required.
- *  - A NULL buffer with a count pointer asks for the size.
+ *    nr or nr_*.
+ *  - The count rule, for every call that fills an array through a count pointer
+ *    (cpupolicy_serialise, cpupolicy_policy_to_featureset, cpupolicy_get_featureset,
+ *    cpupolicy_import_dump_notes):  *nr in = the array's capacity;  *nr out = the
+ *    count the complete answer has - the same value on success, on a size query and
+ *    on -ENOBUFS.  A NULL array with a count pointer is a size query: 0, only the
+ *    count written.  A short array gives -ENOBUFS with its first (capacity) entries
+ *    filled and nothing else changed.  Calls that take a featureset length by value
+ *    (cpupolicy_feature_deps, cpupolicy_missing_features, ...) need
+ *    cpupolicy_featureset_size() words for the complete answer.
  *  - A featureset is an array of 32-bit words; feature number f is bit (f % 32) of word
  *    (f / 32), in Xen's layout.  Shorter featuresets are zero-extended; longer ones are
  *    accepted only when the extra words are zero (-EOPNOTSUPP otherwise).
@@ -193,15 +201,41 @@ int cpupolicy_missing_features(const cpupolicy_t *host, const cpupolicy_t *guest
 int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy_t *const *in, uint32_t n,
                               uint32_t *bad_index);
 
-/* Import a raw CPUID (+MSR) dump (InstLatx64/AIDA64 formats, `cpuid -r`), logical CPU
- * `cpu` (0 = first).  path NULL or "" reads this machine's CPUID instruction.  Atomic.
- * -ENOENT/-EACCES file, -EINVAL malformed (see cpupolicy_last_import_error), -ERANGE
- * no such CPU in the file. */
+/* Import a raw CPUID (+MSR) dump (InstLatx64/AIDA64 formats, `cpuid -r`; docs/import.md),
+ * logical CPU `cpu` (0 = first).  path NULL or "" reads this machine's CPUID
+ * instruction.  Atomic.  -ENOENT/-EACCES/... the file cannot be opened or read,
+ * -EINVAL not a regular file or malformed (a conflicting duplicate leaf included),
+ * -EFBIG larger than 16 MiB, -ERANGE no such CPU in the file; the message of
+ * cpupolicy_last_import_error names the file and line. */
 int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu);
 
 /* Message of the last failed cpupolicy_import_dump in this thread ("FILE:LINE: what"),
  * or "" when none. */
 const char *cpupolicy_last_import_error(void);
+
+/* One correction the importer made so that the policy holds what a 64-bit hypervisor
+ * reads on that CPU (docs/import.md, "Corrections").  Today there is one rule: an Intel
+ * CPU reports SYSCALL (0x80000001 EDX bit 11) only to 64-bit code, so a dump taken by
+ * a 32-bit process shows it clear beside long mode; the importer sets it. */
+typedef struct cpupolicy_import_note {
+    uint32_t leaf, subleaf; /* subleaf 0 for a leaf without subleaves */
+    uint32_t reg;           /* 0 EAX, 1 EBX, 2 ECX, 3 EDX */
+    uint32_t bit;           /* 0..31 */
+    uint32_t value;         /* what the bit was set to: 0 or 1 */
+    uint32_t line;          /* the record's line in the dump; 0 for native CPUID */
+    const char *why;        /* static, never NULL: the rule and its source */
+} cpupolicy_import_note_t;
+
+/* At most this many notes per import (one per correction rule): a buffer of this size
+ * is never short. */
+#define CPUPOLICY_MAX_IMPORT_NOTES 8
+
+/* cpupolicy_import_dump, and the corrections it made (since CPUPOLICY_1.1).  notes and
+ * nr_notes follow the count rule above; with both NULL this is cpupolicy_import_dump.
+ * raw is written only on success: a size query (notes NULL) or a short buffer
+ * (-ENOBUFS) leaves it unchanged. */
+int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *path, unsigned int cpu,
+                                cpupolicy_import_note_t *notes, uint32_t *nr_notes);
 
 /* ------------------------------------------------------------------------------- */
 /* A hypervisor, through a handle                                                  */

@@ -4,6 +4,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "api.hpp"
 #include "cpupolicy/compat.hpp"
@@ -23,6 +24,7 @@ static_assert(sizeof(cpupolicy_msr_t) == sizeof(WireMsr) && sizeof(cpupolicy_msr
 static_assert(offsetof(cpupolicy_leaf_t, d) == offsetof(WireLeaf, d));
 static_assert(offsetof(cpupolicy_msr_t, val) == offsetof(WireMsr, val));
 static_assert(CPUPOLICY_NO_SUBLEAF == NO_SUBLEAF);
+static_assert(CPUPOLICY_MAX_IMPORT_NOTES == import::MAX_IMPORT_NOTES);
 static_assert(CPUPOLICY_RAW == unsigned(PolicyIndex::raw) &&
               CPUPOLICY_HOST == unsigned(PolicyIndex::host) &&
               CPUPOLICY_PV_MAX == unsigned(PolicyIndex::pv_max) &&
@@ -238,22 +240,47 @@ CPUPOLICY_EXPORT int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu)
+CPUPOLICY_EXPORT int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *path,
+                                                 unsigned int cpu,
+                                                 cpupolicy_import_note_t *notes,
+                                                 uint32_t *nr_notes)
 {
     ErrnoGuard g;
     last_import_error.clear();
-    if ( !raw )
+    if ( !raw || (notes && !nr_notes) )
         return -EINVAL;
     import::ImportError e;
+    std::vector<import::ImportNote> found;
     Policy tmp;
-    int rc = policy_import(tmp, path ? path : "", cpu, e);
+    int rc = policy_import(tmp, path ? path : "", cpu, e, &found);
     if ( rc )
     {
         last_import_error = import::format_error(e);
         return rc;
     }
+    if ( nr_notes )
+    {
+        // The count rule of the header: the required count is stored either way.
+        const uint32_t cap = *nr_notes;
+        *nr_notes = static_cast<uint32_t>(found.size());
+        if ( !notes )
+            return 0;  // a size query: nothing applied
+        for ( size_t i = 0; i < found.size() && i < cap; ++i )
+        {
+            const import::ImportNote &n = found[i];
+            notes[i] = cpupolicy_import_note_t{n.leaf, n.subleaf, n.reg, n.bit, n.value,
+                                               n.line, n.why};
+        }
+        if ( cap < found.size() )
+            return -ENOBUFS;  // raw unchanged, as for every short buffer
+    }
     raw->p = tmp;
     return 0;
+}
+
+CPUPOLICY_EXPORT int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu)
+{
+    return cpupolicy_import_dump_notes(raw, path, cpu, nullptr, nullptr);
 }
 
 CPUPOLICY_EXPORT const char *cpupolicy_last_import_error(void)

@@ -10,8 +10,16 @@ unsigned policy_from_dump(Policy &out, const import::CpuDump &dump)
 
     for ( const auto &r : dump.leaves )
     {
-        uint32_t sub = leaf_kind(r.leaf) == LeafKind::plain ? NO_SUBLEAF : r.subleaf;
-        int s = slot_exact(r.leaf, sub);
+        // A leaf the policy holds as one slot is CPUID(leaf, 0): the importer gives
+        // every plain leaf subleaf 0, but a leaf it enumerates that the policy holds
+        // whole (0x1B PCONFIG) also has subleaves 1.. which must not overwrite it.
+        const bool plain = leaf_kind(r.leaf) == LeafKind::plain;
+        if ( plain && r.subleaf != 0 )
+        {
+            ++dropped;
+            continue;
+        }
+        int s = slot_exact(r.leaf, plain ? NO_SUBLEAF : r.subleaf);
         if ( s < 0 )
         {
             ++dropped;
@@ -32,7 +40,8 @@ unsigned policy_from_dump(Policy &out, const import::CpuDump &dump)
     return dropped;
 }
 
-int policy_import(Policy &out, const std::string &path, unsigned cpu, import::ImportError &err)
+int policy_import(Policy &out, const std::string &path, unsigned cpu, import::ImportError &err,
+                  std::vector<import::ImportNote> *notes)
 {
     import::CpuDump d;
     int rc = path.empty() ? import::import_native(d) : import::import_file(path, cpu, d, err);
@@ -43,6 +52,8 @@ int policy_import(Policy &out, const std::string &path, unsigned cpu, import::Im
         return rc;
     }
     policy_from_dump(out, d);
+    if ( notes )
+        *notes = std::move(d.notes);
     return 0;
 }
 

@@ -14,6 +14,13 @@
 #include <cstdio>
 #include <cstring>
 #include <span>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cpupolicy/policy.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -217,16 +224,27 @@ Parse take_index(std::string_view &s, const char *kind, uint32_t &index, std::st
         return Parse::Bad;
     }
     index = static_cast<uint32_t>(take_hex(s).value);
+    // "00000007: ", "0000000D  <TAB>", and in the oldest InstLatx64 dumps "00000000 :"
+    // and "00000000 : " (K14 Bobcat, C5 Ezra / Nehemiah).
+    s = trim_left(s);
     if (!s.empty() && s[0] == ':')
         s.remove_prefix(1);
     s = trim_left(s);
     return Parse::Ok;
 }
 
-// "EAX-EBX-ECX-EDX": exactly four groups of exactly eight hex digits.
+// "EAX-EBX-ECX-EDX", or "EAX EBX ECX EDX" (blank-separated, in the oldest InstLatx64
+// dumps: K8 Palermo, C5 Ezra / Nehemiah): exactly four groups of exactly eight hex
+// digits, one separator throughout.  After the fourth group of a blank-separated line,
+// another 8-digit hex word is a fifth register (refused), anything else an annotation.
 Parse take_registers(std::string_view &s, uint32_t r[4], std::string &why)
 {
+    auto is_register = [](std::string_view t) {
+        HexRun h = take_hex(t);
+        return h.digits == 8 && (t.empty() || is_blank(t[0]));
+    };
     unsigned n = 0;
+    char sep = 0; // '-' or ' ', fixed by the first separator
     for (;;) {
         std::string_view group = s;
         HexRun h = take_hex(s);
@@ -244,12 +262,22 @@ Parse take_registers(std::string_view &s, uint32_t r[4], std::string &why)
         if (n < 4)
             r[n] = static_cast<uint32_t>(h.value);
         ++n;
-        if (s.empty() || s[0] != '-')
-            break;
-        s.remove_prefix(1);
+        if (!s.empty() && s[0] == '-' && sep != ' ') {
+            sep = '-';
+            s.remove_prefix(1);
+            continue;
+        }
+        if (sep != '-' && !s.empty() && is_blank(s[0]) && is_register(trim_left(s)) &&
+            (n < 4 || sep == ' ')) {
+            sep = ' ';
+            s = trim_left(s);
+            continue;
+        }
+        break;
     }
     if (n != 4) {
-        why = strf("expected 4 registers EAX-EBX-ECX-EDX, found %u", n);
+        why = sep == ' ' ? strf("expected 4 registers EAX EBX ECX EDX, found %u", n)
+                         : strf("expected 4 registers EAX-EBX-ECX-EDX, found %u", n);
         return Parse::Bad;
     }
     return Parse::Ok;
@@ -646,6 +674,54 @@ void infer_subleaves(Run run, std::vector<uint32_t> &subs)
         number_sequentially(run, subs);
 }
 
+// A leaf the policy holds as one slot (no subleaves) and that no rule above
+// enumerates: CPUID ignores ECX for it (SDM Vol. 2A, CPUID: ECX is an input only for
+// the leaves that document sub-leaves), so every line of it in a block is the same
+// instruction's answer.  Leaves beyond the ranges a policy holds keep the position
+// rule, so that a future subleaf-indexed leaf still imports.
+bool ignores_subleaf(uint32_t leaf)
+{
+    return !find_rule(leaf) && leaf_kind(leaf) == LeafKind::plain;
+}
+
+// ---------------------------------------------------------------------------------
+// Corrections: what a 64-bit hypervisor would read where a dump tool read otherwise.
+
+CpuidRecord *find_record(CpuDump &d, uint32_t leaf, uint32_t subleaf)
+{
+    auto it = std::lower_bound(d.leaves.begin(), d.leaves.end(), std::pair{leaf, subleaf},
+                               [](const CpuidRecord &r, const std::pair<uint32_t, uint32_t> &k) {
+                                   return r.leaf != k.first ? r.leaf < k.first
+                                                            : r.subleaf < k.second;
+                               });
+    return it != d.leaves.end() && it->leaf == leaf && it->subleaf == subleaf ? &*it : nullptr;
+}
+
+constexpr uint32_t EXTD_FEATURES = 0x80000001;
+constexpr unsigned EXTD_EDX_SYSCALL = 11, EXTD_EDX_LM = 29;
+
+// Intel CPUs set CPUID.80000001H:EDX[11] (SYSCALL/SYSRET) only when CPUID executes in
+// 64-bit mode (SDM Vol. 2A, CPUID, Table 3-8: "SYSCALL/SYSRET available in 64-bit
+// mode"); AMD reports it in every mode (APM Vol. 3, CPUID Fn8000_0001_EDX[11]).  A dump
+// tool run as a 32-bit process on an Intel CPU with long mode (EDX[29]) therefore shows
+// SYSCALL clear (the Sapphire, Emerald and Granite Rapids dumps do).  A hypervisor runs
+// in 64-bit mode and reads it set, so the importer sets it and says so.
+// `lines` (may be null) is parallel to d.leaves.
+void correct_for_64bit_mode(CpuDump &d, const unsigned *lines)
+{
+    const CpuidRecord *l0 = find_record(d, 0, 0);
+    CpuidRecord *e1 = find_record(d, EXTD_FEATURES, 0);
+    const bool intel = l0 && l0->b == 0x756e6547 && l0->d == 0x49656e69 && l0->c == 0x6c65746e;
+    if (!intel || !e1 || !(e1->d >> EXTD_EDX_LM & 1) || (e1->d >> EXTD_EDX_SYSCALL & 1))
+        return;
+    e1->d |= 1u << EXTD_EDX_SYSCALL;
+    d.notes.push_back({EXTD_FEATURES, 0, EDX, EXTD_EDX_SYSCALL, true,
+                       lines ? lines[e1 - d.leaves.data()] : 0,
+                       "SYSCALL set: Intel reports it only to 64-bit code (SDM Vol. 2A, CPUID "
+                       "80000001H EDX bit 11) and long mode is set, so the dump was taken "
+                       "by a 32-bit process; a 64-bit hypervisor reads it set"});
+}
+
 struct Located {
     CpuidRecord rec;
     unsigned line;
@@ -668,7 +744,11 @@ bool build_block(const RawBlock &raw, CpuDump &out, Fail &fail)
         size_t tagged = 0;
         for (const RawLeaf &l : run)
             tagged += l.tagged;
-        if (tagged == run.size()) {
+        if (ignores_subleaf(run[0].leaf)) {
+            // Every line is the one answer of the leaf, whatever its tag or position:
+            // the duplicate check below then refuses lines that disagree.
+            subs.assign(run.size(), 0);
+        } else if (tagged == run.size()) {
             subs.clear();
             for (const RawLeaf &l : run)
                 subs.push_back(l.subleaf);
@@ -685,7 +765,7 @@ bool build_block(const RawBlock &raw, CpuDump &out, Fail &fail)
         for (size_t k = 0; k < run.size(); ++k) {
             const RawLeaf &l = run[k];
             recs.push_back({{l.leaf, subs[k], l.r[0], l.r[1], l.r[2], l.r[3]}, l.line,
-                            !l.tagged});
+                            !l.tagged && !ignores_subleaf(l.leaf)});
         }
         i = j;
     }
@@ -696,7 +776,9 @@ bool build_block(const RawBlock &raw, CpuDump &out, Fail &fail)
     });
 
     CpuDump dump;
+    std::vector<unsigned> lines; // parallel to dump.leaves
     dump.leaves.reserve(recs.size());
+    lines.reserve(recs.size());
     for (size_t i = 0; i < recs.size(); ++i) {
         if (i > 0 && recs[i].rec.leaf == recs[i - 1].rec.leaf &&
             recs[i].rec.subleaf == recs[i - 1].rec.subleaf) {
@@ -705,14 +787,22 @@ bool build_block(const RawBlock &raw, CpuDump &out, Fail &fail)
                 continue; // an identical repeat carries nothing new
             // Report the later line; the earlier one may be far up the file.
             const Located &first = recs[i - 1], &second = recs[i];
-            fail = {std::max(first.line, second.line),
-                    strf("leaf 0x%08X subleaf %u%s: values differ from line %u", y.leaf,
-                         y.subleaf, second.inferred ? " (inferred)" : "",
-                         std::min(first.line, second.line))};
+            const unsigned later = std::max(first.line, second.line);
+            const unsigned earlier = std::min(first.line, second.line);
+            if (ignores_subleaf(y.leaf))
+                fail = {later, strf("leaf 0x%08X is not subleaf-indexed (one answer whatever "
+                                    "ECX), but its values differ from line %u",
+                                    y.leaf, earlier)};
+            else
+                fail = {later, strf("leaf 0x%08X subleaf %u%s: values differ from line %u",
+                                    y.leaf, y.subleaf, second.inferred ? " (inferred)" : "",
+                                    earlier)};
             return false;
         }
         dump.leaves.push_back(recs[i].rec);
+        lines.push_back(recs[i].line);
     }
+    correct_for_64bit_mode(dump, lines.data());
 
     // MSRs: several are live status or counters (AIDA64 samples APERF/MPERF,
     // PERF_STATUS and COFVID_STATUS more than once), so differing repeats are normal
@@ -801,23 +891,102 @@ int import_text(std::string_view text, const std::string &name_for_errors, unsig
     return 0;
 }
 
+namespace {
+
+const char *file_type(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISSOCK(m))
+        return "a socket";
+    return "not a regular file";
+}
+
+} // namespace
+
+int read_bounded_file(const std::string &path, size_t limit, std::string &text, std::string &why)
+{
+    const int saved_errno = errno;
+    struct Restore {
+        int e;
+        ~Restore() { errno = e; }
+    } restore{saved_errno};
+
+    // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; it is refused
+    // below like every file that is not regular.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno ? errno : EIO;
+        why = strf("cannot open: %s", std::strerror(e));
+        return -e;
+    }
+    struct Close {
+        int fd;
+        ~Close() { ::close(fd); }
+    } closer{fd};
+
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+        int e = errno ? errno : EIO;
+        why = strf("cannot stat: %s", std::strerror(e));
+        return -e;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        why = strf("not a regular file (%s)", file_type(st.st_mode));
+        return -EINVAL;
+    }
+    if (static_cast<unsigned long long>(st.st_size) > limit) {
+        why = strf("file has %llu bytes; the limit is %zu",
+                   static_cast<unsigned long long>(st.st_size), limit);
+        return -EFBIG;
+    }
+    auto grew = [&] { // past the limit since fstat: limit + 1 bytes read, and stopped
+        why = strf("file has more than %zu bytes (the limit)", limit);
+        return -EFBIG;
+    };
+
+    // Sized from fstat, and checked again while reading: the file may grow meanwhile.
+    // One byte over the limit is enough to know it is too big.
+    std::string buf;
+    const size_t want = std::min(static_cast<size_t>(st.st_size) + 1, limit + 1);
+    buf.resize(want);
+    size_t got = 0;
+    for (;;) {
+        if (got == buf.size()) {
+            if (buf.size() > limit)
+                return grew();
+            buf.resize(std::min(buf.size() * 2, limit + 1));
+        }
+        ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno ? errno : EIO;
+            why = strf("cannot read: %s", std::strerror(e));
+            return -e;
+        }
+        if (n == 0)
+            break;
+        got += static_cast<size_t>(n);
+    }
+    if (got > limit)
+        return grew();
+    buf.resize(got);
+    text = std::move(buf);
+    return 0;
+}
+
 int import_file(const std::string &path, unsigned cpu, CpuDump &out, ImportError &err)
 {
-    errno = 0;
-    std::FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) {
-        int e = errno ? errno : EIO;
-        return fail_with(err, path, -e, 0, strf("cannot open: %s", std::strerror(e)));
-    }
-    std::string text;
-    char buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-        text.append(buf, n);
-    int e = std::ferror(f) ? (errno ? errno : EIO) : 0;
-    std::fclose(f);
-    if (e)
-        return fail_with(err, path, -e, 0, strf("cannot read: %s", std::strerror(e)));
+    std::string text, why;
+    if (int rc = read_bounded_file(path, MAX_DUMP_BYTES, text, why))
+        return fail_with(err, path, rc, 0, std::move(why));
     return import_text(text, path, cpu, out, err);
 }
 
@@ -922,6 +1091,7 @@ int import_native(CpuDump &out)
               [](const CpuidRecord &x, const CpuidRecord &y) {
                   return x.leaf != y.leaf ? x.leaf < y.leaf : x.subleaf < y.subleaf;
               });
+    correct_for_64bit_mode(dump, nullptr); // a no-op unless built as 32-bit code
     dump.nr_cpus_in_file = 1;
     out = std::move(dump);
     return 0;

@@ -955,6 +955,79 @@ START_TEST(import_cpu_beyond_the_file_is_erange_and_success_clears_the_message)
 }
 END_TEST
 
+/* The 64-bit-mode correction through the C ABI: Granite Rapids was dumped by a 32-bit
+ * process (0x80000001 EDX 2C100000 at line 89); the policy holds SYSCALL set and one note
+ * says where and why.  The count rule: size query, short buffer, exact buffer. */
+START_TEST(import_notes_name_the_syscall_correction_under_the_count_rule)
+{
+    char path[4096];
+    cpupolicy_t *p = alloc_policy();
+    cpupolicy_import_note_t notes[CPUPOLICY_MAX_IMPORT_NOTES];
+    cpupolicy_leaf_t l;
+    image_t before, after;
+    uint32_t nr;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s", dumps_dir(), "GenuineIntel00A06D1_GraniteRapids_03.txt");
+    snap(p, &before);
+    nr = 77;
+    rc = E(cpupolicy_import_dump_notes(p, path, 0, NULL, &nr));
+    ck_assert_msg(rc == 0 && nr == 1, "size query: expected 0 and 1 note, got %d and %u", rc, nr);
+    nr = 0;
+    rc = E(cpupolicy_import_dump_notes(p, path, 0, notes, &nr));
+    ck_assert_msg(rc == -ENOBUFS && nr == 1, "short buffer: expected -ENOBUFS and 1, got %d and %u",
+                  rc, nr);
+    snap(p, &after);
+    assert_same_image(&before, &after, "after a size query and -ENOBUFS");
+
+    nr = CPUPOLICY_MAX_IMPORT_NOTES;
+    rc = E(cpupolicy_import_dump_notes(p, path, 0, notes, &nr));
+    ck_assert_msg(rc == 0 && nr == 1, "expected 0 and 1 note, got %d and %u", rc, nr);
+    ck_assert_msg(notes[0].leaf == 0x80000001 && notes[0].subleaf == 0 && notes[0].reg == 3 &&
+                  notes[0].bit == 11 && notes[0].value == 1 && notes[0].line == 89,
+                  "note: expected 80000001:0 edx(3) bit 11 -> 1 line 89, got %x:%u %u bit %u -> %u line %u",
+                  notes[0].leaf, notes[0].subleaf, notes[0].reg, notes[0].bit, notes[0].value,
+                  notes[0].line);
+    ck_assert_msg(notes[0].why && strstr(notes[0].why, "64-bit"), "why: '%s'",
+                  notes[0].why ? notes[0].why : "(null)");
+    rc = E(cpupolicy_get_cpuid(p, 0x80000001, CPUPOLICY_NO_SUBLEAF, &l));
+    ck_assert_msg(rc == 0 && l.d == 0x2c100800, "0x80000001 edx: expected 2c100800, got %08x", l.d);
+
+    /* Dumped in 64-bit mode: nothing corrected. */
+    snprintf(path, sizeof(path), "%s/%s", dumps_dir(), "GenuineIntel0050657_CascadeLakeXeon.txt");
+    nr = CPUPOLICY_MAX_IMPORT_NOTES;
+    rc = E(cpupolicy_import_dump_notes(p, path, 0, notes, &nr));
+    ck_assert_msg(rc == 0 && nr == 0, "Cascade Lake: expected 0 and no notes, got %d and %u", rc, nr);
+    EV(cpupolicy_free(p));
+}
+END_TEST
+
+/* Reads are bounded: a device, a FIFO, a directory are refused without reading, and the
+ * message names the file (/dev/zero used to be read until memory ran out). */
+START_TEST(import_refuses_what_is_not_a_regular_file)
+{
+    static const char *const paths[] = { "/dev/zero", "/dev/null", "/tmp" };
+    cpupolicy_t *p = load(INTEL_SNB, CPUPOLICY_RAW);
+    image_t before, after;
+    const char *msg;
+    unsigned i;
+    int rc;
+
+    snap(p, &before);
+    for ( i = 0; i < N(paths); ++i )
+    {
+        rc = E(cpupolicy_import_dump(p, paths[i], 0));
+        msg = EP(cpupolicy_last_import_error());
+        ck_assert_msg(rc == -EINVAL, "%s: expected -EINVAL, got %d (%s)", paths[i], rc, msg);
+        ck_assert_msg(strstr(msg, paths[i]) && strstr(msg, "not a regular file"),
+                      "%s: message '%s'", paths[i], msg);
+    }
+    snap(p, &after);
+    assert_same_image(&before, &after, "after refused files");
+    EV(cpupolicy_free(p));
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
     Suite *s = suite_create("cpupolicy policy C ABI");
@@ -1005,6 +1078,8 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, import_missing_file_is_enoent_and_leaves_raw_alone);
     tcase_add_test(tc, import_malformed_file_is_einval_with_file_and_line);
     tcase_add_test(tc, import_cpu_beyond_the_file_is_erange_and_success_clears_the_message);
+    tcase_add_test(tc, import_notes_name_the_syscall_correction_under_the_count_rule);
+    tcase_add_test(tc, import_refuses_what_is_not_a_regular_file);
     suite_add_tcase(s, tc);
 
     return s;

@@ -103,6 +103,15 @@ expected_gnr=$(awk '
             g(B, "00000007:01"), g(D, "00000007:02"), g(C, "00000007:01"), g(D, "00000007:01"),
             mm[2], mm[1], g(C, "80000021:")
     }' "$GNR")
+# The dump was taken by a 32-bit process: Intel reports SYSCALL (0x80000001 EDX bit 11)
+# only to 64-bit code, and the importer gives what a 64-bit hypervisor reads (docs/import.md
+# "Corrections"): word 2 with bit 11 set when long mode (bit 29) is.
+w2=$(printf '%s\n' "$expected_gnr" | cut -d: -f3)
+eq "GNR's dump text shows SYSCALL clear beside LM" "2c100000" "$w2"
+if [ $(( (0x$w2 >> 29) & 1 )) -eq 1 ]; then
+    expected_gnr=$(printf '%s\n' "$expected_gnr" |
+        awk -F: -v w="$(printf '%08x' $((0x$w2 | 0x800)))" 'BEGIN { OFS = ":" } { $3 = w; print }')
+fi
 # Spot-check the awk against values read by eye from the file, so that a broken awk
 # cannot agree with a broken importer: 1.edx BFEBFBFF, 7:0.ebx F3BFBFFB, ARCH_CAPS lo 2DA9FDEB.
 eq "awk reads GNR words 0/5/16" "bfebfbff f3bfbffb 2da9fdeb" \
@@ -162,6 +171,16 @@ eq "policy line 2" " CPUID:" "$(sed -n 2p "$out")"
 eq "policy CPUID column header" "$(printf '  %-8s %-8s -> %-8s %-8s %-8s %-8s' leaf subleaf eax ebx ecx edx)" \
    "$(sed -n 3p "$out")"
 msrline=$(grep -n '^ MSRs:$' "$out" | cut -d: -f1)
+# After the MSRs, what the importer corrected: GNR's line 89 is
+# "CPUID 80000001: 00000000-00000000-00000121-2C100000" (SYSCALL clear, LM set).
+noteline=$(grep -n '^ Import corrections:$' "$out" | cut -d: -f1)
+if [ -n "$noteline" ]; then ok; else bad "policy GNR: no ' Import corrections:' line"; noteline=$(($(wc -l <"$out") + 1)); fi
+eq "policy GNR: the SYSCALL correction, with the dump line and the SDM" \
+   "  80000001:00000000 edx bit 11 -> 1 (line 89): SYSCALL set: Intel reports it only to 64-bit code (SDM Vol. 2A, CPUID 80000001H EDX bit 11) and long mode is set, so the dump was taken by a 32-bit process; a 64-bit hypervisor reads it set" \
+   "$(sed -n "$((noteline + 1)),\$p" "$out")"
+eq "GNR line 89 is the 0x80000001 record as dumped" "CPUID 80000001: 00000000-00000000-00000121-2C100000" \
+   "$(sed -n 89p "$GNR" | tr -d '\r' | cut -c1-51)"
+has "$out" "policy GNR: row 0x80000001 with SYSCALL set" "  80000001:ffffffff -> 00000000:00000000:00000121:2c100800"
 if [ -n "$msrline" ]; then ok; else bad "policy: no ' MSRs:' line"; msrline=9999; fi
 sed -n "4,$((msrline - 1))p" "$out" >"$tmp/rows"
 bad_rows=$(grep -vc '^  [0-9a-f]\{8\}:[0-9a-f]\{8\} -> [0-9a-f]\{8\}:[0-9a-f]\{8\}:[0-9a-f]\{8\}:[0-9a-f]\{8\}$' "$tmp/rows")
@@ -179,7 +198,9 @@ eq "policy MSR header" "$(printf '  %-8s -> %-16s' index value)" "$(sed -n "$((m
 # MSR 000000CE: 0405-082C-F080-1E00 -> only bit 31 (CPUID faulting) is policy content;
 # MSR 0000010A: 0000-0000-2DA9-FDEB.
 eq "policy MSR rows" "  000000ce -> 0000000080000000
-  0000010a -> 000000002da9fdeb" "$(sed -n "$((msrline + 2)),\$p" "$out")"
+  0000010a -> 000000002da9fdeb" "$(sed -n "$((msrline + 2)),$((noteline - 1))p" "$out")"
+run policy "$D/GenuineIntel0050657_CascadeLakeXeon.txt"
+hasnt "$tmp/out" "policy CLX (dumped in 64-bit mode): no corrections" "Import corrections"
 run policy --index hvm-default "$SNB"
 check_rc "policy --index hvm-default" 0 && ok
 if sed -n 1p "$tmp/out" | grep -q '^HVM Default policy: [0-9]* leaves, 2 MSRs$'; then ok; else bad "hvm-default title: $(sed -n 1p "$tmp/out")"; fi
@@ -383,6 +404,23 @@ printf 'CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\r\nCPUID 00000001: 0
 run policy "$tmp/bad.txt"
 check_rc "malformed dump" 2 && ok
 has "$tmp/err" "malformed dump names file:line" "$tmp/bad.txt:3"
+# Bounded reads: a device, a directory, a FIFO are refused at once (never read), a file
+# over 16 MiB before it is read; each message names the file.
+mkfifo "$tmp/fifo"
+for f in /dev/zero "$tmp" "$tmp/fifo"; do
+    run featureset "$f"
+    check_rc "featureset $f" 2 && ok
+    has "$tmp/err" "featureset $f: named, not a regular file" "cpupolicy: $f: not a regular file"
+done
+truncate -s 17M "$tmp/big.txt"
+run policy "$tmp/big.txt"
+check_rc "policy of a 17 MiB file" 2 && ok
+eq "policy of a 17 MiB file: refused by size" "cpupolicy: $tmp/big.txt: file has 17825792 bytes; the limit is 16777216" "$(cat "$tmp/err")"
+# A conflicting duplicate leaf is refused at the later line (the later silently won before).
+printf 'CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\nCPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFF\nCPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFE\n' >"$tmp/dup.txt"
+run policy "$tmp/dup.txt"
+check_rc "conflicting duplicate leaf" 2 && ok
+has "$tmp/err" "conflicting duplicate names file:line and the earlier line" "$tmp/dup.txt:3: leaf 0x00000001 is not subleaf-indexed (one answer whatever ECX), but its values differ from line 2"
 run featureset --index bogus "$GNR"
 check_rc "unknown --index" 2 && ok
 has "$tmp/err" "unknown --index named" "bogus"

@@ -16,6 +16,10 @@
 #include <type_traits>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dump_policy.hpp"
 #include "harness.hpp"
 #include "import.hpp"
 
@@ -461,6 +465,29 @@ const BadText bad_texts[] = {
      "CPUID 00000002: 76035A01-00F0B2FF-00000000-00CA0000\n"
      "CPUID 00000001: 000306E4-01200800-7FBEE3FF-BFEBFBFF\n",
      4, "values differ"},
+    {"a plain leaf twice in a row with different values is refused (the later won before)", L0
+     "CPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFF\n"
+     "CPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFE\n",
+     3, "leaf 0x00000001 is not subleaf-indexed (one answer whatever ECX), but its values "
+        "differ from line 2"},
+    {"a plain leaf tagged [SL 00] and [SL 01] with different values is refused", L0
+     "CPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFF [SL 00]\n"
+     "CPUID 00000006: 00000077-00000002-00000009-00000000 [SL 00]\n"
+     "CPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFE [SL 01]\n",
+     4, "differ from line 2"},
+    {"a subleaf tagged twice with different values is refused", L0
+     "CPUID 00000007: 00000001-00000281-00000000-00000000 [SL 00]\n"
+     "CPUID 00000007: 00000000-00000001-00000000-00000000 [SL 01]\n"
+     "CPUID 00000007: 00000000-00000002-00000000-00000000 [SL 01]\n",
+     4, "leaf 0x00000007 subleaf 1: values differ from line 3"},
+    {"blank-separated registers: five are refused", L0
+     "CPUID 00000002: 76035A01 00F0B2FF 00000000 00CA0000 00000000\n",
+     2, "expected 4 registers EAX EBX ECX EDX, found 5"},
+    {"blank-separated registers: three are refused", L0 "CPUID 00000002 : 76035A01 00F0B2FF 00000000\n",
+     2, "found 3"},
+    {"separators mixed within one line are refused", L0
+     "CPUID 00000002: 76035A01-00F0B2FF 00000000 00CA0000\n",
+     2, "found 2"},
     {"malformed [SL] tag is rejected", L0
      "CPUID 00000007: 00000000-00000281-00000000-00000000 [SL XY]\n",
      2, "subleaf tag"},
@@ -505,6 +532,148 @@ void check_bad_text(const BadText &b)
     if (err.what.find(b.what) == std::string::npos)
         report(__LINE__, "err.what", std::string("... ") + b.what + " ...", err.what);
 }
+
+// The oldest layouts of the public InstLatx64 collection (github.com/InstLatx64/InstLatx64,
+// commit 087af2c), first lines of three real dumps, register values as published:
+//   AuthenticAMD/AuthenticAMD0010FF0_K8_Palermo_CPUID.txt       "CPUID xxxxxxxx: A B C D"
+//   AuthenticAMD/AuthenticAMD0500F20_K14_Bobcat_CPUID.txt       "CPUID xxxxxxxx :A-B-C-D"
+//   CentaurHauls/CentaurHauls000067A_C5C_Ezra_CPUID.txt         "CPUID xxxxxxxx : A B C D"
+// (C5XL Nehemiah has Ezra's layout.)  Before, all four were refused at line 1 or 2.
+struct OldLayout {
+    const char *name;
+    const char *text;
+    uint32_t leaf, a, b, c, d; // a record the import must hold (CPU 0)
+    unsigned nr_cpus;
+};
+
+const OldLayout old_layouts[] = {
+    {"blank-separated registers after 'xxxxxxxx:' (K8 Palermo)",
+     "CPUID 00000000: 00000001 68747541 444D4163 69746E65\n"
+     "CPUID 00000001: 00010FF0 00000800 00000000 078BFBFF\n"
+     "CPUID 80000000: 80000018 68747541 444D4163 69746E65\n"
+     "CPUID 80000001: 00010FF0 00000886 00000001 E3D3FBFF\n",
+     0x80000001, 0x00010ff0, 0x00000886, 0x00000001, 0xe3d3fbff, 1},
+    {"blank before the colon, dashes, 'CPUID Registers (CPU #n):' lines (K14 Bobcat)",
+     "CPUID Registers (CPU #1):\n"
+     "CPUID 00000000 :00000006-68747541-444D4163-69746E65\n"
+     "CPUID 00000001 :00500F20-00020800-00802209-178BFBFF\n"
+     "CPUID 80000001 :00500F20-000012E9-000035FF-2FD3FBFF\n"
+     "\n"
+     "CPUID Registers (CPU #2):\n"
+     "CPUID 00000000 :00000006-68747541-444D4163-69746E65\n"
+     "CPUID 00000001 :00500F20-01020800-00802209-178BFBFF\n",
+     0x80000001, 0x00500f20, 0x000012e9, 0x000035ff, 0x2fd3fbff, 2},
+    {"' : ' and blank-separated registers (C5C Ezra)",
+     "CPUID 00000000 : 00000001 746E6543 736C7561 48727561\n"
+     "CPUID 00000001 : 0000067A 00000000 00000000 00803135\n"
+     "CPUID 80000000 : 80000006 00000000 00000000 00000000\n"
+     "CPUID 80000001 : 0000067A 00000000 00000000 80803135\n"
+     "CPUID 80000002 : 20414956 61727A45 00000000 00000000\n",
+     0x80000002, 0x20414956, 0x61727a45, 0, 0, 1},
+};
+
+void check_old_layout(const OldLayout &o)
+{
+    imp::CpuDump d;
+    imp::ImportError err;
+    if (!EXPECT_EQ(0, imp::import_text(o.text, "old.txt", 0, d, err))) {
+        report(__LINE__, "error", "none", imp::format_error(err));
+        return;
+    }
+    EXPECT_EQ(o.nr_cpus, d.nr_cpus_in_file);
+    EXPECT_RECORD(d, o.leaf, 0, o.a, o.b, o.c, o.d);
+    // The same records as the text rewritten in today's "xxxxxxxx: A-B-C-D" layout.
+    std::string modern;
+    std::string_view t = o.text;
+    while (!t.empty()) {
+        std::string_view line = t.substr(0, t.find('\n'));
+        t.remove_prefix(std::min(t.size(), line.size() + 1));
+        if (line.substr(0, 6) == "CPUID " && line.size() > 14 && line[6] != 'R') {
+            std::string regs;
+            std::string_view r = line.substr(line.find(':') + 1);
+            for (char c : r)
+                if (c != ' ')
+                    regs += c == '-' ? "" : std::string(1, c);
+            modern += std::string(line.substr(0, 14)) + ": " + regs.substr(0, 8) + "-" +
+                      regs.substr(8, 8) + "-" + regs.substr(16, 8) + "-" + regs.substr(24, 8);
+        } else {
+            modern += line;
+        }
+        modern += '\n';
+    }
+    imp::CpuDump m;
+    if (!EXPECT_EQ(0, imp::import_text(modern, "modern.txt", 0, m, err)))
+        return;
+    if (!same_leaves(d, m))
+        report(__LINE__, "old layout vs the same values in today's layout", "same records",
+               "different records");
+}
+
+// The 64-bit-mode corrections (docs/import.md "Corrections"), on the real dumps.
+struct SyscallFact {
+    const char *file;
+    uint32_t edx;    // 0x80000001 EDX after import
+    bool corrected;  // one note, SYSCALL set
+};
+
+const SyscallFact syscall_facts[] = {
+    // Intel, dumped by a 32-bit process: SYSCALL clear beside LM (2C100000).
+    {"GenuineIntel00806F8_SapphireRapids_05.txt", 0x2c100800, true},
+    {"GenuineIntel00C06F2_EmeraldRapids_01.txt", 0x2c100800, true},
+    {"GenuineIntel00A06D1_GraniteRapids_03.txt", 0x2c100800, true},
+    // Intel, dumped by a 64-bit process: nothing to correct.
+    {"GenuineIntel0050657_CascadeLakeXeon.txt", 0x2c100800, false},
+    // AMD reports SYSCALL in every mode (APM Fn8000_0001_EDX[11]).
+    {"AuthenticAMD0A10F11_K19_Genoa_01.txt", 0x2fd3fbff, false},
+};
+
+void check_syscall_fact(const SyscallFact &f)
+{
+    std::string text;
+    if (!EXPECT_TRUE(read_text(dump_path(f.file), text)))
+        return;
+    for (unsigned cpu = 0; cpu < 2; ++cpu) {
+        imp::CpuDump d;
+        if (!LOAD(f.file, cpu, d))
+            return;
+        const imp::CpuidRecord *r = find_leaf(d, 0x80000001, 0);
+        EXPECT_EQ(f.edx, r ? r->d : 0u);
+        if (!EXPECT_EQ(size_t{f.corrected}, d.notes.size()) || !f.corrected)
+            continue;
+        const imp::ImportNote &n = d.notes[0];
+        EXPECT_EQ(0x80000001u, n.leaf);
+        EXPECT_EQ(0u, n.subleaf);
+        EXPECT_EQ(3u, unsigned{n.reg}); // EDX
+        EXPECT_EQ(11u, unsigned{n.bit});
+        EXPECT_TRUE(n.value);
+        EXPECT_TRUE(std::strstr(n.why, "SDM") != nullptr);
+        // The note's line is the dump's 0x80000001 line of that CPU, as written
+        // (SYSCALL clear there).
+        size_t pos = 0;
+        for (unsigned l = 1; l < n.line && pos != std::string::npos; ++l)
+            pos = text.find('\n', pos) + 1;
+        std::string line = text.substr(pos, text.find('\n', pos) - pos);
+        EXPECT_EQ(std::string("CPUID 80000001: 00000000-00000000-00000121-2C100000"),
+                  line.substr(0, 51));
+    }
+}
+
+struct SyscallText {
+    const char *name;
+    const char *text;
+    uint32_t edx;
+    size_t nr_notes;
+};
+
+const SyscallText syscall_texts[] = {
+    {"Intel with LM and SYSCALL clear: SYSCALL set, one note", L0
+     "CPUID 80000001: 00000000-00000000-00000121-2C100000\n", 0x2c100800, 1},
+    {"Intel without LM (a 32-bit CPU): SYSCALL left clear, no note", L0
+     "CPUID 80000001: 00000000-00000000-00000001-00100000\n", 0x00100000, 0},
+    {"AMD with LM and SYSCALL clear: left as it is (AMD reports it in every mode)",
+     "CPUID 00000000: 0000000D-68747541-444D4163-69746E65\n"
+     "CPUID 80000001: 00000000-00000000-00000121-2C100000\n", 0x2c100000, 0},
+};
 
 // A capture of `cpuid -r` (Debian cpuid 20230120) on the machine these tests were
 // written on, cut down to a few leaves per CPU.
@@ -573,11 +742,130 @@ void register_cases()
         EXPECT_EQ(path + ": cannot open: " + std::strerror(ENOENT), imp::format_error(err));
     }});
 
-    cases().push_back({"a directory is not a dump: -EISDIR", [] {
+    cases().push_back({"a directory is not a dump: -EINVAL naming it", [] {
         imp::CpuDump d = sentinel();
         imp::ImportError err;
-        EXPECT_EQ(-EISDIR, imp::import_file(dumps_dir(), 0, d, err));
+        EXPECT_EQ(-EINVAL, imp::import_file(dumps_dir(), 0, d, err));
         EXPECT_TRUE(is_sentinel(d));
+        EXPECT_EQ(dumps_dir() + ": not a regular file (a directory)", imp::format_error(err));
+    }});
+
+    for (const OldLayout &o : old_layouts)
+        cases().push_back({std::string("old InstLatx64 layout imports: ") + o.name,
+                           [&o] { check_old_layout(o); }});
+    for (const SyscallFact &f : syscall_facts)
+        cases().push_back({std::string("SYSCALL as a 64-bit hypervisor reads it, noted when "
+                                       "corrected: ") + f.file,
+                           [&f] { check_syscall_fact(f); }});
+    for (const SyscallText &t : syscall_texts)
+        cases().push_back({std::string("SYSCALL correction: ") + t.name, [&t] {
+            imp::CpuDump d;
+            imp::ImportError err;
+            if (!EXPECT_EQ(0, imp::import_text(t.text, "syscall.txt", 0, d, err)))
+                return;
+            const imp::CpuidRecord *r = find_leaf(d, 0x80000001, 0);
+            EXPECT_EQ(t.edx, r ? r->d : 0u);
+            EXPECT_EQ(t.nr_notes, d.notes.size());
+            if (!d.notes.empty())
+                EXPECT_EQ(2u, d.notes[0].line);
+        }});
+
+    cases().push_back({"an identical repeat of a plain leaf stays accepted, tagged or not", [] {
+        const char text[] = L0 "CPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFF [SL 00]\n"
+                               "CPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFF [SL 01]\n"
+                               "CPUID 00000001: 000306F2-00200800-7FFEFBFF-BFEBFBFF\n";
+        imp::CpuDump d;
+        imp::ImportError err;
+        if (!EXPECT_EQ(0, imp::import_text(text, "repeat", 0, d, err)))
+            return;
+        EXPECT_EQ(size_t{2}, d.leaves.size());
+        EXPECT_NO_RECORD(d, 1, 1);
+    }});
+
+    cases().push_back({"a leaf beyond the policy's ranges repeated keeps the position rule", [] {
+        // 0x80000030 is not a leaf a policy holds: a future subleaf-indexed leaf still imports.
+        const char text[] = L0 "CPUID 80000030: 00000001-00000000-00000000-00000000\n"
+                               "CPUID 80000030: 00000002-00000000-00000000-00000000\n";
+        imp::CpuDump d;
+        imp::ImportError err;
+        if (!EXPECT_EQ(0, imp::import_text(text, "future", 0, d, err)))
+            return;
+        EXPECT_RECORD(d, 0x80000030, 1, 2, 0, 0, 0);
+    }});
+
+    cases().push_back({"PCONFIG (0x1B) subleaf 1 does not overwrite the policy's one 0x1B slot", [] {
+        // The importer walks 0x1B's subleaves; the policy holds 0x1B as one leaf, CPUID(0x1B, 0).
+        const char text[] = "CPUID 00000000: 0000001B-756E6547-6C65746E-49656E69\n"
+                            "CPUID 0000001B: 00000001-00000001-00000000-00000000 [SL 00]\n"
+                            "CPUID 0000001B: 00000000-00000000-00000000-00000000 [SL 01]\n";
+        imp::CpuDump d;
+        imp::ImportError err;
+        if (!EXPECT_EQ(0, imp::import_text(text, "pconfig", 0, d, err)))
+            return;
+        cpupolicy::Policy p{};
+        EXPECT_EQ(1u, cpupolicy::policy_from_dump(p, d));
+        int slot = cpupolicy::slot_exact(0x1b, cpupolicy::NO_SUBLEAF);
+        EXPECT_EQ((Regs{1, 1, 0, 0}), p.slot[slot]);
+    }});
+
+    cases().push_back({"read_bounded_file refuses what is not a regular file, errno kept", [] {
+        char fifo[] = "/tmp/test_import_fifo_XXXXXX";
+        int fd = mkstemp(fifo);
+        if (fd >= 0) {
+            ::close(fd);
+            ::unlink(fifo);
+        }
+        EXPECT_EQ(0, ::mkfifo(fifo, 0600));
+        struct {
+            const char *path;
+            const char *why;
+        } const cases_[] = {
+            {"/dev/zero", "not a regular file (a character device)"},
+            {"/tmp", "not a regular file (a directory)"},
+            {fifo, "not a regular file (a FIFO)"}, // and no wait for a writer
+        };
+        for (const auto &c : cases_) {
+            std::string text = "untouched", why;
+            errno = 1234;
+            EXPECT_EQ(-EINVAL, imp::read_bounded_file(c.path, 1 << 20, text, why));
+            EXPECT_EQ(1234, errno);
+            EXPECT_EQ(std::string(c.why), why);
+            EXPECT_EQ(std::string("untouched"), text);
+        }
+        ::unlink(fifo);
+    }});
+
+    cases().push_back({"read_bounded_file: a file over the limit is -EFBIG, at the limit reads", [] {
+        char path[] = "/tmp/test_import_big_XXXXXX";
+        int fd = mkstemp(path);
+        if (!EXPECT_TRUE(fd >= 0))
+            return;
+        EXPECT_EQ(ssize_t{100}, ::write(fd, std::string(100, 'x').data(), 100));
+        ::close(fd);
+        std::string text = "untouched", why;
+        EXPECT_EQ(-EFBIG, imp::read_bounded_file(path, 99, text, why));
+        EXPECT_EQ(std::string("file has 100 bytes; the limit is 99"), why);
+        EXPECT_EQ(std::string("untouched"), text);
+        EXPECT_EQ(0, imp::read_bounded_file(path, 100, text, why));
+        EXPECT_EQ(std::string(100, 'x'), text);
+        // The dump importer's limit: a sparse 17 MiB file is refused before it is read.
+        EXPECT_EQ(0, ::truncate(path, 17 << 20));
+        imp::CpuDump d = sentinel();
+        imp::ImportError err;
+        EXPECT_EQ(-EFBIG, imp::import_file(path, 0, d, err));
+        EXPECT_TRUE(is_sentinel(d));
+        EXPECT_EQ(std::string(path) + ": file has 17825792 bytes; the limit is 16777216",
+                  imp::format_error(err));
+        ::unlink(path);
+    }});
+
+    cases().push_back({"import_file(/dev/zero) is refused at once, naming the file", [] {
+        imp::CpuDump d = sentinel();
+        imp::ImportError err;
+        EXPECT_EQ(-EINVAL, imp::import_file("/dev/zero", 0, d, err));
+        EXPECT_TRUE(is_sentinel(d));
+        EXPECT_EQ(std::string("/dev/zero: not a regular file (a character device)"),
+                  imp::format_error(err));
     }});
 
     cases().push_back({"format_error: FILE:LINE: what, or FILE: what for line 0", [] {
