@@ -19,15 +19,23 @@ for f in /usr/lib/libcpupolicy.so.1.0.0 /usr/lib/libcpupolicy.so.1 /usr/lib/libc
     check_file "$f"
 done
 
-# The soname is libcpupolicy.so.1 and only cpupolicy_* symbols are exported, all
-# versioned CPUPOLICY_1.0 (the linker version script's local: *).
+# The soname is libcpupolicy.so.1 and only cpupolicy_* symbols are exported, each
+# versioned with the node of the version script that lists it (CPUPOLICY_1.0, or
+# CPUPOLICY_1.1 for what 1.1 added), nothing else (the script's local: *).
 soname=$(objdump -p "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libcpupolicy.so.1" ] && ok || bad "soname is '$soname'"
 exported=$(nm -D --defined-only "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '$2 ~ /[TDBR]/ {print $3}')
 stray=$(echo "$exported" | grep -v '^cpupolicy_' | grep -v '^CPUPOLICY_' || true)
 [ -z "$stray" ] && ok || bad "symbols exported outside cpupolicy_*: $(echo $stray | head -c 300)"
-unversioned=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '/ cpupolicy_/ && !/CPUPOLICY_1.0/' || true)
+unversioned=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '/ cpupolicy_/ && !/CPUPOLICY_1\.[01] /' || true)
 [ -z "$unversioned" ] && ok || bad "unversioned exports: $unversioned"
+# Each symbol carries the node the map lists it under.
+want=$(awk '/^CPUPOLICY_[0-9.]* *\{/ { node = $1 } /^ *cpupolicy_[a-z0-9_]*;/ { sub(/;/, "", $1); print $1, node }' \
+       libcpupolicy/libcpupolicy.map | sort)
+got=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" |
+      awk '/ cpupolicy_/ { v = $(NF - 1); sub(/^\(/, "", v); sub(/\)$/, "", v); print $NF, v }' | sort)
+[ "$want" = "$got" ] && ok || { bad "exported symbols and their version nodes differ from libcpupolicy.map"; \
+    printf '%s\n' "$want" >"$tmp/want.sym"; printf '%s\n' "$got" >"$tmp/got.sym"; diff "$tmp/want.sym" "$tmp/got.sym" | head -8; }
 
 # A user program, built with nothing but pkg-config against the staged prefix.
 cat > "$tmp/user.c" <<'C'

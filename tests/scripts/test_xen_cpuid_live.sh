@@ -80,7 +80,9 @@ H8='[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
 for d in "$SNB" "$GENOA"; do
     n=$(basename "$d" .txt)
     "$BIN" --connect "sim:dump=$d" -p >"$tmp/p" 2>"$tmp/err"; rc=$?
-    for i in $POLICY_ORDER; do "$CP" policy --index "$i" "$d"; done >"$tmp/want"
+    # cpupolicy policy ends with the importer's corrections to the dump (docs/import.md);
+    # a hypervisor handle sees only the policies, so compare without them.
+    for i in $POLICY_ORDER; do "$CP" policy --index "$i" "$d" | sed '/^ Import corrections:$/,$d'; done >"$tmp/want"
     if [ $rc -eq 0 ] && cmp -s "$tmp/want" "$tmp/p"; then ok; else
         bad "$n: -p (exit $rc) != cpupolicy policy --index ... for the six policies"; diff "$tmp/want" "$tmp/p" | head -6; fi
     # Parseable: every line is a title, a section/column header, or a row of the table.
@@ -101,7 +103,7 @@ for d in "$SNB" "$GENOA"; do
 done
 # One domain: the control domain (0) is built from the PV default policy; "-p 0",
 # "-p0", "--policy 0", "--policy=0x0" are the same request (Xen's optional argument).
-"$CP" policy --index pv-default "$SNB" | sed '1s/^PV Default /Domain 0 /' >"$tmp/want"
+"$CP" policy --index pv-default "$SNB" | sed -e '1s/^PV Default /Domain 0 /' -e '/^ Import corrections:$/,$d' >"$tmp/want"
 for form in "-p 0" "-p0" "--policy 0" "--policy=0x0"; do
     # shellcheck disable=SC2086
     "$BIN" --connect "sim:dump=$SNB" $form >"$tmp/p" 2>"$tmp/err"; rc=$?
