@@ -31,6 +31,8 @@ void print_words(FILE *out, const uint32_t *words, size_t nr)
                 continue;
             const char *nm = i < NR_FEATUREWORDS
                 ? features::name(Feature{static_cast<uint32_t>(i * 32 + bit)}) : nullptr;
+            if ( !nm && i == size_t(kWordE1d) && (features::COMMON_1D & (1u << bit)) )
+                nm = features::name(Feature{static_cast<uint32_t>(kWord1d * 32 + bit)});
             if ( nm )
                 fprintf(out, " %s", nm);
             else

@@ -84,6 +84,24 @@ static_assert(key_is(0, "1d") && key_is(2, "e1d") && key_is(4, "Da1") && key_is(
               key_is(11, "e21a") && key_is(13, "7d2") && key_is(16, "m10Al") &&
               key_is(17, "m10Ah") && key_is(18, "e21c"));
 
+// The word a CPUID register lives in (-1 if none): for the AMD mirror below.
+constexpr int word_of(uint32_t leaf, cpupolicy::Reg reg)
+{
+    for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
+    {
+        const cpupolicy::WordSource &s = cpupolicy::table::words[i].src;
+        if ( !s.is_msr && s.leaf == leaf && s.subleaf == cpupolicy::NO_SUBLEAF && s.reg == reg )
+            return static_cast<int>(i);
+    }
+    return -1;
+}
+// CPUID 0x80000001.edx bits that AMD defines as copies of CPUID 1.edx (APM vol. 3,
+// CPUID Fn8000_0001_EDX; the core's COMMON_1D) are no features of the featureset, but
+// Xen's xen-cpuid names them as in word 0 ("fpu vme de ..."), and so do we.
+inline constexpr int kWord1d = word_of(1, cpupolicy::Reg::edx);
+inline constexpr int kWordE1d = word_of(0x80000001u, cpupolicy::Reg::edx);
+static_assert(kWord1d == 0 && kWordE1d == 2, "Xen's words 0 (1d) and 2 (e1d)");
+
 // Every label fits Xen's column, so the name column starts at the same offset on every
 // line (a longer label would shift it and break parsers of Xen's output).
 constexpr bool labels_fit()

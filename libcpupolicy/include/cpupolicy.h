@@ -163,9 +163,23 @@ int cpupolicy_serialise(const cpupolicy_t *p, cpupolicy_leaf_t *leaves, uint32_t
 int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs, uint32_t *nr);
 int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs, uint32_t nr);
 
-/* One CPUID answer as stored in the policy; zeros for a leaf beyond the policy's max
- * leaf.  The hypervisor-limit leaves 0x40000000 / 0x40000100 answer {limit, 0, 0, 0} as
- * serialised.  -ERANGE for a leaf/subleaf the policy object does not hold. */
+/* One CPUID answer as the policy gives it, addressed as the CPUID instruction is:
+ *  - a leaf without subleaves ignores `subleaf` (out->subleaf = CPUPOLICY_NO_SUBLEAF);
+ *  - the hypervisor-limit leaves 0x40000000 / 0x40000100 answer {limit, 0, 0, 0}, as
+ *    serialised;
+ *  - zeros for a slot outside the ranges the policy itself advertises, the rules the
+ *    hypervisor applies (docs/wire-format.md, "Out-of-range leaves"): a basic leaf above
+ *    0.EAX; an extended leaf above 0x80000000.EAX (or any but 0x80000000 when that EAX
+ *    is not in 0x80000000..0x8000ffff); a subleaf at or past the type-0 terminator of
+ *    leaves 4 / 0x8000001d (cache type) and 0xb / 0x1f / 0x80000026 (level type); above
+ *    subleaf 0's EAX for 7, 0x14, 0x17, 0x18, 0x1d, 0x1e, 0x20, 0x24; a component of
+ *    0xd (n >= 2) not set in 0:EDX:EAX | 1:EDX:ECX; a ResID of 0xf / 0x10 / 0x23 /
+ *    0x80000020 not set in subleaf 0's bitmap; an SGX EPC section of 0x12 at or past
+ *    its type-0 terminator.  Values stored out of range stay in the object but are not
+ *    answered;
+ *  - -ERANGE for a leaf, or a subleaf of a subleaf-indexed leaf, that the policy object
+ *    has no slot for (docs/policy.md lists them).
+ * -EINVAL for a NULL p or out. */
 int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
                         cpupolicy_leaf_t *out);
 

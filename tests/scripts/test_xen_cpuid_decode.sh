@@ -115,8 +115,24 @@ expect "upper-case hex" 0 178BFBFF:7ED8320B <"$tmp/zen"
     hdr Raw 00000001:00000002:00000003
     line 0 "$(label 0)" " fpu"
     line 1 "$(label 1)" " pclmulqdq"
-    line 2 "$(label 2)" " <0> <1>"
+    line 2 "$(label 2)" " fpu vme"
 } | expect "short words and mixed separators" 0 1-2:3
+
+# Word 2 (0x80000001.edx): the bits AMD mirrors from 1.edx (APM Fn8000_0001_EDX; Xen's
+# CPUID_COMMON_1D_FEATURES, 0183f3ff) are named as in word 0, as current Xen's xen-cpuid
+# does; bits 10, 18, 19, 21 and 28 have no name in either word.
+{
+    hdr Raw 00000000:00000000:ffffffff
+    line 0 "$(label 0)" ""
+    line 1 "$(label 1)" ""
+    line 2 "$(label 2)" " fpu vme de pse tsc msr pae mce cx8 apic <10> syscall mtrr pge mca cmov pat pse36 <18> <19> nx <21> mmxext mmx fxsr ffxsr page1gb rdtscp <28> lm 3dnowext 3dnow"
+} | expect "word 2 names the AMD-mirrored bits as word 0 does" 0 0:0:ffffffff
+{
+    hdr Raw 00000000:00000000:00000400
+    line 0 "$(label 0)" ""
+    line 1 "$(label 1)" ""
+    line 2 "$(label 2)" " <10>"
+} | expect "word 2 bit 10 (mirrors nothing, sep is word 0 bit 11) stays <10>" 0 0:0:400
 
 {
     hdr Raw 00000001

@@ -35,16 +35,15 @@ done
 # --- Known differences ---------------------------------------------------------------
 # One line per difference: class, word:bit, what Xen 4.17 prints, what we print.
 #
-# mirror   Xen 4.17's xen-cpuid names the bits of CPUID 0x80000001.edx that AMD defines
-#          as copies of CPUID 1.edx (APM vol. 3, CPUID Fn8000_0001_EDX) with the word-0
-#          names.  They are not features of Xen's featureset (cpufeatureset.h has no
-#          entry; gen-cpuid only pads its name table with them), so our table, which is
-#          the featureset, has no feature there and prints <bit>.
+# mirror   CPUID 0x80000001.edx bits that AMD defines as copies of CPUID 1.edx (APM vol. 3,
+#          CPUID Fn8000_0001_EDX; Xen's CPUID_COMMON_1D_FEATURES) are no features of the
+#          featureset, but both Xen's xen-cpuid and ours name them as in word 0 ("fpu vme
+#          de ..."), so they agree, except bit 16: Xen 4.17's own table says "fcmov" (a
+#          K7-era name), current Xen and we say "pat", the word-0 name of the mirrored bit.
 # retired  Names Xen 4.17's decoder carries for bits that are not features of Xen's
 #          featureset (shared/reference/features.tsv) and so not of our table: psn
 #          (1.edx[18], processor serial number, gone since Pentium III), ia64 (1.edx[30]),
-#          cntx-id (1.ecx[10], L1 context ID), AMD's fcmov/mp (0x80000001.edx[16,19],
-#          K7-era), tce, perfctr-core, perfctr-nb, perftsc, pcx-l2i (0x80000001.ecx:
+#          cntx-id (1.ecx[10], L1 context ID), AMD's mp (0x80000001.edx[19], K7-era), tce, perfctr-core, perfctr-nb, perftsc, pcx-l2i (0x80000001.ecx:
 #          performance-counter and cache extensions Xen never offers), pcommit
 #          (7:0.ebx[22], withdrawn by Intel in 2016).  We print <bit>.
 # newer    Bits Xen 4.17's decoder prints as <bit> and our table names: features added
@@ -54,27 +53,10 @@ done
 #          the alias table has no "ppin" and our canonical names differ by vendor.
 KNOWN="$tmp/known"
 cat >"$KNOWN" <<'EOF'
-mirror   2:0   fpu      <0>
-mirror   2:1   vme      <1>
-mirror   2:2   de       <2>
-mirror   2:3   pse      <3>
-mirror   2:4   tsc      <4>
-mirror   2:5   msr      <5>
-mirror   2:6   pae      <6>
-mirror   2:7   mce      <7>
-mirror   2:8   cx8      <8>
-mirror   2:9   apic     <9>
-mirror   2:12  mtrr     <12>
-mirror   2:13  pge      <13>
-mirror   2:14  mca      <14>
-mirror   2:15  cmov     <15>
-mirror   2:17  pse36    <17>
-mirror   2:23  mmx      <23>
-mirror   2:24  fxsr     <24>
 retired  0:18  psn      <18>
 retired  0:30  ia64     <30>
 retired  1:10  cntx-id  <10>
-retired  2:16  fcmov    <16>
+mirror   2:16  fcmov    pat
 retired  2:19  mp       <19>
 retired  3:17  tce      <17>
 retired  3:23  perfctr-core <23>
