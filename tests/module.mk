@@ -16,7 +16,7 @@ TEST_RPATH := -Wl,-rpath,$(abspath $(BUILD)/lib)
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(HOSTED_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
-	$(Q)$(CXX) -o $@ $< $(HOSTED_LIB) $(LIB_LDLIBS) -ldl
+	$(Q)$(CXX) -o $@ $< $(EXTRA_LDLIBS) $(HOSTED_LIB) $(LIB_LDLIBS) -ldl
 
 $(BUILD)/tests/check/%: $(BUILD)/obj/tests/check/%.o $(LIBSO_REAL)
 	@mkdir -p $(@D)

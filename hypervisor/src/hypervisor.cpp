@@ -465,6 +465,18 @@ int Hypervisor::domain_create_with_id(DomId caller, DomainType type, DomId id, u
     return 0;
 }
 
+int Hypervisor::set_next_domid(DomId caller, DomId id)
+{
+    if ( !booted_ )
+        return -err::enodev;
+    if ( caller != CONTROL_DOMID )
+        return -err::eperm;
+    if ( id == CONTROL_DOMID || id >= DOMID_FIRST_RESERVED )
+        return -err::einval;
+    next_domid_ = id;
+    return 0;
+}
+
 int Hypervisor::domain_start(DomId caller, DomId d)
 {
     Domain *dom = nullptr;

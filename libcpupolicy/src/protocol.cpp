@@ -423,6 +423,27 @@ int decode_reply(const Header &h, const uint8_t *payload, size_t len, Reply &out
     return 0;
 }
 
+int encode_policy(const PolicyWire &w, std::vector<uint8_t> &out)
+{
+    if ( !policy_fits(w) )
+        return -E2BIG;
+    put_policy(out, w);
+    return 0;
+}
+
+int decode_policy(const uint8_t *buf, size_t len, size_t *used, PolicyWire &out)
+{
+    if ( !buf || !used )
+        return -EBADMSG;
+    Reader rd{buf, len};
+    PolicyWire w;
+    if ( int rc = get_policy(rd, w) )
+        return rc;
+    *used = len - rd.left;
+    out = std::move(w);
+    return 0;
+}
+
 int policy_to_wire(const Policy &p, PolicyWire &out)
 {
     uint32_t nr_leaves = 0, nr_msrs = 0;

@@ -159,6 +159,15 @@ void encode_header(const Header &h, uint8_t out[HEADER_SIZE]);
 [[nodiscard]] int policy_to_wire(const Policy &p, PolicyWire &out);
 [[nodiscard]] int wire_to_policy(const PolicyWire &w, Policy &out, ErrRecord *err);
 
+// A policy's bytes as a frame carries them (u32 nr_leaves, u32 nr_msrs, the leaves, the
+// MSRs), on their own: cpupolicyd's state file stores policies in exactly this form.
+// encode_policy appends to `out` (-E2BIG, `out` unchanged, for counts beyond the bounds);
+// decode_policy reads one policy from the start of buf[0..len) and sets *used to its
+// size: -EBADMSG when the bytes are fewer than its counts say, -E2BIG for a count beyond
+// its bound; `out` and *used are written only on success.
+[[nodiscard]] int encode_policy(const PolicyWire &w, std::vector<uint8_t> &out);
+[[nodiscard]] int decode_policy(const uint8_t *buf, size_t len, size_t *used, PolicyWire &out);
+
 } // namespace cpupolicy::proto
 
 // --- Serving ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Writes the binary seeds of tests/fuzz/corpus/fuzz_protocol/ and fuzz_deserialise/
-// (`make fuzz-seeds`), so they follow the protocol and the wire format when either
-// changes instead of going stale: a seed the decoder refuses at its first check would
+// Writes the binary seeds of tests/fuzz/corpus/fuzz_protocol/, fuzz_deserialise/ and
+// fuzz_state_file/ (`make fuzz-seeds`), so they follow the protocol, the wire format and
+// the state file when one changes instead of going stale: a seed the decoder refuses at its first check would
 // still "pass" and quietly stop guiding the fuzzer past that check.
 //
 //   make_seeds CORPUS_DIR     (dumps: $CPUPOLICY_DUMPS, default ../shared/cpuid-dumps)
@@ -14,6 +14,7 @@
 
 #include "dump_policy.hpp"
 #include "protocol.hpp"
+#include "state_file.hpp"
 
 using namespace cpupolicy;
 using namespace cpupolicy::proto;
@@ -80,6 +81,19 @@ void entries(const char *name, uint8_t mode, uint8_t variant, const std::vector<
         for ( uint32_t v : {l.leaf, l.subleaf, l.a, l.b, l.c, l.d} )
             put32(b, v);
     save(std::string("fuzz_deserialise/") + name, b);
+}
+
+// fuzz_state_file: a cpupolicyd state file.
+void state(const char *name, const daemon::StateFile &s)
+{
+    std::vector<uint8_t> b;
+    if ( int rc = daemon::state_encode(s, b) )
+    {
+        fprintf(stderr, "make_seeds: %s: state_encode %d\n", name, rc);
+        ++failures;
+        return;
+    }
+    save(std::string("fuzz_state_file/") + name, b);
 }
 
 } // namespace
@@ -187,6 +201,26 @@ int main(int argc, char **argv)
             {WireMsr{MSR_PLATFORM_INFO, 0, 0x80000000u}, WireMsr{MSR_PLATFORM_INFO, 1, 0}}, {});
     entries("count_boundary.bin", 1 | 8, 2, {}, few);
     entries("null_leaf_array.bin", 16, 0, {}, few);
+
+    // State files: none, a few domains (the raw policy, one of each kind), and a
+    // version-1 file as older daemons wrote it (no length, checksum or next domid).
+    daemon::StateFile st;
+    st.host_id = "dump=GenuineIntel0050654_SkylakeXeon.txt,boot=,cpus=1";
+    state("no_domains.bin", st);
+    st.next_domid = 7;
+    st.domains = {{1, DomainType::pv, false, 2, w}, {3, DomainType::hvm, true, 1, w},
+                  {6, DomainType::hvm, false, 8, PolicyWire{few, {}}}};
+    state("three_domains.bin", st);
+    std::vector<uint8_t> v2, v1;
+    if ( daemon::state_encode(st, v2) == 0 )
+    {
+        size_t id_end = daemon::STATE_HEADER_SIZE + 4 + st.host_id.size();
+        put32(v1, daemon::STATE_MAGIC);
+        put32(v1, 1);
+        v1.insert(v1.end(), v2.begin() + daemon::STATE_HEADER_SIZE, v2.begin() + long(id_end));
+        v1.insert(v1.end(), v2.begin() + long(id_end) + 4, v2.end());
+        save("fuzz_state_file/version_1.bin", v1);
+    }
 
     return failures ? 1 : 0;
 }

@@ -20,7 +20,7 @@ UNIT_TESTS   += $(FUZZ_REPLAYS)
 $(BUILD)/tests/fuzz/%-replay: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(HOSTED_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
-	$(Q)$(CXX) -o $@ $< $(BUILD)/obj/tests/fuzz/replay_main.o $(HOSTED_LIB) $(LIB_LDLIBS) -ldl
+	$(Q)$(CXX) -o $@ $< $(BUILD)/obj/tests/fuzz/replay_main.o $(EXTRA_LDLIBS) $(HOSTED_LIB) $(LIB_LDLIBS) -ldl
 
 tests: $(FUZZ_REPLAYS)
 
@@ -66,7 +66,7 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
 	@$(if $(Q),echo "  LD        $@")
-	$(Q)$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIB_LDLIBS) -ldl -lpthread
+	$(Q)$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA_LDLIBS) $(FUZZ_LIB) $(LIB_LDLIBS) -ldl -lpthread
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)
@@ -89,7 +89,7 @@ FUZZ_SEEDGEN := $(BUILD)/tests/fuzz/make_seeds
 $(FUZZ_SEEDGEN): $(BUILD)/obj/tests/fuzz/make_seeds.o $(HOSTED_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
-	$(Q)$(CXX) -o $@ $< $(HOSTED_LIB) $(LIB_LDLIBS) -ldl
+	$(Q)$(CXX) -o $@ $< $(EXTRA_LDLIBS) $(HOSTED_LIB) $(LIB_LDLIBS) -ldl
 tests: $(FUZZ_SEEDGEN)
 
 .PHONY: fuzz-seeds

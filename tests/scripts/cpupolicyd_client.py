@@ -148,6 +148,29 @@ def main():
         s = connect(path)
         s.sendall(frame(OPS["hello"], u32(1))[:10])
         os._exit(0)
+    elif cmd == "hello":               # one hello: its rc, or "closed" when refused
+        s = connect(path)
+        try:
+            s.sendall(frame(OPS["hello"], u32(VERSION)))
+            r = read_reply(s)
+        except OSError:                # reset or broken pipe: closed at accept
+            r = None
+        print("closed" if r is None else r[2])
+    elif cmd == "hold":                # N SECONDS: N connections (hello on each), held open
+        n, answered, socks = int(args[0]), 0, []
+        for i in range(n):
+            s = connect(path)
+            try:
+                s.sendall(frame(OPS["hello"], u32(VERSION), rid=i + 1))
+                r = read_reply(s)
+            except OSError:
+                r = None
+            if r is not None and r[2] == 0:
+                answered += 1
+                socks.append(s)
+        print(answered, "held", flush=True)
+        import time
+        time.sleep(float(args[1]))
     elif cmd == "probe":               # can we connect at all? "connected" or the errno name
         try:
             connect(path).close()

@@ -2,71 +2,15 @@
 # cpupolicyd end to end (docs/cpupolicyd.md): two daemons on two dumps at once; the
 # conformance suite through the unix backend against both; clients that vanish mid-request
 # or send garbage, malformed, truncated and oversized frames, after which the daemon still
-# answers; 200 concurrent clients; permission refusals for a client running as `nobody`;
+# answers; 200 concurrent clients; permission refusals for a client running as `nobody`,
+# who cannot take the slots reserved for root either;
 # a restart with --state-dir keeping every domain's policy; SIGTERM exits 0 and removes
 # the socket.  Every daemon is killed on exit.
 set -u
 BUILD=${CPUPOLICY_BUILD:-${BUILD:-build}}
 DUMPS=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
-D="$BUILD/sbin/cpupolicyd"
 CONF="$BUILD/tests/check/check_conformance"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-SNB="$DUMPS/GenuineIntel00206D5_SandyBridgeEP.txt"
-MILAN="$DUMPS/AuthenticAMD0A00F11_K19_Milan_02.txt"
-
-pass=0; fail=0
-ok()   { pass=$((pass + 1)); echo "ok   $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
-# check WHAT EXPECTED ACTUAL
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi; }
-
-[ -x "$D" ] || { echo "no $D (build first)"; echo "0 passed, 1 failed"; exit 1; }
-
-# A directory everyone may enter (so that `nobody` can reach the client script and, later,
-# the socket), with the sockets and logs inside.
-T=$(mktemp -d /tmp/test_cpupolicyd.XXXXXX)
-chmod 0755 "$T"
-cp tests/scripts/cpupolicyd_client.py "$T/client.py"
-chmod 0755 "$T/client.py"
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-C() { "$PY" "$T/client.py" "$@"; }
-
-# start NAME DUMP [ARGS...]: run a daemon with socket $T/NAME.sock, log $T/NAME.log; wait
-# until the socket is there (it appears already listening: bound under a temporary name).
-start() {
-    name=$1; dump=$2; shift 2
-    "$D" --socket "$T/$name.sock" --dump "$dump" --log "$T/$name.log" "$@" &
-    eval "PID_$name=$!"
-    PIDS="$PIDS $!"
-    i=0
-    while [ ! -S "$T/$name.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-    if [ ! -S "$T/$name.sock" ]; then
-        # Nothing later can mean anything without it; stop here (the trap cleans up).
-        bad "daemon $name started"; cat "$T/$name.log" 2>/dev/null
-        echo "$pass passed, $fail failed"; exit 1
-    fi
-}
-# Daemons expected to exit on their own are bounded, so a regression cannot hang the run.
-TO="timeout -s KILL 20"
-pid_of() { eval "echo \$PID_$1"; }
-# stop NAME: SIGTERM, then wait for the exit status; a daemon that ignores SIGTERM is
-# SIGKILLed after 5 s by a watchdog (exit status 137), so the run cannot hang.
-stop() {
-    p=$(pid_of "$1")
-    kill -TERM "$p"
-    ( sleep 5; kill -9 "$p" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
-    wd=$!
-    wait "$p"; st=$?
-    kill "$wd" 2>/dev/null
-    return $st
-}
+. tests/scripts/cpupolicyd_lib.sh
 
 # --- Two daemons, two hosts -----------------------------------------------------------
 start snb "$SNB" --cpus 2 --io-timeout 500
@@ -125,6 +69,17 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
         && ok "refusal logged with its reason" || bad "refusal logged with its reason"
     check "root may still create" "0" "$(C "$T/snb.sock" create 0 | cut -d' ' -f1)"
     chmod 0600 "$T/snb.sock"
+    # Reserved slots: nobody holds every slot it may take; root still gets in.
+    start few "$SNB" --max-clients 6 --reserved-clients 2
+    chmod 0666 "$T/few.sock"
+    NB "$T/few.sock" hold 6 30 >"$T/hold.out" &
+    holder=$!; PIDS="$PIDS $holder"
+    i=0; while [ ! -s "$T/hold.out" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    check "nobody gets 4 of 6 slots (2 reserved)" "4 held" "$(cat "$T/hold.out")"
+    check "root still connects with nobody holding its share" "0" "$(C "$T/few.sock" hello)"
+    check "nobody's next connection is refused" "closed" "$(NB "$T/few.sock" hello)"
+    grepok "refusal logged with the reserve" "of which 2 reserved for root" "$T/few.log"
+    kill "$holder" 2>/dev/null; stop few
 else
     echo "skip permission checks (need root and setpriv)"
 fi
@@ -172,14 +127,13 @@ check "d3 is still gone" "-3" "$(C "$S" policy "$d3" | head -1)"
 check "new domids continue above the restored ones" "0 5" "$(C "$S" create 0)"
 grep -q "state: restored domain 2 (hvm, started)" "$T/st.log" && ok "restore logged" \
     || bad "restore logged"
-# A corrupt state file is refused at start, not silently dropped.
+# A corrupt state file is refused at start, not silently dropped (more in
+# test_cpupolicyd_state.sh).
 stop st
 printf 'CPDSxxxx' >"$T/state/domains.state"
-$TO "$D" --socket "$T/bad.sock" --dump "$SNB" --state-dir "$T/state" --log "$T/bad.log" &
-bp=$!; PIDS="$PIDS $bp"; wait $bp; rc=$?
-check "corrupt state file: daemon refuses to start" "1" "$rc"
-grep -q "unsupported state file version\|not a cpupolicyd state file" "$T/bad.log" \
-    && ok "corrupt state file logged" || bad "corrupt state file logged"
+run_refused bad "$SNB" --state-dir "$T/state"
+check "corrupt state file: daemon refuses to start (status 3)" "3" "$rc"
+grepok "corrupt state file logged" "unsupported\|truncated\|version" "$T/bad.log"
 
 # --- A second daemon on a live socket is refused -------------------------------------------
 $TO "$D" --socket "$T/snb.sock" --dump "$SNB" --log "$T/dup.log" & dp=$!; PIDS="$PIDS $dp"; wait $dp
@@ -188,5 +142,4 @@ check "first daemon still answers" "0 bfebfbff" "$(C "$T/snb.sock" featureset 1 
 
 stop snb
 check "snb SIGTERM exits 0" "0" "$?"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -1,11 +1,18 @@
 # toolstack/cpupolicyd/: the daemon serving one simulated host over a UNIX socket
 # (docs/cpupolicyd.md).  White-box: it links the hosted archive, since it is the
 # hypervisor's side of the protocol, not a libcpupolicy client.
+# main.cpp (options, log, boot), server.cpp (connections, socket), state.cpp (the state
+# directory), state_file.cpp (the state file's bytes: pure, shared with its fuzz target).
 CPUPOLICYD_BIN := $(BUILD)/sbin/cpupolicyd
-$(CPUPOLICYD_BIN): $(BUILD)/obj/toolstack/cpupolicyd/cpupolicyd.o $(HOSTED_LIB)
+CPUPOLICYD_STATE_OBJS := $(BUILD)/obj/toolstack/cpupolicyd/state_file.o
+CPUPOLICYD_OBJS := $(patsubst %,$(BUILD)/obj/toolstack/cpupolicyd/%.o,main server state) \
+    $(CPUPOLICYD_STATE_OBJS)
+# zlib: the state file's CRC-32 (Debian zlib1g-dev).
+ZLIB_LDLIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+$(CPUPOLICYD_BIN): $(CPUPOLICYD_OBJS) $(HOSTED_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
-	$(Q)$(CXX) -o $@ $< $(HOSTED_LIB) $(LIB_LDLIBS) -ldl -lpthread
+	$(Q)$(CXX) -o $@ $(CPUPOLICYD_OBJS) $(HOSTED_LIB) $(LIB_LDLIBS) $(ZLIB_LDLIBS) -ldl -lpthread
 all: $(CPUPOLICYD_BIN)
 
 SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
@@ -18,3 +25,16 @@ install-cpupolicyd: $(CPUPOLICYD_BIN)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' toolstack/cpupolicyd/cpupolicyd.service \
 	    > $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service
+
+# White-box users of the state file codec: its unit test and its fuzz target link
+# state_file.o and zlib besides the hosted archive (EXTRA_LDLIBS, tests/module.mk).
+STATE_FILE_USERS := $(BUILD)/tests/unit/test_state_file $(BUILD)/tests/fuzz/fuzz_state_file-replay \
+    $(BUILD)/tests/fuzz/make_seeds
+$(patsubst $(BUILD)/tests/%,$(BUILD)/obj/tests/%.o,$(subst -replay,,$(STATE_FILE_USERS))): \
+    HOST_CXXFLAGS += -Itoolstack/cpupolicyd
+$(STATE_FILE_USERS): $(CPUPOLICYD_STATE_OBJS)
+$(STATE_FILE_USERS): EXTRA_LDLIBS = $(CPUPOLICYD_STATE_OBJS) $(ZLIB_LDLIBS)
+# ... and the libFuzzer build of the same target (make fuzz).
+$(FUZZ_DIR)/obj/tests/fuzz/fuzz_state_file.o: HOST_CXXFLAGS += -Itoolstack/cpupolicyd
+$(FUZZ_DIR)/fuzz_state_file: $(FUZZ_DIR)/obj/toolstack/cpupolicyd/state_file.o
+$(FUZZ_DIR)/fuzz_state_file: FUZZ_EXTRA_LDLIBS = $(FUZZ_DIR)/obj/toolstack/cpupolicyd/state_file.o $(ZLIB_LDLIBS)

@@ -135,6 +135,12 @@ public:
     // later automatic ids continue above it.
     CPUPOLICY_MUST_CHECK int domain_create_with_id(DomId caller, DomainType type, DomId id,
                                                    unsigned nr_vcpus = DEFAULT_VCPUS);
+    // The domid domain_create() tries next, and setting it (a toolstack that restores
+    // saved domains also restores this, so that a restart reuses no id: cpupolicyd).
+    // -ENODEV before boot, -EPERM unless the control domain, -EINVAL for the control
+    // domain's id or one at/above DOMID_FIRST_RESERVED.
+    DomId next_domid() const { return next_domid_; }
+    CPUPOLICY_MUST_CHECK int set_next_domid(DomId caller, DomId id);
     // Start it: its policy is fixed from now on.  -EEXIST when already started.
     CPUPOLICY_MUST_CHECK int domain_start(DomId caller, DomId d);
     // -EPERM for the control domain itself or a non-control caller.
