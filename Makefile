@@ -27,7 +27,7 @@ Q := @
 endif
 
 SONAME_MAJOR := 1
-VERSION      := 1.0.0
+VERSION      := 1.1.0
 
 OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wundef
@@ -40,7 +40,7 @@ CORE_CXXFLAGS := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti \
     -fno-threadsafe-statics -nostdlib -fno-stack-protector -fno-builtin-malloc \
     -fPIC -fvisibility=hidden $(OPT) $(WARN) -Ihypervisor/include
 
-HOST_CXXFLAGS := -std=c++20 -DCPUPOLICY_INTERNAL_CXX -fno-exceptions -fno-rtti -fPIC -fvisibility=hidden \
+HOST_CXXFLAGS := -std=c++20 -fno-exceptions -fno-rtti -fPIC -fvisibility=hidden \
     $(OPT) $(WARN) -Ihypervisor/include -Ilibcpupolicy/include -Ilibcpupolicy/src \
     $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 HOST_CFLAGS := -std=c11 $(OPT) -Wall -Wextra -Werror -Ilibcpupolicy/include

@@ -165,7 +165,7 @@ PolicyPtr load(const char *path, const Options &o, unsigned index,
     if ( rc )
     {
         // The importer's message already starts with "FILE:LINE:" (or "FILE:").
-        const char *msg = cpupolicy_last_import_error();
+        const char *msg = cpupolicy_last_error();
         if ( msg && *msg )
             fprintf(stderr, "cpupolicy: %s\n", msg);
         else
@@ -456,7 +456,7 @@ int cmd_levelling(const Options &o, int argc, char **argv)
     cpupolicy_handle_t *raw_h = nullptr;
     if ( int rc = cpupolicy_open(&raw_h, uri.c_str()) )
     {
-        const char *why = cpupolicy_last_open_error();
+        const char *why = cpupolicy_last_error();
         fprintf(stderr, "cpupolicy: levelling: cannot boot a host on %s: %s\n", host_path,
                 why && *why ? why : strerror(-rc));
         return exit_usage;

@@ -147,7 +147,7 @@ int resolve(Connection &c, const char *spec, Operand &op)
             return query_failed("cpupolicy_alloc", -ENOMEM);
         if ( int rc = cpupolicy_import_dump(op.policy.get(), spec, 0) )
         {
-            const char *msg = cpupolicy_last_import_error();
+            const char *msg = cpupolicy_last_error();
             fprintf(stderr, "%s: --diff operand '%s' is neither a featureset, sys:NAME, "
                     "dom:DOMID nor a readable dump: %s\n", kProg, spec,
                     *msg ? msg : strerror(-rc));
@@ -178,7 +178,7 @@ cpupolicy_handle_t *Connection::open()
     int rc = cpupolicy_open(&h_, uri_.c_str());
     if ( rc )
     {
-        const char *why = cpupolicy_last_open_error();
+        const char *why = cpupolicy_last_error();
         fprintf(stderr, "%s: cannot connect to '%s': %s%s(%s)\n", kProg, uri_.c_str(),
                 why, *why ? " " : "", strerror(-rc));
         h_ = nullptr;

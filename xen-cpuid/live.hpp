@@ -23,7 +23,7 @@ inline constexpr int kExitUsage = 2;         // bad usage, argument, URI: nothin
 inline constexpr int kExitQuery = 3;         // the hypervisor refused a query
 
 // A lazily opened connection.  open() reports a failure on stderr (naming the URI and
-// cpupolicy_last_open_error()) and returns nullptr.
+// cpupolicy_last_error()) and returns nullptr.
 class Connection {
 public:
     explicit Connection(std::string uri) : uri_(std::move(uri)) {}

@@ -17,14 +17,29 @@
  *    cpupolicy_import_dump_notes):  *nr in = the array's capacity;  *nr out = the
  *    count the complete answer has - the same value on success, on a size query and
  *    on -ENOBUFS.  A NULL array with a count pointer is a size query: 0, only the
- *    count written.  A short array gives -ENOBUFS with its first (capacity) entries
- *    filled and nothing else changed.  Calls that take a featureset length by value
+ *    count written.  A short array gives -ENOBUFS: the array's contents are then
+ *    unspecified (the featureset calls fill what fits, cpupolicy_serialise writes
+ *    nothing) and nothing else changes.  Calls that take a featureset length by value
  *    (cpupolicy_feature_deps, cpupolicy_missing_features, ...) need
  *    cpupolicy_featureset_size() words for the complete answer.
  *  - A featureset is an array of 32-bit words; feature number f is bit (f % 32) of word
  *    (f / 32), in Xen's layout.  Shorter featuresets are zero-extended; longer ones are
  *    accepted only when the extra words are zero (-EOPNOTSUPP otherwise).
  *  - On failure nothing is half-applied: objects are left as they were.
+ *  - Errors: after a call that returned a negative errno, cpupolicy_last_error() says
+ *    what was wrong (the function, and the file and line, leaf/subleaf/MSR, feature,
+ *    option or index at fault).
+ *  - Lifetimes: a cpupolicy_t is valid from cpupolicy_alloc() until cpupolicy_free(), a
+ *    handle from a successful cpupolicy_open() until cpupolicy_close(); after that the
+ *    pointer is invalid and passing it to any function is undefined behaviour (as with
+ *    free()).  Closing a handle does not free the policies read through it: they are
+ *    the caller's, and stay valid.  Both free functions accept NULL.
+ *  - Nothing throws: every function is noexcept for C++ callers.  The library is built
+ *    without exceptions; what it reads is bounded before it allocates (docs/robustness.md),
+ *    and should the C++ runtime still fail an allocation inside the library, the process
+ *    ends in std::terminate() at the boundary instead of unwinding into C frames.
+ *  - Versions: symbols are versioned (CPUPOLICY_1.0, CPUPOLICY_1.1 for what 1.1 added);
+ *    cpupolicy_version() tells a caller at run time which library it got.
  *
  * This header is C89 and C++ clean (tests/header.c compiles it both ways).
  */
@@ -38,13 +53,46 @@
 extern "C" {
 #endif
 
+/* Exception specification of every function, for C++ callers (see Conventions). */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define CPUPOLICY_NOEXCEPT noexcept
+#elif defined(__cplusplus)
+#define CPUPOLICY_NOEXCEPT throw()
+#else
+#define CPUPOLICY_NOEXCEPT
+#endif
+
+/* ------------------------------------------------------------------------------- */
+/* Version and errors                                                              */
+/* ------------------------------------------------------------------------------- */
+
+/* The version this header describes; cpupolicy_version() gives the library's, as
+ * (major << 16) | (minor << 8) | patch.  A program built against 1.x runs with any
+ * library 1.y, y >= x (the soname is libcpupolicy.so.1). */
+#define CPUPOLICY_VERSION_MAJOR 1
+#define CPUPOLICY_VERSION_MINOR 1
+#define CPUPOLICY_VERSION_PATCH 0
+#define CPUPOLICY_VERSION                                                            \
+    ((CPUPOLICY_VERSION_MAJOR << 16) | (CPUPOLICY_VERSION_MINOR << 8) | CPUPOLICY_VERSION_PATCH)
+/* Since 1.1. */
+uint32_t cpupolicy_version(void) CPUPOLICY_NOEXCEPT;
+
+/* What was wrong in the last call of this thread that returned a negative errno: the
+ * precise message where the call has one ("dump.txt:12: register 2: bad hex digit 'G'
+ * in ...", "sim: URI needs dump=PATH"), else the function, the leaf/subleaf, MSR,
+ * feature or input index at fault, and the errno's text ("cpupolicy_update_cpuid: leaf
+ * 0x7 subleaf 0x5: Numerical result out of range"); "" after a successful call.  The string is the thread's own, valid until its next call
+ * of this library.  Since 1.1; it replaces cpupolicy_last_import_error() and
+ * cpupolicy_last_open_error(), which remain (CPUPOLICY_1.0) and return the same string. */
+const char *cpupolicy_last_error(void) CPUPOLICY_NOEXCEPT;
+
 /* ------------------------------------------------------------------------------- */
 /* Features and featuresets                                                        */
 /* ------------------------------------------------------------------------------- */
 
 /* Number of 32-bit words in this build's featureset (19).  Words are append-only, so a
  * newer library may return more; size buffers with this, not with a constant. */
-uint32_t cpupolicy_featureset_size(void);
+uint32_t cpupolicy_featureset_size(void) CPUPOLICY_NOEXCEPT;
 
 /* Static masks, in the order of Xen's xc_static_cpu_featuremask().  All are derived
  * from the attribute letters of the one feature table (docs/features.md):
@@ -65,17 +113,17 @@ uint32_t cpupolicy_featureset_size(void);
 #define CPUPOLICY_MASK_HVM_HAP_DEF    7
 /* cpupolicy_featureset_size() words, read-only, valid for the life of the process;
  * NULL for an unknown `which`. */
-const uint32_t *cpupolicy_static_featuremask(unsigned int which);
+const uint32_t *cpupolicy_static_featuremask(unsigned int which) CPUPOLICY_NOEXCEPT;
 
 /* Canonical name (Xen spelling) or alias (Xen 4.17, Linux /proc/cpuinfo, QEMU,
  * libvirt) -> feature number, in *feature.  Matching ignores case and treats '_' and
  * '-' alike ("SSE4_1" == "sse4-1").  Returns 0; -ENOENT if the name is unknown
  * (*feature untouched); -EINVAL if name or feature is NULL. */
-int cpupolicy_feature_from_name(const char *name, uint32_t *feature);
+int cpupolicy_feature_from_name(const char *name, uint32_t *feature) CPUPOLICY_NOEXCEPT;
 
 /* Canonical name of a feature number, or NULL if it has none (an unnamed bit, or a
  * number beyond this build's featureset).  The string is static. */
-const char *cpupolicy_feature_name(uint32_t feature);
+const char *cpupolicy_feature_name(uint32_t feature) CPUPOLICY_NOEXCEPT;
 
 /* Fill fs[0..nr) with the closure of features that must be cleared when `feature` is
  * cleared (not including `feature` itself); a feature nothing depends on gives an
@@ -83,7 +131,7 @@ const char *cpupolicy_feature_name(uint32_t feature);
  * the table does not name (fs untouched).  nr may be shorter or longer than the
  * featureset size: words beyond the featureset are zeroed, and -ENOBUFS is returned
  * (with what fits filled in) when the closure has features beyond fs[nr-1]. */
-int cpupolicy_feature_deps(uint32_t feature, uint32_t *fs, uint32_t nr);
+int cpupolicy_feature_deps(uint32_t feature, uint32_t *fs, uint32_t nr) CPUPOLICY_NOEXCEPT;
 
 /* 0 when every feature present in fs[0..nr) has all its prerequisites.  A short fs is
  * zero-extended; bits the table does not name have no prerequisites and pass.
@@ -94,7 +142,7 @@ int cpupolicy_feature_deps(uint32_t feature, uint32_t *fs, uint32_t nr);
  *   -EINVAL      a feature is present without a prerequisite.
  * If bad_feature is not NULL it is always written: the lowest-numbered feature present
  * without a prerequisite in the last case, ~0 otherwise (including success). */
-int cpupolicy_featureset_check_deps(const uint32_t *fs, uint32_t nr, uint32_t *bad_feature);
+int cpupolicy_featureset_check_deps(const uint32_t *fs, uint32_t nr, uint32_t *bad_feature) CPUPOLICY_NOEXCEPT;
 
 /* In place on fs[0..nr): clear every bit the table does not name (including all words
  * beyond this build's featureset size, which are zeroed), then clear the dependency
@@ -102,7 +150,7 @@ int cpupolicy_featureset_check_deps(const uint32_t *fs, uint32_t nr, uint32_t *b
  * cpupolicy_featureset_check_deps().  A short fs is treated as zero-extended, which
  * may clear features in it whose prerequisites live in the missing words.  Returns 0,
  * or -EINVAL for a NULL fs. */
-int cpupolicy_featureset_sanitise(uint32_t *fs, uint32_t nr);
+int cpupolicy_featureset_sanitise(uint32_t *fs, uint32_t nr) CPUPOLICY_NOEXCEPT;
 
 /* ------------------------------------------------------------------------------- */
 /* Policies (offline: no hypervisor needed)                                         */
@@ -130,16 +178,12 @@ typedef struct cpupolicy_err {
 } cpupolicy_err_t;
 
 /* An opaque CPU policy: everything a guest sees through CPUID and the feature MSRs
- * (ranges: docs/policy.md).  Allocated zeroed; NULL when out of memory. */
-#if defined(__cplusplus) && defined(CPUPOLICY_INTERNAL_CXX)
-/* Inside the library's own C++ the tag `cpupolicy` is taken by the core's namespace;
- * the tag is not part of the ABI (extern "C" symbols carry no type information). */
-typedef struct cpupolicy_impl cpupolicy_t;
-#else
-typedef struct cpupolicy cpupolicy_t;
-#endif
-cpupolicy_t *cpupolicy_alloc(void);
-void cpupolicy_free(cpupolicy_t *p);
+ * (ranges: docs/policy.md).  Allocated zeroed; NULL when out of memory.  After
+ * cpupolicy_free(p), p is invalid: pass it to nothing (cpupolicy_free(NULL) is a no-op).
+ * (The struct tag was `cpupolicy` before 1.1; no ABI depends on a tag.) */
+typedef struct cpupolicy_policy cpupolicy_t;
+cpupolicy_t *cpupolicy_alloc(void) CPUPOLICY_NOEXCEPT;
+void cpupolicy_free(cpupolicy_t *p) CPUPOLICY_NOEXCEPT;
 
 /* Deserialise leaves / MSRs onto p (entries given are updated, others kept).  Atomic:
  * on any error p is unchanged.  -E2BIG more entries than a policy holds; -ERANGE a
@@ -147,21 +191,21 @@ void cpupolicy_free(cpupolicy_t *p);
  * subleaves (or NO_SUBLEAF to one with them); -EINVAL duplicate entry or MSR flags != 0;
  * -EOVERFLOW a value too wide for its MSR.  err names the entry. */
 int cpupolicy_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf_t *leaves, uint32_t nr,
-                           cpupolicy_err_t *err);
+                           cpupolicy_err_t *err) CPUPOLICY_NOEXCEPT;
 int cpupolicy_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t *msrs, uint32_t nr,
-                          cpupolicy_err_t *err);
+                          cpupolicy_err_t *err) CPUPOLICY_NOEXCEPT;
 
-/* Serialise, sorted by (leaf, subleaf) and MSR index.  A NULL buffer stores the required
- * count in *nr_*; a short one gives -ENOBUFS with the required count stored.  Either
- * pair may be NULL/NULL to skip it. */
+/* Serialise, sorted by (leaf, subleaf) and MSR index.  Each pair follows the count
+ * rule (Conventions); -ENOBUFS when either array is short, with both counts stored and
+ * neither array written.  Either pair may be NULL/NULL to skip it. */
 int cpupolicy_serialise(const cpupolicy_t *p, cpupolicy_leaf_t *leaves, uint32_t *nr_leaves,
-                        cpupolicy_msr_t *msrs, uint32_t *nr_msrs);
+                        cpupolicy_msr_t *msrs, uint32_t *nr_msrs) CPUPOLICY_NOEXCEPT;
 
-/* Featureset view of a policy.  to: *nr in = capacity (fs may be NULL to query),
- * out = words; -ENOBUFS when short (what fits is copied).  from: writes the featureset
+/* Featureset view of a policy.  to: the count rule (Conventions): *nr out =
+ * cpupolicy_featureset_size(); -ENOBUFS when short (what fits is copied).  from: writes the featureset
  * words into their leaves (no dependency logic; see cpupolicy_featureset_sanitise). */
-int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs, uint32_t *nr);
-int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs, uint32_t nr);
+int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs, uint32_t *nr) CPUPOLICY_NOEXCEPT;
+int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs, uint32_t nr) CPUPOLICY_NOEXCEPT;
 
 /* One CPUID answer as the policy gives it, addressed as the CPUID instruction is:
  *  - a leaf without subleaves ignores `subleaf` (out->subleaf = CPUPOLICY_NO_SUBLEAF);
@@ -181,7 +225,7 @@ int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs, uint32_
  *    has no slot for (docs/policy.md lists them).
  * -EINVAL for a NULL p or out. */
 int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
-                        cpupolicy_leaf_t *out);
+                        cpupolicy_leaf_t *out) CPUPOLICY_NOEXCEPT;
 
 /* Policy indices, in Xen's order (XEN_SYSCTL_cpu_policy_*). */
 #define CPUPOLICY_RAW         0
@@ -195,37 +239,36 @@ int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
  * Xen-style boot options ("cpuid=no-avx512f,rtm" or just "no-avx512f,rtm"; NULL for
  * none).  -EINVAL bad idx or options syntax, -ENOENT unknown feature in the options. */
 int cpupolicy_derive(cpupolicy_t *out, const cpupolicy_t *raw, unsigned int idx,
-                     const char *boot_options);
+                     const char *boot_options) CPUPOLICY_NOEXCEPT;
 
 /* Deep compatibility: could a guest running with `guest` move to a host offering
  * `host` (a max policy)?  0, or -EINVAL with err naming the first failing leaf/subleaf
  * or MSR.  Compares vendor, max leaves, every feature word, maxphysaddr, xsave sizes,
  * AMX palette, CPUID faulting (docs/wire-format.md). */
 int cpupolicy_is_compatible(const cpupolicy_t *host, const cpupolicy_t *guest,
-                            cpupolicy_err_t *err);
+                            cpupolicy_err_t *err) CPUPOLICY_NOEXCEPT;
 
 /* The complete set of guest features the host lacks, as a featureset of nr words.
  * Returns the number of missing features (0 = none). */
 int cpupolicy_missing_features(const cpupolicy_t *host, const cpupolicy_t *guest,
-                               uint32_t *fs, uint32_t nr);
+                               uint32_t *fs, uint32_t nr) CPUPOLICY_NOEXCEPT;
 
 /* Levelling: the most capable policy compatible with all n inputs.  -EINVAL for n == 0
  * or different vendors (*bad_index = the first input whose vendor differs) or a NULL
  * input (*bad_index = its index); -ENOMEM.  out is written only on success. */
 int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy_t *const *in, uint32_t n,
-                              uint32_t *bad_index);
+                              uint32_t *bad_index) CPUPOLICY_NOEXCEPT;
 
 /* Import a raw CPUID (+MSR) dump (InstLatx64/AIDA64 formats, `cpuid -r`; docs/import.md),
  * logical CPU `cpu` (0 = first).  path NULL or "" reads this machine's CPUID
  * instruction.  Atomic.  -ENOENT/-EACCES/... the file cannot be opened or read,
  * -EINVAL not a regular file or malformed (a conflicting duplicate leaf included),
- * -EFBIG larger than 16 MiB, -ERANGE no such CPU in the file; the message of
- * cpupolicy_last_import_error names the file and line. */
-int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu);
+ * -EFBIG larger than 16 MiB, -ERANGE no such CPU in the file; cpupolicy_last_error()
+ * names the file and line. */
+int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu) CPUPOLICY_NOEXCEPT;
 
-/* Message of the last failed cpupolicy_import_dump in this thread ("FILE:LINE: what"),
- * or "" when none. */
-const char *cpupolicy_last_import_error(void);
+/* Deprecated since 1.1: cpupolicy_last_error(), which this returns. */
+const char *cpupolicy_last_import_error(void) CPUPOLICY_NOEXCEPT;
 
 /* One correction the importer made so that the policy holds what a 64-bit hypervisor
  * reads on that CPU (docs/import.md, "Corrections").  Today there is one rule: an Intel
@@ -249,7 +292,7 @@ typedef struct cpupolicy_import_note {
  * raw is written only on success: a size query (notes NULL) or a short buffer
  * (-ENOBUFS) leaves it unchanged. */
 int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *path, unsigned int cpu,
-                                cpupolicy_import_note_t *notes, uint32_t *nr_notes);
+                                cpupolicy_import_note_t *notes, uint32_t *nr_notes) CPUPOLICY_NOEXCEPT;
 
 /* ------------------------------------------------------------------------------- */
 /* A hypervisor, through a handle                                                  */
@@ -267,16 +310,19 @@ int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *path, unsigned int
  *                                 are not installed or no Xen can be reached.  Domains
  *                                 are a toolstack's (libxl's) to create: domain_create,
  *                                 _start and _destroy give -EOPNOTSUPP.
+ * The embedded simulated hypervisor is part of this library on purpose (it is the core a
+ * hypervisor runs, booted in-process; cpupolicy_sim.h says why it ships here).
  * The caller acts as the control domain.  A handle is not thread-safe: use it from one
  * thread at a time (different handles are independent).  Policies and featuresets are
  * plain data and may be used from any thread.  0, or -EINVAL for a malformed URI or boot
  * option, -ENOENT for an unreadable dump, -ENOMEM.  On failure *out is NULL;
- * cpupolicy_last_open_error() says why. */
+ * cpupolicy_last_error() says why.  After cpupolicy_close(h), h is invalid: pass it to
+ * nothing (cpupolicy_close(NULL) is a no-op); policies read through h stay valid. */
 typedef struct cpupolicy_handle cpupolicy_handle_t;
-int cpupolicy_open(cpupolicy_handle_t **out, const char *uri);
-void cpupolicy_close(cpupolicy_handle_t *h);
-/* Why the last cpupolicy_open() of this thread failed, or "". */
-const char *cpupolicy_last_open_error(void);
+int cpupolicy_open(cpupolicy_handle_t **out, const char *uri) CPUPOLICY_NOEXCEPT;
+void cpupolicy_close(cpupolicy_handle_t *h) CPUPOLICY_NOEXCEPT;
+/* Deprecated since 1.1: cpupolicy_last_error(), which this returns. */
+const char *cpupolicy_last_open_error(void) CPUPOLICY_NOEXCEPT;
 
 /* Featureset indices, in Xen's featureset order (XEN_SYSCTL_cpu_featureset_*), which is
  * NOT the policy order above. */
@@ -287,22 +333,23 @@ const char *cpupolicy_last_open_error(void);
 #define CPUPOLICY_FEATURESET_PV_MAX      4
 #define CPUPOLICY_FEATURESET_HVM_MAX     5
 
-/* The featureset a toolstack reads at pool join (get_featureset(MAX)).  fs NULL: *nr =
- * the hypervisor's word count.  Otherwise *nr in = capacity; what fits is copied, *nr =
- * words written, -ENOBUFS when short.  -EINVAL for a bad idx. */
+/* The featureset a toolstack reads at pool join (get_featureset(MAX)).  The count rule
+ * (Conventions): *nr out = the hypervisor's word count, which may exceed
+ * cpupolicy_featureset_size() for a newer hypervisor; -ENOBUFS when short (what fits is
+ * copied).  -EINVAL for a bad idx.  (Before 1.1, -ENOBUFS stored the words written.) */
 int cpupolicy_get_featureset(cpupolicy_handle_t *h, unsigned int idx, uint32_t *nr,
-                             uint32_t *fs);
+                             uint32_t *fs) CPUPOLICY_NOEXCEPT;
 
 /* Apply fs onto domain domid's current policy (the dependency closure of every absent
  * prerequisite applied) and set it with the same checks as cpupolicy_set_domain_policy. */
 int cpupolicy_set_featureset(cpupolicy_handle_t *h, uint32_t domid, const uint32_t *fs,
-                             uint32_t nr, cpupolicy_err_t *err);
+                             uint32_t nr, cpupolicy_err_t *err) CPUPOLICY_NOEXCEPT;
 
 /* Could the hypervisor offer fs to a guest of featureset idx (a MAX index, usually)?
  * 0, or -EINVAL with *bad_feature = the first feature it cannot provide or that lacks a
  * prerequisite; -EOPNOTSUPP for nonzero words beyond this build's featureset. */
 int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned int idx, const uint32_t *fs,
-                                uint32_t nr, uint32_t *bad_feature);
+                                uint32_t nr, uint32_t *bad_feature) CPUPOLICY_NOEXCEPT;
 
 /* Levelling capabilities of the host, with Xen's historic public bit numbers. */
 #define CPUPOLICY_LCAP_FAULTING    (1u << 0)
@@ -314,25 +361,25 @@ int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned int idx, const u
 #define CPUPOLICY_LCAP_THERMAL_ECX (1u << 6)
 #define CPUPOLICY_LCAP_L7S0_EAX    (1u << 7)
 #define CPUPOLICY_LCAP_L7S0_EBX    (1u << 8)
-int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps);
+int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps) CPUPOLICY_NOEXCEPT;
 
 /* System policy idx, in policy order (CPUPOLICY_RAW ... CPUPOLICY_HVM_DEFAULT). */
-int cpupolicy_get_system_policy(cpupolicy_handle_t *h, unsigned int idx, cpupolicy_t *out);
+int cpupolicy_get_system_policy(cpupolicy_handle_t *h, unsigned int idx, cpupolicy_t *out) CPUPOLICY_NOEXCEPT;
 
 /* Domains.  A new domain starts from its type's default policy.  Once started its policy
  * is fixed (set_* give -EEXIST).  -ESRCH for no such domain, -ENOMEM when the domain pool
  * is full, -EINVAL for a bad type. */
 #define CPUPOLICY_DOMAIN_PV  0
 #define CPUPOLICY_DOMAIN_HVM 1
-int cpupolicy_domain_create(cpupolicy_handle_t *h, unsigned int type, uint32_t *domid);
-int cpupolicy_domain_start(cpupolicy_handle_t *h, uint32_t domid);
-int cpupolicy_domain_destroy(cpupolicy_handle_t *h, uint32_t domid);
-int cpupolicy_get_domain_policy(cpupolicy_handle_t *h, uint32_t domid, cpupolicy_t *out);
+int cpupolicy_domain_create(cpupolicy_handle_t *h, unsigned int type, uint32_t *domid) CPUPOLICY_NOEXCEPT;
+int cpupolicy_domain_start(cpupolicy_handle_t *h, uint32_t domid) CPUPOLICY_NOEXCEPT;
+int cpupolicy_domain_destroy(cpupolicy_handle_t *h, uint32_t domid) CPUPOLICY_NOEXCEPT;
+int cpupolicy_get_domain_policy(cpupolicy_handle_t *h, uint32_t domid, cpupolicy_t *out) CPUPOLICY_NOEXCEPT;
 /* Verified against the domain type's max policy with the deep compatibility check and the
  * dependency rules; atomic (the old policy stands on any error); -EINVAL with err naming
  * the first failing leaf/subleaf/MSR. */
 int cpupolicy_set_domain_policy(cpupolicy_handle_t *h, uint32_t domid, const cpupolicy_t *p,
-                                cpupolicy_err_t *err);
+                                cpupolicy_err_t *err) CPUPOLICY_NOEXCEPT;
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,14 @@
  * hypervisor (handles opened with "" or "sim:...").  Other backends answer -EOPNOTSUPP.
  *
  * Conventions as in cpupolicy.h.
+ *
+ * Why the simulator is in the production libcpupolicy.so.1: the "" and "sim:" handles of
+ * cpupolicy_open() ARE the simulated hypervisor, booted in-process on this CPU or on a
+ * CPUID dump, so that a toolstack can level pools and try policies offline, and test its
+ * own code, with no Xen (and no root) - the same core code a hypervisor runs.  These
+ * calls only look inside that machine; they cost nothing on other handles (-EOPNOTSUPP)
+ * and pull in no extra dependency.  A build without them would have to drop the
+ * "" / "sim:" URIs too.
  */
 #ifndef CPUPOLICY_SIM_H
 #define CPUPOLICY_SIM_H
@@ -33,7 +41,7 @@ extern "C" {
  * happen for this guest on this host (native with faulting on, hvm for PV, ...). */
 int cpupolicy_sim_cpuid(cpupolicy_handle_t *h, uint32_t domid, uint32_t vcpu,
                         unsigned int path, unsigned int cpl, uint32_t leaf, uint32_t subleaf,
-                        cpupolicy_leaf_t *out, unsigned int *path_taken, unsigned int *fault);
+                        cpupolicy_leaf_t *out, unsigned int *path_taken, unsigned int *fault) CPUPOLICY_NOEXCEPT;
 
 typedef struct cpupolicy_sim_counters {
     uint64_t context_switches; /* vCPU context switches made */
@@ -42,13 +50,13 @@ typedef struct cpupolicy_sim_counters {
     uint64_t cpuid_native, cpuid_faulting, cpuid_fep, cpuid_hvm;
 } cpupolicy_sim_counters_t;
 
-int cpupolicy_sim_get_counters(cpupolicy_handle_t *h, cpupolicy_sim_counters_t *out);
-int cpupolicy_sim_reset_counters(cpupolicy_handle_t *h);
+int cpupolicy_sim_get_counters(cpupolicy_handle_t *h, cpupolicy_sim_counters_t *out) CPUPOLICY_NOEXCEPT;
+int cpupolicy_sim_reset_counters(cpupolicy_handle_t *h) CPUPOLICY_NOEXCEPT;
 /* Writes to one MSR index, over all physical CPUs. */
-int cpupolicy_sim_msr_writes(cpupolicy_handle_t *h, uint32_t msr, uint64_t *count);
+int cpupolicy_sim_msr_writes(cpupolicy_handle_t *h, uint32_t msr, uint64_t *count) CPUPOLICY_NOEXCEPT;
 /* Run nr_slices round-robin scheduling rounds over every started domain's vCPUs;
  * *nr_switches (may be NULL) = context switches made. */
-int cpupolicy_sim_run(cpupolicy_handle_t *h, unsigned int nr_slices, uint64_t *nr_switches);
+int cpupolicy_sim_run(cpupolicy_handle_t *h, unsigned int nr_slices, uint64_t *nr_switches) CPUPOLICY_NOEXCEPT;
 
 /* What this host cannot level for PV domain `domid`: native CPUID features the guest sees
  * that its policy lacks (leaked) and policy features native CPUID cannot show (lost), as
@@ -58,7 +66,7 @@ int cpupolicy_sim_run(cpupolicy_handle_t *h, unsigned int nr_slices, uint64_t *n
 #define CPUPOLICY_GAP_BY_FAULTING (1u << 1)
 #define CPUPOLICY_GAP_COMPLETE    (1u << 2)
 int cpupolicy_sim_levelling_gap(cpupolicy_handle_t *h, uint32_t domid, uint32_t *flags,
-                                uint32_t *leaked, uint32_t *lost, uint32_t nr);
+                                uint32_t *leaked, uint32_t *lost, uint32_t nr) CPUPOLICY_NOEXCEPT;
 
 #ifdef __cplusplus
 }

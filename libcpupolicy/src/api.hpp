@@ -3,6 +3,8 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "cpupolicy.h"
 #include "cpupolicy/policy.hpp"
@@ -10,7 +12,7 @@
 #define CPUPOLICY_EXPORT extern "C" __attribute__((visibility("default")))
 
 // The opaque cpupolicy_t of the ABI: a core Policy and nothing else.
-struct cpupolicy_impl {
+struct cpupolicy_policy {
     cpupolicy::Policy p;
 };
 
@@ -27,6 +29,33 @@ public:
 
 private:
     int saved_;
+};
+
+// --- cpupolicy_last_error() -------------------------------------------------------------
+// One message per thread, in a fixed buffer (no allocation: the error path cannot fail).
+// Every fallible exported function is a thin wrapper (see api_*.cpp, "ABI boundary")
+// around its implementation: Call clears the message on entry; the implementation may
+// leave a precise one with detail() (the importer's FILE:LINE, the URI problem), which
+// then stands alone; otherwise, on a negative return, done() writes "FUNCTION: " + the
+// error record / bad feature / bad index it can see + strerror.
+inline constexpr size_t ERROR_MAX = 512;
+const char *last_error();
+// printf-style detail for the current call's failure (truncated to ERROR_MAX).
+[[gnu::format(printf, 1, 2)]] void detail(const char *fmt, ...);
+
+class Call {
+public:
+    explicit Call(const char *fn);
+    Call(const Call &) = delete;
+    Call &operator=(const Call &) = delete;
+    int done(int rc);
+    int done(int rc, const cpupolicy_err_t *err);
+    int done_feature(int rc, const uint32_t *bad_feature);
+    int done_index(int rc, const uint32_t *bad_index);
+
+private:
+    const char *fn_;
+    ErrnoGuard guard_;  // strerror_r and friends must not touch the caller's errno
 };
 
 inline void err_seed(cpupolicy_err_t *e)

@@ -3,14 +3,13 @@
 // the length-skew rule at the boundary, and calls into the core.  Contracts are
 // documented in the public header, not here.
 //
-// None of these functions calls into the C library, so errno is untouched by
-// construction (tests/check/check_features.c holds us to it).
+// errno is kept by the boundary's guard (abi::Call; tests/check/check_features.c holds
+// us to it).
 #include <errno.h>
 
+#include "api.hpp"
 #include "cpupolicy.h"
 #include "cpupolicy/features.hpp"
-
-#define CPUPOLICY_EXPORT extern "C" __attribute__((visibility("default")))
 
 using namespace cpupolicy;
 
@@ -40,12 +39,12 @@ static_assert(CPUPOLICY_MASK_KNOWN == 0 && CPUPOLICY_MASK_SPECIAL == 1 &&
               CPUPOLICY_MASK_HVM_HAP_MAX == 6 && CPUPOLICY_MASK_HVM_HAP_DEF == 7,
               "xc_static_cpu_featuremask() order");
 
-CPUPOLICY_EXPORT uint32_t cpupolicy_featureset_size(void)
+CPUPOLICY_EXPORT uint32_t cpupolicy_featureset_size(void) noexcept
 {
     return NR_FEATUREWORDS;
 }
 
-CPUPOLICY_EXPORT const uint32_t *cpupolicy_static_featuremask(unsigned int which)
+CPUPOLICY_EXPORT const uint32_t *cpupolicy_static_featuremask(unsigned int which) noexcept
 {
     // Indexed by CPUPOLICY_MASK_*; the masks are constexpr objects with static storage,
     // so their words live for the life of the process.
@@ -62,7 +61,7 @@ CPUPOLICY_EXPORT const uint32_t *cpupolicy_static_featuremask(unsigned int which
     return masks[which]->w;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_feature_from_name(const char *name, uint32_t *feature)
+static int impl_feature_from_name(const char *name, uint32_t *feature)
 {
     uint32_t f;
 
@@ -74,12 +73,12 @@ CPUPOLICY_EXPORT int cpupolicy_feature_from_name(const char *name, uint32_t *fea
     return 0;
 }
 
-CPUPOLICY_EXPORT const char *cpupolicy_feature_name(uint32_t feature)
+CPUPOLICY_EXPORT const char *cpupolicy_feature_name(uint32_t feature) noexcept
 {
     return features::name(Feature{feature});
 }
 
-CPUPOLICY_EXPORT int cpupolicy_feature_deps(uint32_t feature, uint32_t *fs, uint32_t nr)
+static int impl_feature_deps(uint32_t feature, uint32_t *fs, uint32_t nr)
 {
     if ( !fs )
         return -err::einval;
@@ -98,7 +97,7 @@ CPUPOLICY_EXPORT int cpupolicy_feature_deps(uint32_t feature, uint32_t *fs, uint
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_featureset_check_deps(const uint32_t *fs, uint32_t nr,
+static int impl_featureset_check_deps(const uint32_t *fs, uint32_t nr,
                                                      uint32_t *bad_feature)
 {
     Featureset set;
@@ -115,7 +114,7 @@ CPUPOLICY_EXPORT int cpupolicy_featureset_check_deps(const uint32_t *fs, uint32_
     return rc;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_featureset_sanitise(uint32_t *fs, uint32_t nr)
+static int impl_featureset_sanitise(uint32_t *fs, uint32_t nr)
 {
     Featureset set;
 
@@ -127,4 +126,40 @@ CPUPOLICY_EXPORT int cpupolicy_featureset_sanitise(uint32_t *fs, uint32_t nr)
     featureset_sanitise(set);
     featureset_to_words(set, fs, nr);
     return 0;
+}
+
+// --- ABI boundary ----------------------------------------------------------------------
+// Every fallible function: cpupolicy_last_error() cleared on entry and written on failure
+// (api.hpp, Call); noexcept, so nothing unwinds into a C caller (docs/robustness.md).
+
+CPUPOLICY_EXPORT int cpupolicy_feature_from_name(const char *name, uint32_t *feature) noexcept
+{
+    abi::Call c("cpupolicy_feature_from_name");
+    int rc = impl_feature_from_name(name, feature);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_feature_deps(uint32_t feature, uint32_t *fs, uint32_t nr) noexcept
+{
+    abi::Call c("cpupolicy_feature_deps");
+    int rc = impl_feature_deps(feature, fs, nr);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_featureset_check_deps(const uint32_t *fs, uint32_t nr,
+                                                     uint32_t *bad_feature) noexcept
+{
+    abi::Call c("cpupolicy_featureset_check_deps");
+    uint32_t bad_local;  // the message names the feature even for a NULL bad_feature
+    if ( !bad_feature )
+        bad_feature = &bad_local;
+    int rc = impl_featureset_check_deps(fs, nr, bad_feature);
+    return c.done_feature(rc, bad_feature);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_featureset_sanitise(uint32_t *fs, uint32_t nr) noexcept
+{
+    abi::Call c("cpupolicy_featureset_sanitise");
+    int rc = impl_featureset_sanitise(fs, nr);
+    return c.done(rc);
 }

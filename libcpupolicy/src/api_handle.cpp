@@ -42,8 +42,6 @@ static_assert(CPUPOLICY_FAULT_NONE == unsigned(GuestFault::none) &&
               CPUPOLICY_FAULT_UD == unsigned(GuestFault::ud));
 
 namespace {
-thread_local std::string last_open_error;
-
 // The simulated machine behind a handle, or nullptr for other backends.
 sim::SimMachine *machine_of(cpupolicy_handle_t *h)
 {
@@ -53,10 +51,9 @@ sim::SimMachine *machine_of(cpupolicy_handle_t *h)
 }
 } // namespace
 
-CPUPOLICY_EXPORT int cpupolicy_open(cpupolicy_handle_t **out, const char *uri)
+static int impl_open(cpupolicy_handle_t **out, const char *uri)
 {
     ErrnoGuard g;
-    last_open_error.clear();
     if ( !out )
         return -EINVAL;
     *out = nullptr;
@@ -66,34 +63,40 @@ CPUPOLICY_EXPORT int cpupolicy_open(cpupolicy_handle_t **out, const char *uri)
     std::string why;
     if ( int rc = backend_open(h->b, uri, why) )
     {
-        last_open_error = why;
+        abi::detail("%s", why.c_str());
         return rc;
     }
     *out = h.release();
     return 0;
 }
 
-CPUPOLICY_EXPORT void cpupolicy_close(cpupolicy_handle_t *h)
+CPUPOLICY_EXPORT void cpupolicy_close(cpupolicy_handle_t *h) noexcept
 {
     ErrnoGuard g;
     delete h;
 }
 
-CPUPOLICY_EXPORT const char *cpupolicy_last_open_error(void)
-{
-    return last_open_error.c_str();
-}
 
-CPUPOLICY_EXPORT int cpupolicy_get_featureset(cpupolicy_handle_t *h, unsigned int idx,
+static int impl_get_featureset(cpupolicy_handle_t *h, unsigned int idx,
                                               uint32_t *nr, uint32_t *fs)
 {
     ErrnoGuard g;  // a backend's socket or library calls must not leak into errno
     if ( !h || !nr )
         return -EINVAL;
-    return h->b->get_featureset(idx, nr, fs);
+    int rc = h->b->get_featureset(idx, nr, fs);
+    if ( rc == -ENOBUFS && fs )
+    {
+        // The count rule (cpupolicy.h): *nr = the complete answer's count, also on
+        // -ENOBUFS.  The backends follow Xen's sysctl, which stores the words written,
+        // so ask for the size (the error path only).
+        uint32_t need = 0;
+        if ( h->b->get_featureset(idx, &need, nullptr) == 0 )
+            *nr = need;
+    }
+    return rc;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_set_featureset(cpupolicy_handle_t *h, uint32_t domid,
+static int impl_set_featureset(cpupolicy_handle_t *h, uint32_t domid,
                                               const uint32_t *fs, uint32_t nr,
                                               cpupolicy_err_t *err)
 {
@@ -107,7 +110,7 @@ CPUPOLICY_EXPORT int cpupolicy_set_featureset(cpupolicy_handle_t *h, uint32_t do
     return rc;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned int idx,
+static int impl_verify_featureset(cpupolicy_handle_t *h, unsigned int idx,
                                                  const uint32_t *fs, uint32_t nr,
                                                  uint32_t *bad_feature)
 {
@@ -119,7 +122,7 @@ CPUPOLICY_EXPORT int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned
     return h->b->verify_featureset(idx, fs, nr, bad_feature);
 }
 
-CPUPOLICY_EXPORT int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps)
+static int impl_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps)
 {
     ErrnoGuard g;
     if ( !h || !caps )
@@ -127,7 +130,7 @@ CPUPOLICY_EXPORT int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_
     return h->b->get_levelling_caps(caps);
 }
 
-CPUPOLICY_EXPORT int cpupolicy_get_system_policy(cpupolicy_handle_t *h, unsigned int idx,
+static int impl_get_system_policy(cpupolicy_handle_t *h, unsigned int idx,
                                                  cpupolicy_t *out)
 {
     ErrnoGuard g;
@@ -140,7 +143,7 @@ CPUPOLICY_EXPORT int cpupolicy_get_system_policy(cpupolicy_handle_t *h, unsigned
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_domain_create(cpupolicy_handle_t *h, unsigned int type,
+static int impl_domain_create(cpupolicy_handle_t *h, unsigned int type,
                                              uint32_t *domid)
 {
     ErrnoGuard g;
@@ -149,19 +152,19 @@ CPUPOLICY_EXPORT int cpupolicy_domain_create(cpupolicy_handle_t *h, unsigned int
     return h->b->domain_create(type, domid);
 }
 
-CPUPOLICY_EXPORT int cpupolicy_domain_start(cpupolicy_handle_t *h, uint32_t domid)
+static int impl_domain_start(cpupolicy_handle_t *h, uint32_t domid)
 {
     ErrnoGuard g;
     return h ? h->b->domain_start(domid) : -EINVAL;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_domain_destroy(cpupolicy_handle_t *h, uint32_t domid)
+static int impl_domain_destroy(cpupolicy_handle_t *h, uint32_t domid)
 {
     ErrnoGuard g;
     return h ? h->b->domain_destroy(domid) : -EINVAL;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_get_domain_policy(cpupolicy_handle_t *h, uint32_t domid,
+static int impl_get_domain_policy(cpupolicy_handle_t *h, uint32_t domid,
                                                  cpupolicy_t *out)
 {
     ErrnoGuard g;
@@ -174,7 +177,7 @@ CPUPOLICY_EXPORT int cpupolicy_get_domain_policy(cpupolicy_handle_t *h, uint32_t
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_set_domain_policy(cpupolicy_handle_t *h, uint32_t domid,
+static int impl_set_domain_policy(cpupolicy_handle_t *h, uint32_t domid,
                                                  const cpupolicy_t *p, cpupolicy_err_t *err)
 {
     ErrnoGuard g;
@@ -189,7 +192,7 @@ CPUPOLICY_EXPORT int cpupolicy_set_domain_policy(cpupolicy_handle_t *h, uint32_t
 
 // --- cpupolicy_sim.h ------------------------------------------------------------------
 
-CPUPOLICY_EXPORT int cpupolicy_sim_cpuid(cpupolicy_handle_t *h, uint32_t domid, uint32_t vcpu,
+static int impl_sim_cpuid(cpupolicy_handle_t *h, uint32_t domid, uint32_t vcpu,
                                          unsigned int path, unsigned int cpl, uint32_t leaf,
                                          uint32_t subleaf, cpupolicy_leaf_t *out,
                                          unsigned int *path_taken, unsigned int *fault)
@@ -212,7 +215,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_cpuid(cpupolicy_handle_t *h, uint32_t domid, 
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_sim_get_counters(cpupolicy_handle_t *h,
+static int impl_sim_get_counters(cpupolicy_handle_t *h,
                                                 cpupolicy_sim_counters_t *out)
 {
     ErrnoGuard g;
@@ -227,7 +230,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_get_counters(cpupolicy_handle_t *h,
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_sim_reset_counters(cpupolicy_handle_t *h)
+static int impl_sim_reset_counters(cpupolicy_handle_t *h)
 {
     ErrnoGuard g;
     sim::SimMachine *m = machine_of(h);
@@ -239,7 +242,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_reset_counters(cpupolicy_handle_t *h)
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_sim_msr_writes(cpupolicy_handle_t *h, uint32_t msr,
+static int impl_sim_msr_writes(cpupolicy_handle_t *h, uint32_t msr,
                                               uint64_t *count)
 {
     ErrnoGuard g;
@@ -252,7 +255,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_msr_writes(cpupolicy_handle_t *h, uint32_t ms
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_sim_run(cpupolicy_handle_t *h, unsigned int nr_slices,
+static int impl_sim_run(cpupolicy_handle_t *h, unsigned int nr_slices,
                                        uint64_t *nr_switches)
 {
     ErrnoGuard g;
@@ -267,7 +270,7 @@ CPUPOLICY_EXPORT int cpupolicy_sim_run(cpupolicy_handle_t *h, unsigned int nr_sl
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_sim_levelling_gap(cpupolicy_handle_t *h, uint32_t domid,
+static int impl_sim_levelling_gap(cpupolicy_handle_t *h, uint32_t domid,
                                                  uint32_t *flags, uint32_t *leaked,
                                                  uint32_t *lost, uint32_t nr)
 {
@@ -291,4 +294,153 @@ CPUPOLICY_EXPORT int cpupolicy_sim_levelling_gap(cpupolicy_handle_t *h, uint32_t
     if ( lost )
         featureset_to_words(gap.lost, lost, nr);
     return 0;
+}
+
+// --- ABI boundary ----------------------------------------------------------------------
+// Every fallible function: cpupolicy_last_error() cleared on entry and written on failure
+// (api.hpp, Call); noexcept, so nothing unwinds into a C caller (docs/robustness.md).
+
+CPUPOLICY_EXPORT int cpupolicy_open(cpupolicy_handle_t **out, const char *uri) noexcept
+{
+    abi::Call c("cpupolicy_open");
+    int rc = impl_open(out, uri);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_get_featureset(cpupolicy_handle_t *h, unsigned int idx,
+                                              uint32_t *nr, uint32_t *fs) noexcept
+{
+    abi::Call c("cpupolicy_get_featureset");
+    int rc = impl_get_featureset(h, idx, nr, fs);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_set_featureset(cpupolicy_handle_t *h, uint32_t domid,
+                                              const uint32_t *fs, uint32_t nr,
+                                              cpupolicy_err_t *err) noexcept
+{
+    abi::Call c("cpupolicy_set_featureset");
+    cpupolicy_err_t err_local;  // the message names the entry even for a NULL err
+    if ( !err )
+        err = &err_local;
+    int rc = impl_set_featureset(h, domid, fs, nr, err);
+    return c.done(rc, err);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned int idx,
+                                                 const uint32_t *fs, uint32_t nr,
+                                                 uint32_t *bad_feature) noexcept
+{
+    abi::Call c("cpupolicy_verify_featureset");
+    uint32_t bad_local;  // the message names the feature even for a NULL bad_feature
+    if ( !bad_feature )
+        bad_feature = &bad_local;
+    int rc = impl_verify_featureset(h, idx, fs, nr, bad_feature);
+    return c.done_feature(rc, bad_feature);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps) noexcept
+{
+    abi::Call c("cpupolicy_get_levelling_caps");
+    int rc = impl_get_levelling_caps(h, caps);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_get_system_policy(cpupolicy_handle_t *h, unsigned int idx,
+                                                 cpupolicy_t *out) noexcept
+{
+    abi::Call c("cpupolicy_get_system_policy");
+    int rc = impl_get_system_policy(h, idx, out);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_domain_create(cpupolicy_handle_t *h, unsigned int type,
+                                             uint32_t *domid) noexcept
+{
+    abi::Call c("cpupolicy_domain_create");
+    int rc = impl_domain_create(h, type, domid);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_domain_start(cpupolicy_handle_t *h, uint32_t domid) noexcept
+{
+    abi::Call c("cpupolicy_domain_start");
+    int rc = impl_domain_start(h, domid);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_domain_destroy(cpupolicy_handle_t *h, uint32_t domid) noexcept
+{
+    abi::Call c("cpupolicy_domain_destroy");
+    int rc = impl_domain_destroy(h, domid);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_get_domain_policy(cpupolicy_handle_t *h, uint32_t domid,
+                                                 cpupolicy_t *out) noexcept
+{
+    abi::Call c("cpupolicy_get_domain_policy");
+    int rc = impl_get_domain_policy(h, domid, out);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_set_domain_policy(cpupolicy_handle_t *h, uint32_t domid,
+                                                 const cpupolicy_t *p, cpupolicy_err_t *err) noexcept
+{
+    abi::Call c("cpupolicy_set_domain_policy");
+    cpupolicy_err_t err_local;  // the message names the entry even for a NULL err
+    if ( !err )
+        err = &err_local;
+    int rc = impl_set_domain_policy(h, domid, p, err);
+    return c.done(rc, err);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_sim_cpuid(cpupolicy_handle_t *h, uint32_t domid, uint32_t vcpu,
+                                         unsigned int path, unsigned int cpl, uint32_t leaf,
+                                         uint32_t subleaf, cpupolicy_leaf_t *out,
+                                         unsigned int *path_taken, unsigned int *fault) noexcept
+{
+    abi::Call c("cpupolicy_sim_cpuid");
+    int rc = impl_sim_cpuid(h, domid, vcpu, path, cpl, leaf, subleaf, out, path_taken, fault);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_sim_get_counters(cpupolicy_handle_t *h,
+                                                cpupolicy_sim_counters_t *out) noexcept
+{
+    abi::Call c("cpupolicy_sim_get_counters");
+    int rc = impl_sim_get_counters(h, out);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_sim_reset_counters(cpupolicy_handle_t *h) noexcept
+{
+    abi::Call c("cpupolicy_sim_reset_counters");
+    int rc = impl_sim_reset_counters(h);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_sim_msr_writes(cpupolicy_handle_t *h, uint32_t msr,
+                                              uint64_t *count) noexcept
+{
+    abi::Call c("cpupolicy_sim_msr_writes");
+    int rc = impl_sim_msr_writes(h, msr, count);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_sim_run(cpupolicy_handle_t *h, unsigned int nr_slices,
+                                       uint64_t *nr_switches) noexcept
+{
+    abi::Call c("cpupolicy_sim_run");
+    int rc = impl_sim_run(h, nr_slices, nr_switches);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_sim_levelling_gap(cpupolicy_handle_t *h, uint32_t domid,
+                                                 uint32_t *flags, uint32_t *leaked,
+                                                 uint32_t *lost, uint32_t nr) noexcept
+{
+    abi::Call c("cpupolicy_sim_levelling_gap");
+    int rc = impl_sim_levelling_gap(h, domid, flags, leaked, lost, nr);
+    return c.done(rc);
 }

@@ -38,8 +38,6 @@ WireLeaf *wire(cpupolicy_leaf_t *l) { return reinterpret_cast<WireLeaf *>(l); }
 const WireMsr *wire(const cpupolicy_msr_t *m) { return reinterpret_cast<const WireMsr *>(m); }
 WireMsr *wire(cpupolicy_msr_t *m) { return reinterpret_cast<WireMsr *>(m); }
 
-thread_local std::string last_import_error;
-
 bool is_bare_cpuid_list(const char *s)
 {
     if ( !s || !*s )
@@ -51,19 +49,19 @@ bool is_bare_cpuid_list(const char *s)
 }
 } // namespace
 
-CPUPOLICY_EXPORT cpupolicy_t *cpupolicy_alloc(void)
+CPUPOLICY_EXPORT cpupolicy_t *cpupolicy_alloc(void) noexcept
 {
     ErrnoGuard g;
-    return new (std::nothrow) cpupolicy_impl{};
+    return new (std::nothrow) cpupolicy_policy{};
 }
 
-CPUPOLICY_EXPORT void cpupolicy_free(cpupolicy_t *p)
+CPUPOLICY_EXPORT void cpupolicy_free(cpupolicy_t *p) noexcept
 {
     ErrnoGuard g;
     delete p;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf_t *leaves,
+static int impl_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf_t *leaves,
                                             uint32_t nr, cpupolicy_err_t *err)
 {
     abi::err_seed(err);
@@ -76,7 +74,7 @@ CPUPOLICY_EXPORT int cpupolicy_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf
     return rc;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t *msrs,
+static int impl_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t *msrs,
                                            uint32_t nr, cpupolicy_err_t *err)
 {
     abi::err_seed(err);
@@ -89,7 +87,7 @@ CPUPOLICY_EXPORT int cpupolicy_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t
     return rc;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_serialise(const cpupolicy_t *p, cpupolicy_leaf_t *leaves,
+static int impl_serialise(const cpupolicy_t *p, cpupolicy_leaf_t *leaves,
                                          uint32_t *nr_leaves, cpupolicy_msr_t *msrs,
                                          uint32_t *nr_msrs)
 {
@@ -104,7 +102,7 @@ CPUPOLICY_EXPORT int cpupolicy_serialise(const cpupolicy_t *p, cpupolicy_leaf_t 
     return policy_serialise(p->p, nr_leaves ? wl : nullptr, nl, nr_msrs ? wm : nullptr, nm);
 }
 
-CPUPOLICY_EXPORT int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs,
+static int impl_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs,
                                                     uint32_t *nr)
 {
     if ( !p || !nr )
@@ -121,7 +119,7 @@ CPUPOLICY_EXPORT int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32
     return cap < NR_FEATUREWORDS ? -ENOBUFS : 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs,
+static int impl_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs,
                                                       uint32_t nr)
 {
     if ( !p || (nr && !fs) )
@@ -133,7 +131,7 @@ CPUPOLICY_EXPORT int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
+static int impl_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
                                          cpupolicy_leaf_t *out)
 {
     if ( !p || !out )
@@ -157,7 +155,7 @@ CPUPOLICY_EXPORT int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, ui
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_derive(cpupolicy_t *out, const cpupolicy_t *raw, unsigned int idx,
+static int impl_derive(cpupolicy_t *out, const cpupolicy_t *raw, unsigned int idx,
                                       const char *boot_options)
 {
     if ( !out || !raw || idx >= NR_POLICY_INDEX )
@@ -179,7 +177,7 @@ CPUPOLICY_EXPORT int cpupolicy_derive(cpupolicy_t *out, const cpupolicy_t *raw, 
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_is_compatible(const cpupolicy_t *host, const cpupolicy_t *guest,
+static int impl_is_compatible(const cpupolicy_t *host, const cpupolicy_t *guest,
                                              cpupolicy_err_t *err)
 {
     abi::err_seed(err);
@@ -191,7 +189,7 @@ CPUPOLICY_EXPORT int cpupolicy_is_compatible(const cpupolicy_t *host, const cpup
     return rc;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_missing_features(const cpupolicy_t *host, const cpupolicy_t *guest,
+static int impl_missing_features(const cpupolicy_t *host, const cpupolicy_t *guest,
                                                 uint32_t *fs, uint32_t nr)
 {
     if ( !host || !guest || (nr && !fs) )
@@ -201,7 +199,7 @@ CPUPOLICY_EXPORT int cpupolicy_missing_features(const cpupolicy_t *host, const c
     return static_cast<int>(m.count());
 }
 
-CPUPOLICY_EXPORT int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy_t *const *in,
+static int impl_calc_compatible(cpupolicy_t *out, const cpupolicy_t *const *in,
                                                uint32_t n, uint32_t *bad_index)
 {
     if ( bad_index )
@@ -240,13 +238,12 @@ CPUPOLICY_EXPORT int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *path,
+static int impl_import_dump_notes(cpupolicy_t *raw, const char *path,
                                                  unsigned int cpu,
                                                  cpupolicy_import_note_t *notes,
                                                  uint32_t *nr_notes)
 {
     ErrnoGuard g;
-    last_import_error.clear();
     if ( !raw || (notes && !nr_notes) )
         return -EINVAL;
     import::ImportError e;
@@ -255,7 +252,7 @@ CPUPOLICY_EXPORT int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *p
     int rc = policy_import(tmp, path ? path : "", cpu, e, &found);
     if ( rc )
     {
-        last_import_error = import::format_error(e);
+        abi::detail("%s", import::format_error(e).c_str());  // "FILE:LINE: what"
         return rc;
     }
     if ( nr_notes )
@@ -278,12 +275,122 @@ CPUPOLICY_EXPORT int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *p
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu)
+static int impl_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu)
 {
-    return cpupolicy_import_dump_notes(raw, path, cpu, nullptr, nullptr);
+    return impl_import_dump_notes(raw, path, cpu, nullptr, nullptr);
 }
 
-CPUPOLICY_EXPORT const char *cpupolicy_last_import_error(void)
+
+// --- ABI boundary ----------------------------------------------------------------------
+// Every fallible function: cpupolicy_last_error() cleared on entry and written on failure
+// (api.hpp, Call); noexcept, so nothing unwinds into a C caller (docs/robustness.md).
+
+CPUPOLICY_EXPORT int cpupolicy_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf_t *leaves,
+                                            uint32_t nr, cpupolicy_err_t *err) noexcept
 {
-    return last_import_error.c_str();
+    abi::Call c("cpupolicy_update_cpuid");
+    cpupolicy_err_t err_local;  // the message names the entry even for a NULL err
+    if ( !err )
+        err = &err_local;
+    int rc = impl_update_cpuid(p, leaves, nr, err);
+    return c.done(rc, err);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t *msrs,
+                                           uint32_t nr, cpupolicy_err_t *err) noexcept
+{
+    abi::Call c("cpupolicy_update_msrs");
+    cpupolicy_err_t err_local;  // the message names the entry even for a NULL err
+    if ( !err )
+        err = &err_local;
+    int rc = impl_update_msrs(p, msrs, nr, err);
+    return c.done(rc, err);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_serialise(const cpupolicy_t *p, cpupolicy_leaf_t *leaves,
+                                         uint32_t *nr_leaves, cpupolicy_msr_t *msrs,
+                                         uint32_t *nr_msrs) noexcept
+{
+    abi::Call c("cpupolicy_serialise");
+    int rc = impl_serialise(p, leaves, nr_leaves, msrs, nr_msrs);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_policy_to_featureset(const cpupolicy_t *p, uint32_t *fs,
+                                                    uint32_t *nr) noexcept
+{
+    abi::Call c("cpupolicy_policy_to_featureset");
+    int rc = impl_policy_to_featureset(p, fs, nr);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_policy_from_featureset(cpupolicy_t *p, const uint32_t *fs,
+                                                      uint32_t nr) noexcept
+{
+    abi::Call c("cpupolicy_policy_from_featureset");
+    int rc = impl_policy_from_featureset(p, fs, nr);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
+                                         cpupolicy_leaf_t *out) noexcept
+{
+    abi::Call c("cpupolicy_get_cpuid");
+    int rc = impl_get_cpuid(p, leaf, subleaf, out);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_derive(cpupolicy_t *out, const cpupolicy_t *raw, unsigned int idx,
+                                      const char *boot_options) noexcept
+{
+    abi::Call c("cpupolicy_derive");
+    int rc = impl_derive(out, raw, idx, boot_options);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_is_compatible(const cpupolicy_t *host, const cpupolicy_t *guest,
+                                             cpupolicy_err_t *err) noexcept
+{
+    abi::Call c("cpupolicy_is_compatible");
+    cpupolicy_err_t err_local;  // the message names the entry even for a NULL err
+    if ( !err )
+        err = &err_local;
+    int rc = impl_is_compatible(host, guest, err);
+    return c.done(rc, err);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_missing_features(const cpupolicy_t *host, const cpupolicy_t *guest,
+                                                uint32_t *fs, uint32_t nr) noexcept
+{
+    abi::Call c("cpupolicy_missing_features");
+    int rc = impl_missing_features(host, guest, fs, nr);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_calc_compatible(cpupolicy_t *out, const cpupolicy_t *const *in,
+                                               uint32_t n, uint32_t *bad_index) noexcept
+{
+    abi::Call c("cpupolicy_calc_compatible");
+    uint32_t bad_local;  // the message names the input even for a NULL bad_index
+    if ( !bad_index )
+        bad_index = &bad_local;
+    int rc = impl_calc_compatible(out, in, n, bad_index);
+    return c.done_index(rc, bad_index);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *path,
+                                                 unsigned int cpu,
+                                                 cpupolicy_import_note_t *notes,
+                                                 uint32_t *nr_notes) noexcept
+{
+    abi::Call c("cpupolicy_import_dump_notes");
+    int rc = impl_import_dump_notes(raw, path, cpu, notes, nr_notes);
+    return c.done(rc);
+}
+
+CPUPOLICY_EXPORT int cpupolicy_import_dump(cpupolicy_t *raw, const char *path, unsigned int cpu) noexcept
+{
+    abi::Call c("cpupolicy_import_dump");
+    int rc = impl_import_dump(raw, path, cpu);
+    return c.done(rc);
 }

@@ -79,7 +79,7 @@ struct XenLib {
 
 // libxc's messages (e.g. "Could not obtain handle on privileged command interface: No
 // such file or directory") go here instead of stderr: the last warning or error is kept
-// for cpupolicy_last_open_error().  Standard layout, so libxc's XtlLogger * is ours.
+// for cpupolicy_last_error().  Standard layout, so libxc's XtlLogger * is ours.
 struct QuietLogger {
     XtlLogger vt;
     char last[256];

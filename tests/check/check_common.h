@@ -202,7 +202,7 @@ static inline cpupolicy_t *import_dump(const char *name)
     snprintf(path, sizeof(path), "%s/%s", dumps_dir(), name);
     rc = E(cpupolicy_import_dump(raw, path, 0));
     ck_assert_msg(rc == 0, "import %s: expected 0, got %d (%s)", path, rc,
-                  cpupolicy_last_import_error());
+                  cpupolicy_last_error());
     return raw;
 }
 static inline void pol_fs(const cpupolicy_t *p, uint32_t *fs)

@@ -886,7 +886,7 @@ START_TEST(import_missing_file_is_enoent_and_leaves_raw_alone)
     snap(p, &before);
     rc = E(cpupolicy_import_dump(p, "/nonexistent/papi-no-such-dump.txt", 0));
     ck_assert_msg(rc == -ENOENT, "missing file: expected -ENOENT, got %d", rc);
-    msg = EP(cpupolicy_last_import_error());
+    msg = EP(cpupolicy_last_error());
     ck_assert_msg(msg && strstr(msg, "papi-no-such-dump.txt"),
                   "message should name the file, got '%s'", msg ? msg : "(null)");
     snap(p, &after);
@@ -917,7 +917,7 @@ START_TEST(import_malformed_file_is_einval_with_file_and_line)
 
     snap(p, &before);
     rc = E(cpupolicy_import_dump(p, path, 0));
-    msg = EP(cpupolicy_last_import_error());
+    msg = EP(cpupolicy_last_error());
     unlink(path);
     ck_assert_msg(rc == -EINVAL, "malformed: expected -EINVAL, got %d (%s)", rc, msg);
     snprintf(want, sizeof(want), "%s:3", path);
@@ -939,11 +939,11 @@ START_TEST(import_cpu_beyond_the_file_is_erange_and_success_clears_the_message)
     snprintf(path, sizeof(path), "%s/%s", dumps_dir(), INTEL_SNB);
     rc = E(cpupolicy_import_dump(p, path, 2));  /* the dumps keep CPUs 0 and 1 */
     ck_assert_msg(rc == -ERANGE, "cpu 2: expected -ERANGE, got %d", rc);
-    msg = EP(cpupolicy_last_import_error());
+    msg = EP(cpupolicy_last_error());
     ck_assert_msg(*msg, "cpu 2: expected a message");
     rc = E(cpupolicy_import_dump(p, path, 1));
     ck_assert_msg(rc == 0, "cpu 1: expected 0, got %d", rc);
-    msg = EP(cpupolicy_last_import_error());
+    msg = EP(cpupolicy_last_error());
     ck_assert_msg(*msg == '\0', "after success: expected '', got '%s'", msg);
     /* CPU 1 is another thread of the same package: same CPUID but for the APIC ID. */
     snap(p, &a);
@@ -1017,7 +1017,7 @@ START_TEST(import_refuses_what_is_not_a_regular_file)
     for ( i = 0; i < N(paths); ++i )
     {
         rc = E(cpupolicy_import_dump(p, paths[i], 0));
-        msg = EP(cpupolicy_last_import_error());
+        msg = EP(cpupolicy_last_error());
         ck_assert_msg(rc == -EINVAL, "%s: expected -EINVAL, got %d (%s)", paths[i], rc, msg);
         ck_assert_msg(strstr(msg, paths[i]) && strstr(msg, "not a regular file"),
                       "%s: message '%s'", paths[i], msg);

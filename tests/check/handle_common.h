@@ -32,7 +32,7 @@ static inline cpupolicy_handle_t *open_ok(const char *uri)
     cpupolicy_handle_t *h = NULL;
     int rc = E(cpupolicy_open(&h, uri));
     ck_assert_msg(rc == 0 && h, "cpupolicy_open(\"%s\"): expected 0, got %d (%s)", uri, rc,
-                  cpupolicy_last_open_error());
+                  cpupolicy_last_error());
     return h;
 }
 

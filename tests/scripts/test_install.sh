@@ -10,10 +10,14 @@ ok()   { pass=$((pass + 1)); }
 bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
 check_file() { [ -e "$tmp/stage$1" ] && ok || bad "missing after install: $1"; }
 
+# The library's version is the public header's CPUPOLICY_VERSION_MAJOR.MINOR.PATCH; the
+# real file name, pkg-config and cpupolicy_version() all carry it.
+V=$(awk '/^#define CPUPOLICY_VERSION_(MAJOR|MINOR|PATCH) / { v = v (v == "" ? "" : ".") $3 } END { print v }' \
+    libcpupolicy/include/cpupolicy.h)
 if ! make -s BUILD="$build" PREFIX=/usr DESTDIR="$tmp/stage" install >"$tmp/log" 2>&1; then
     cat "$tmp/log"; echo "0 passed, 1 failed"; exit 1
 fi
-for f in /usr/lib/libcpupolicy.so.1.0.0 /usr/lib/libcpupolicy.so.1 /usr/lib/libcpupolicy.so \
+for f in /usr/lib/libcpupolicy.so.$V /usr/lib/libcpupolicy.so.1 /usr/lib/libcpupolicy.so \
          /usr/include/cpupolicy.h /usr/include/cpupolicy_sim.h /usr/lib/pkgconfig/cpupolicy.pc \
          /usr/lib/libcpupolicy-core.a /usr/bin/xen-cpuid /usr/bin/cpupolicy; do
     check_file "$f"
@@ -22,17 +26,17 @@ done
 # The soname is libcpupolicy.so.1 and only cpupolicy_* symbols are exported, each
 # versioned with the node of the version script that lists it (CPUPOLICY_1.0, or
 # CPUPOLICY_1.1 for what 1.1 added), nothing else (the script's local: *).
-soname=$(objdump -p "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '/SONAME/ {print $2}')
+soname=$(objdump -p "$tmp/stage/usr/lib/libcpupolicy.so.$V" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libcpupolicy.so.1" ] && ok || bad "soname is '$soname'"
-exported=$(nm -D --defined-only "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '$2 ~ /[TDBR]/ {print $3}')
+exported=$(nm -D --defined-only "$tmp/stage/usr/lib/libcpupolicy.so.$V" | awk '$2 ~ /[TDBR]/ {print $3}')
 stray=$(echo "$exported" | grep -v '^cpupolicy_' | grep -v '^CPUPOLICY_' || true)
 [ -z "$stray" ] && ok || bad "symbols exported outside cpupolicy_*: $(echo $stray | head -c 300)"
-unversioned=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" | awk '/ cpupolicy_/ && !/CPUPOLICY_1\.[01] /' || true)
+unversioned=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.$V" | awk '/ cpupolicy_/ && !/CPUPOLICY_1\.[01] /' || true)
 [ -z "$unversioned" ] && ok || bad "unversioned exports: $unversioned"
 # Each symbol carries the node the map lists it under.
 want=$(awk '/^CPUPOLICY_[0-9.]* *\{/ { node = $1 } /^ *cpupolicy_[a-z0-9_]*;/ { sub(/;/, "", $1); print $1, node }' \
        libcpupolicy/libcpupolicy.map | sort)
-got=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.1.0.0" |
+got=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.$V" |
       awk '/ cpupolicy_/ { v = $(NF - 1); sub(/^\(/, "", v); sub(/\)$/, "", v); print $NF, v }' | sort)
 [ "$want" = "$got" ] && ok || { bad "exported symbols and their version nodes differ from libcpupolicy.map"; \
     printf '%s\n' "$want" >"$tmp/want.sym"; printf '%s\n' "$got" >"$tmp/got.sym"; diff "$tmp/want.sym" "$tmp/got.sym" | head -8; }
@@ -46,7 +50,9 @@ int main(void)
     uint32_t f;
     if ( cpupolicy_featureset_size() != 19 ) return 1;
     if ( cpupolicy_feature_from_name("sse4_2", &f) || f != 52 ) return 2;
-    puts(cpupolicy_feature_name(f));
+    if ( cpupolicy_version() != CPUPOLICY_VERSION ) return 3;
+    printf("%s %u.%u.%u\n", cpupolicy_feature_name(f), cpupolicy_version() >> 16,
+           (cpupolicy_version() >> 8) & 0xff, cpupolicy_version() & 0xff);
     return 0;
 }
 C
@@ -56,7 +62,9 @@ libs=$(PKG_CONFIG_SYSROOT_DIR="$tmp/stage" PKG_CONFIG_LIBDIR="$pcdir" pkg-config
 if cc -std=c99 -Wall -Werror $cflags "$tmp/user.c" -o "$tmp/user" $libs 2>"$tmp/cc.log"; then
     ok
     out=$(LD_LIBRARY_PATH="$tmp/stage/usr/lib" "$tmp/user")
-    [ "$out" = "sse4-2" ] && ok || bad "user program printed '$out'"
+    [ "$out" = "sse4-2 $V" ] && ok || bad "user program printed '$out' (expected 'sse4-2 $V')"
+    mv=$(PKG_CONFIG_SYSROOT_DIR="$tmp/stage" PKG_CONFIG_LIBDIR="$pcdir" pkg-config --modversion cpupolicy)
+    [ "$mv" = "$V" ] && ok || bad "pkg-config --modversion is '$mv', the header says $V"
 else
     bad "user program does not build with pkg-config flags '$cflags' '$libs'"; cat "$tmp/cc.log"
 fi

@@ -71,7 +71,7 @@ void xen_uri_without_a_running_xen_is_enodev_with_libxc_reason()
     expect("handle set to NULL on failure", h == nullptr);
     expect_eq("errno untouched", 1234, errno);
     expect_eq("nothing on stderr (libxc's logger is ours)", std::string(), err);
-    std::string msg = cpupolicy_last_open_error();
+    std::string msg = cpupolicy_last_error();
     expect("message says the control interface could not be opened: " + msg,
            starts_with(msg, "xen: cannot open the Xen control interface"));
     // libxc's own reason is carried (on Debian 4.17: "... privileged command interface:
@@ -82,7 +82,7 @@ void xen_uri_without_a_running_xen_is_enodev_with_libxc_reason()
     // The next successful open clears it.
     cpupolicy_handle_t *e = nullptr;
     expect_eq("embedded open after a failed xen: open", 0, cpupolicy_open(&e, ""));
-    expect_eq("last error cleared", std::string(), std::string(cpupolicy_last_open_error()));
+    expect_eq("last error cleared", std::string(), std::string(cpupolicy_last_error()));
     cpupolicy_close(e);
 }
 
@@ -125,7 +125,7 @@ void xen_uri_with_options_is_einval()
     cpupolicy_handle_t *h = nullptr;
     expect_eq("xen:foo", -EINVAL, cpupolicy_open(&h, "xen:foo"));
     expect_eq("message", std::string("xen: URI takes no options (got 'foo')"),
-              std::string(cpupolicy_last_open_error()));
+              std::string(cpupolicy_last_error()));
     expect("handle NULL", h == nullptr);
     // "xen" without the colon is not the scheme.
     expect_eq("xen (no colon)", -EINVAL, cpupolicy_open(&h, "xen"));
@@ -135,7 +135,7 @@ void unsupported_scheme_message_lists_xen()
 {
     cpupolicy_handle_t *h = nullptr;
     expect_eq("bogus:", -EINVAL, cpupolicy_open(&h, "bogus:x"));
-    std::string msg = cpupolicy_last_open_error();
+    std::string msg = cpupolicy_last_error();
     expect("lists xen: among the schemes: " + msg, msg.find("xen:") != std::string::npos);
 }
 

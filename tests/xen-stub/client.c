@@ -45,7 +45,7 @@ static int no_xen(void)
     expect_i("open xen: without a Xen", -ENODEV, cpupolicy_open(&h, "xen:"));
     expect_u("handle NULL", 0, (unsigned long)(h != NULL));
     expect_i("errno untouched", 4321, errno);
-    msg = cpupolicy_last_open_error();
+    msg = cpupolicy_last_error();
     expect_u("message starts with \"xen: \"", 0, (unsigned long)strncmp(msg, "xen: ", 5));
     printf("message: %s\n", msg);
     printf("%d passed, %d failed\n", nr_pass, nr_fail);
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     expect_i("open xen:", 0, cpupolicy_open(&h, "xen:"));
     if ( !h )
     {
-        printf("cannot open: %s\n", cpupolicy_last_open_error());
+        printf("cannot open: %s\n", cpupolicy_last_error());
         printf("%d passed, %d failed\n", nr_pass, nr_fail + 1);
         cpupolicy_free(p);
         return 1;

@@ -45,7 +45,7 @@
 
 #pragma weak cpupolicy_open
 #pragma weak cpupolicy_close
-#pragma weak cpupolicy_last_open_error
+#pragma weak cpupolicy_last_error
 #pragma weak cpupolicy_alloc
 #pragma weak cpupolicy_free
 #pragma weak cpupolicy_get_featureset
@@ -132,7 +132,7 @@ void *xc_interface_open(logger *l, logger *d, unsigned flags)
     x->magic = XCH_MAGIC;
     if ( (rc = cpupolicy_open(&x->sim, uri)) != 0 )
     {
-        say(l, 8, -rc, "xen-stub", "STUB_XEN_SIM=%s: %s", uri, cpupolicy_last_open_error());
+        say(l, 8, -rc, "xen-stub", "STUB_XEN_SIM=%s: %s", uri, cpupolicy_last_error());
         free(x);
         errno = -rc;
         return NULL;
