@@ -69,6 +69,7 @@ $(DEPS_STAMP): mk/ensure-deps.sh
 deps: $(DEPS_STAMP)
 
 include hypervisor/module.mk
+include libcpupolicy/models/module.mk
 include libcpupolicy/module.mk
 include xen-cpuid/module.mk
 include toolstack/module.mk

@@ -7,6 +7,8 @@ HOST_CXXFLAGS += -Ihypervisor/sim
 LIB_OBJS  = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(LIB_SRCS) $(SIM_SRCS))
 
 LIB_LDLIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
+# Where the library finds the shipped CPU models when not next to it (api_models.cpp).
+$(BUILD)/obj/libcpupolicy/src/api_models.o: HOST_CXXFLAGS += -DCPUPOLICY_MODELS_DIR='"$(DATADIR)/cpupolicy/cpu-models"'
 
 LIBSO_REAL := $(BUILD)/lib/libcpupolicy.so.$(VERSION)
 LIBSO_SONAME := libcpupolicy.so.$(SONAME_MAJOR)
@@ -35,7 +37,8 @@ $(BUILD)/lib/pkgconfig/cpupolicy.pc: libcpupolicy/cpupolicy.pc.in Makefile
 
 all: $(LIBSO_REAL) $(HOSTED_LIB) $(BUILD)/lib/pkgconfig/cpupolicy.pc
 
-INSTALL_HDRS += libcpupolicy/include/cpupolicy.h $(wildcard libcpupolicy/include/cpupolicy_sim.h)
+INSTALL_HDRS += libcpupolicy/include/cpupolicy.h $(wildcard libcpupolicy/include/cpupolicy_sim.h) \
+    libcpupolicy/include/cpupolicy_models.h
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR)

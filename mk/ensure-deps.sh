@@ -3,7 +3,7 @@
 # Run by the Makefile before anything is compiled (stamp: $BUILD/.deps-ok).
 set -eu
 
-pkgs="g++ make pkg-config libxml2-dev check libsubunit-dev libcmocka-dev libxen-dev xen-utils-4.17 libbenchmark-dev cpuid zlib1g-dev"
+pkgs="g++ make pkg-config libxml2-dev check libsubunit-dev libcmocka-dev libxen-dev xen-utils-4.17 libbenchmark-dev cpuid zlib1g-dev libvirt0 libvirt-clients nlohmann-json3-dev"
 # Optional lists, installed only by the target that needs them (`sh mk/ensure-deps.sh fuzz`
 # from `make fuzz`): clang with libFuzzer and the sanitizer runtimes.
 case "${1:-}" in

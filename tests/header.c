@@ -3,3 +3,7 @@
 #include "cpupolicy.h" /* and twice: include guard */
 
 typedef char featureset_size_fn_is_right[sizeof(&cpupolicy_featureset_size) ? 1 : -1];
+
+#include "cpupolicy_models.h"
+#include "cpupolicy_models.h"
+typedef char models_blocker_fits[sizeof(cpupolicy_model_blocker_t) ? 1 : -1];

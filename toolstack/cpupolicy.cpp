@@ -25,6 +25,7 @@
 #include "cpupolicy/feature-table.hpp"
 #include "cpupolicy/levelling.hpp"
 #include "tool_print.hpp"
+#include "cmd_model.hpp"
 
 #include <errno.h>
 #include <getopt.h>
@@ -567,6 +568,8 @@ int main(int argc, char **argv)
         return usage(stdout), exit_ok;
 
     const char *cmd = argv[1];
+    if ( !strcmp(cmd, "model") )
+        return cmd_model(argc - 1, argv + 1);
     Options o;
     optind = 2;
     int c;
