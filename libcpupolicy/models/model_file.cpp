@@ -53,7 +53,8 @@ struct FirstError {
     }
     std::string text(const std::string &name) const
     {
-        return where(file.empty() ? name : file, line, msg);
+        // Our own name for the document: libxml2's is URI-escaped ("a%20b.xml").
+        return where(name, line, msg);
     }
 };
 

@@ -19,7 +19,9 @@ if ! make -s BUILD="$build" PREFIX=/usr DESTDIR="$tmp/stage" install >"$tmp/log"
 fi
 for f in /usr/lib/libcpupolicy.so.$V /usr/lib/libcpupolicy.so.1 /usr/lib/libcpupolicy.so \
          /usr/include/cpupolicy.h /usr/include/cpupolicy_sim.h /usr/lib/pkgconfig/cpupolicy.pc \
-         /usr/lib/libcpupolicy-core.a /usr/bin/xen-cpuid /usr/bin/cpupolicy; do
+         /usr/lib/libcpupolicy-core.a /usr/bin/xen-cpuid /usr/bin/cpupolicy \
+         /usr/include/cpupolicy_models.h /usr/share/cpupolicy/cpu-models/cpu-model.rng \
+         /usr/share/cpupolicy/cpu-models/SkylakeXeon-v1.xml; do
     check_file "$f"
 done
 
@@ -31,7 +33,7 @@ soname=$(objdump -p "$tmp/stage/usr/lib/libcpupolicy.so.$V" | awk '/SONAME/ {pri
 exported=$(nm -D --defined-only "$tmp/stage/usr/lib/libcpupolicy.so.$V" | awk '$2 ~ /[TDBR]/ {print $3}')
 stray=$(echo "$exported" | grep -v '^cpupolicy_' | grep -v '^CPUPOLICY_' || true)
 [ -z "$stray" ] && ok || bad "symbols exported outside cpupolicy_*: $(echo $stray | head -c 300)"
-unversioned=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.$V" | awk '/ cpupolicy_/ && !/CPUPOLICY_1\.[01] /' || true)
+unversioned=$(objdump -T "$tmp/stage/usr/lib/libcpupolicy.so.$V" | awk '/ cpupolicy_/ && !/ CPUPOLICY_1\.[0-9]+ /' || true)
 [ -z "$unversioned" ] && ok || bad "unversioned exports: $unversioned"
 # Each symbol carries the node the map lists it under.
 want=$(awk '/^CPUPOLICY_[0-9.]* *\{/ { node = $1 } /^ *cpupolicy_[a-z0-9_]*;/ { sub(/;/, "", $1); print $1, node }' \
@@ -70,5 +72,8 @@ else
 fi
 # The installed tools run from the staged tree ($ORIGIN rpath).
 "$tmp/stage/usr/bin/cpupolicy" --help >/dev/null 2>&1 && ok || bad "installed cpupolicy does not run"
+# ... and the library finds the installed models next to itself ($ORIGIN/../share).
+"$tmp/stage/usr/bin/cpupolicy" model list --source builtin 2>&1 | grep -q "$tmp/stage/usr/share/cpupolicy/cpu-models/SkylakeXeon-v2.xml" \
+    && ok || bad "installed cpupolicy does not find the installed models"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
