@@ -130,11 +130,12 @@ ok = s['model'] == 'Cascadelake-Server' and s['lacks'] == [] and s['blockers'] =
      and len(s['add']) == n and not (set(s['add']) & set(m['features'])) and 'pku' in s['add']
 sys.exit(0 if ok else print(s['model'], len(s['add']), n) or 1)
 PY
-# Haswell-EP's dump lacks aesni and syscall (firmware / 32-bit dump): libvirt's Haswell is
-# the closest model, blocked by exactly those two.
+# Haswell-EP's dump lacks aesni (disabled by its firmware): libvirt's Haswell is the
+# closest model, blocked by exactly that; the most capable runnable one is Nehalem.
 expect_rc 0 "suggest libvirt on Haswell" -- "$BIN" model suggest --host "sim:dump=$HSW" --source libvirt --json
-py "j['closest']['model'] == 'Haswell' and j['closest']['lacks'] == ['aesni', 'syscall'] and \
-    [b['name'] for b in j['closest']['blockers']] == ['aesni', 'syscall']" "$tmp/out" "closest model on Haswell-EP: Haswell, lacking aesni and syscall"
+py "j['closest']['model'] == 'Haswell' and j['closest']['lacks'] == ['aesni'] and \
+    [b['name'] for b in j['closest']['blockers']] == ['aesni'] and j['runnable']['model'] == 'Nehalem'" \
+   "$tmp/out" "Haswell-EP: closest Haswell lacking aesni, runnable Nehalem"
 
 # --- export ----------------------------------------------------------------------------
 for m in SkylakeXeon-v2 GenoaEPYC-v1 EPYC Haswell-noTSX; do
