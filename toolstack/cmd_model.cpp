@@ -132,7 +132,7 @@ ModelsPtr load_models(const Opts &o, unsigned sources)
     int rc = cpupolicy_models_load(&m, sources, o.models_dir, o.cpu_map);
     if ( rc )
     {
-        fprintf(stderr, "cpupolicy: loading CPU models: %s\n", cpupolicy_models_last_error());
+        fprintf(stderr, "cpupolicy: loading CPU models: %s\n", cpupolicy_last_error());
         return nullptr;
     }
     return ModelsPtr(m);
@@ -165,7 +165,7 @@ PolicyPtr load_level(const Opts &o, json *where)
     int rc = cpupolicy_open(&h, o.host);
     if ( rc )
     {
-        const char *why = cpupolicy_last_open_error();
+        const char *why = cpupolicy_last_error();
         fprintf(stderr, "cpupolicy: cannot open host '%s': %s\n", o.host,
                 why && *why ? why : strerror(-rc));
         return nullptr;
@@ -499,7 +499,7 @@ int do_export(const Opts &o, int nargs, char **args)
         rc = cpupolicy_model_export(m.get(), idx, fmt, text.data(), &len);
     if ( rc )
     {
-        fprintf(stderr, "cpupolicy: export of %s to %s: %s\n", args[0], o.to, cpupolicy_models_last_error());
+        fprintf(stderr, "cpupolicy: export of %s to %s: %s\n", args[0], o.to, cpupolicy_last_error());
         return exit_usage;
     }
     text.resize(len ? len - 1 : 0);
@@ -541,7 +541,7 @@ int do_from_dump(const Opts &o, int nargs, char **args)
     int rc = cpupolicy_import_dump(raw.get(), args[0], o.cpu);
     if ( rc )
     {
-        const char *msg = cpupolicy_last_import_error();
+        const char *msg = cpupolicy_last_error();
         fprintf(stderr, "cpupolicy: %s\n", msg && *msg ? msg : strerror(-rc));
         return exit_usage;
     }
@@ -562,7 +562,7 @@ int do_from_dump(const Opts &o, int nargs, char **args)
         rc = cpupolicy_model_from_policy(p.get(), o.name, &origin, text.data(), &len);
     if ( rc )
     {
-        fprintf(stderr, "cpupolicy: model from %s: %s\n", args[0], cpupolicy_models_last_error());
+        fprintf(stderr, "cpupolicy: model from %s: %s\n", args[0], cpupolicy_last_error());
         return exit_usage;
     }
     text.resize(len - 1);
@@ -582,7 +582,7 @@ int do_from_dump(const Opts &o, int nargs, char **args)
     }
     if ( cpupolicy_model_validate_file(o.output) )
     {
-        fprintf(stderr, "cpupolicy: %s\n", cpupolicy_models_last_error());
+        fprintf(stderr, "cpupolicy: %s\n", cpupolicy_last_error());
         return exit_usage;
     }
     return exit_ok;
@@ -596,7 +596,7 @@ int do_validate(int nargs, char **args)
     for ( int i = 0; i < nargs; ++i )
         if ( cpupolicy_model_validate_file(args[i]) )
         {
-            fprintf(stderr, "cpupolicy: %s\n", cpupolicy_models_last_error());
+            fprintf(stderr, "cpupolicy: %s\n", cpupolicy_last_error());
             ++bad;
         }
         else

@@ -15,7 +15,9 @@
  *
  * Conventions as in cpupolicy.h: 0 or a negative errno, errno never touched, nothing
  * half-applied, counts nr_* in/out.  Strings returned are owned by the models object
- * (valid until cpupolicy_models_free) or static.  C89 and C++ clean.
+ * (valid until cpupolicy_models_free) or static.  After a failure cpupolicy_last_error()
+ * says what was wrong ("FILE:LINE: what" for every input error).  Symbols: CPUPOLICY_1.1.
+ * C89 and C++ clean.
  */
 #ifndef CPUPOLICY_MODELS_H
 #define CPUPOLICY_MODELS_H
@@ -37,20 +39,17 @@ typedef struct cpupolicy_models cpupolicy_models_t;
  * cpu_map_dir NULL: /usr/share/libvirt/cpu_map.  0; -ENOENT a directory or file is
  * missing; -EINVAL malformed (a broken file, an unknown element or attribute, a schema
  * violation, an unknown feature name); -ENOMEM.  On failure *out is NULL and
- * cpupolicy_models_last_error() says "FILE:LINE: what". */
+ * cpupolicy_last_error() says "FILE:LINE: what". */
 int cpupolicy_models_load(cpupolicy_models_t **out, unsigned int sources,
-                          const char *builtin_dir, const char *cpu_map_dir);
-void cpupolicy_models_free(cpupolicy_models_t *m);
-/* Why the last failing cpupolicy_models_* / cpupolicy_model_* call of this thread
- * failed ("FILE:LINE: what", or a sentence), or "". */
-const char *cpupolicy_models_last_error(void);
+                          const char *builtin_dir, const char *cpu_map_dir) CPUPOLICY_NOEXCEPT;
+void cpupolicy_models_free(cpupolicy_models_t *m) CPUPOLICY_NOEXCEPT;
 
 /* Models are numbered 0..count-1: builtin ones first (name order), then libvirt's (in
  * the order of its index.xml). */
-uint32_t cpupolicy_models_count(const cpupolicy_models_t *m);
+uint32_t cpupolicy_models_count(const cpupolicy_models_t *m) CPUPOLICY_NOEXCEPT;
 /* Index of the model called `name` among `sources`; -ENOENT unknown, -EINVAL NULL. */
 int cpupolicy_models_find(const cpupolicy_models_t *m, const char *name,
-                          unsigned int sources, uint32_t *index);
+                          unsigned int sources, uint32_t *index) CPUPOLICY_NOEXCEPT;
 
 typedef struct cpupolicy_model_info {
     const char *name;       /* "SkylakeXeon-v1" (builtin) or libvirt's ("Haswell") */
@@ -74,19 +73,19 @@ typedef struct cpupolicy_model_info {
     uint32_t nr_libvirt_features; /* libvirt's expansion of the model, by name */
 } cpupolicy_model_info_t;
 int cpupolicy_model_get_info(const cpupolicy_models_t *m, uint32_t index,
-                             cpupolicy_model_info_t *info);
+                             cpupolicy_model_info_t *info) CPUPOLICY_NOEXCEPT;
 
 /* The model's featureset: *nr in = capacity (fs may be NULL to query), out = words;
  * -ENOBUFS when short (what fits is copied). */
 int cpupolicy_model_featureset(const cpupolicy_models_t *m, uint32_t index, uint32_t *fs,
-                               uint32_t *nr);
+                               uint32_t *nr) CPUPOLICY_NOEXCEPT;
 
 /* Name lists of a libvirt model, by position i (< the info's nr_*), or NULL. */
 #define CPUPOLICY_MODEL_UNMAPPED         0
 #define CPUPOLICY_MODEL_REMOVED          1
 #define CPUPOLICY_MODEL_LIBVIRT_FEATURES 2
 const char *cpupolicy_model_list_item(const cpupolicy_models_t *m, uint32_t index,
-                                      unsigned int which, uint32_t i);
+                                      unsigned int which, uint32_t i) CPUPOLICY_NOEXCEPT;
 
 /* The numeric fields a migration check compares. */
 #define CPUPOLICY_MODEL_FIELD_MAX_BASIC_LEAF    0
@@ -98,16 +97,16 @@ const char *cpupolicy_model_list_item(const cpupolicy_models_t *m, uint32_t inde
 #define CPUPOLICY_MODEL_FIELD_XSS               6
 #define CPUPOLICY_MODEL_NR_FIELDS               7
 /* "max-basic-leaf", ..., or NULL for an unknown field. */
-const char *cpupolicy_model_field_name(unsigned int field);
+const char *cpupolicy_model_field_name(unsigned int field) CPUPOLICY_NOEXCEPT;
 /* 1 when the field compares as a bit set (model bits within the level's), 0 as a
  * number (model <= level), -EINVAL unknown field. */
-int cpupolicy_model_field_is_set(unsigned int field);
+int cpupolicy_model_field_is_set(unsigned int field) CPUPOLICY_NOEXCEPT;
 /* The model's value; -ENODATA when the model does not state it (libvirt models state
  * none), -EINVAL unknown field. */
 int cpupolicy_model_field(const cpupolicy_models_t *m, uint32_t index, unsigned int field,
-                          uint64_t *value);
+                          uint64_t *value) CPUPOLICY_NOEXCEPT;
 /* The same field as a policy answers it (effective values). */
-int cpupolicy_policy_model_field(const cpupolicy_t *p, unsigned int field, uint64_t *value);
+int cpupolicy_policy_model_field(const cpupolicy_t *p, unsigned int field, uint64_t *value) CPUPOLICY_NOEXCEPT;
 
 /* Why a model cannot run at a level. */
 #define CPUPOLICY_BLOCKER_VENDOR  0
@@ -129,12 +128,12 @@ typedef struct cpupolicy_model_blocker {
  * blockers; -ENOBUFS when more than fit (the first *nr-in are copied).  0 with *nr == 0:
  * runnable. */
 int cpupolicy_model_check(const cpupolicy_models_t *m, uint32_t index, const cpupolicy_t *level,
-                          cpupolicy_model_blocker_t *blockers, uint32_t *nr);
+                          cpupolicy_model_blocker_t *blockers, uint32_t *nr) CPUPOLICY_NOEXCEPT;
 /* Features only, against a bare featureset fs[0..nr_fs) (a pool level read as
  * get_featureset(MAX)); -EOPNOTSUPP for nonzero words beyond this build's. */
 int cpupolicy_model_check_featureset(const cpupolicy_models_t *m, uint32_t index,
                                      const uint32_t *fs, uint32_t nr_fs,
-                                     cpupolicy_model_blocker_t *blockers, uint32_t *nr);
+                                     cpupolicy_model_blocker_t *blockers, uint32_t *nr) CPUPOLICY_NOEXCEPT;
 
 /* Suggest a model for a level.  RUNNABLE: the most capable model among `sources` with
  * no blocker (most features, then most numeric fields stated).  CLOSEST: the model of
@@ -146,14 +145,14 @@ int cpupolicy_model_check_featureset(const cpupolicy_models_t *m, uint32_t index
 #define CPUPOLICY_SUGGEST_CLOSEST  1
 int cpupolicy_model_suggest(const cpupolicy_models_t *m, unsigned int sources, unsigned int how,
                             const cpupolicy_t *level, uint32_t *index, uint32_t *add,
-                            uint32_t *lacks, uint32_t nr_fs);
+                            uint32_t *lacks, uint32_t nr_fs) CPUPOLICY_NOEXCEPT;
 
 /* The domain builder's "apply model M to a policy": p's features become the model's
  * (the hypervisor's special bits stay p's; the dependency closure applied), leaf 0xd is
  * rebuilt from them, family/model/stepping and the numeric fields the model states are
  * the model's.  Verify the result against the host afterwards (cpupolicy_model_check /
  * cpupolicy_is_compatible).  -EINVAL when the vendors differ (p unchanged). */
-int cpupolicy_model_apply(const cpupolicy_models_t *m, uint32_t index, cpupolicy_t *p);
+int cpupolicy_model_apply(const cpupolicy_models_t *m, uint32_t index, cpupolicy_t *p) CPUPOLICY_NOEXCEPT;
 
 /* Export a model: LIBVIRT a <cpu mode='custom' match='exact'> element (over the closest
  * libvirt model of its vendor), QEMU "-cpu Model,+f,-g", XL an xl.cfg cpuid= list (legacy
@@ -164,7 +163,7 @@ int cpupolicy_model_apply(const cpupolicy_models_t *m, uint32_t index, cpupolicy
 #define CPUPOLICY_EXPORT_QEMU    1
 #define CPUPOLICY_EXPORT_XL      2
 int cpupolicy_model_export(const cpupolicy_models_t *m, uint32_t index, unsigned int format,
-                           char *buf, size_t *len);
+                           char *buf, size_t *len) CPUPOLICY_NOEXCEPT;
 
 /* Generate a model file from a real CPU's policy (a raw or max policy of a dump). */
 typedef struct cpupolicy_model_origin {
@@ -177,11 +176,11 @@ typedef struct cpupolicy_model_origin {
 /* name: "NAME-vN", or "NAME" for version 1.  The text is validated against the schema
  * before it is returned.  buf/len as cpupolicy_model_export.  -EINVAL bad name or origin. */
 int cpupolicy_model_from_policy(const cpupolicy_t *p, const char *name,
-                                const cpupolicy_model_origin_t *origin, char *buf, size_t *len);
+                                const cpupolicy_model_origin_t *origin, char *buf, size_t *len) CPUPOLICY_NOEXCEPT;
 
 /* Read and validate one model file (schema, feature names, file name); 0 or as
  * cpupolicy_models_load. */
-int cpupolicy_model_validate_file(const char *path);
+int cpupolicy_model_validate_file(const char *path) CPUPOLICY_NOEXCEPT;
 
 #ifdef __cplusplus
 }

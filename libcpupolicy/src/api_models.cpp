@@ -14,7 +14,6 @@
 #include "cpupolicy_models.h"
 
 using namespace cpupolicy;
-using cpupolicy::abi::ErrnoGuard;
 
 struct cpupolicy_models {
     models::Catalog c;
@@ -26,11 +25,10 @@ struct cpupolicy_models {
 
 namespace {
 
-thread_local std::string last_error;
-
-int fail(int rc, std::string msg)
+// A precise message for cpupolicy_last_error() ("FILE:LINE: what", a sentence).
+int fail(int rc, const std::string &msg)
 {
-    last_error = std::move(msg);
+    abi::detail("%s", msg.c_str());
     return rc;
 }
 
@@ -113,10 +111,9 @@ int text_out(const std::string &s, char *buf, size_t *len)
 
 } // namespace
 
-CPUPOLICY_EXPORT int cpupolicy_models_load(cpupolicy_models_t **out, unsigned int sources,
+static int impl_models_load(cpupolicy_models_t **out, unsigned int sources,
                                            const char *builtin_dir, const char *cpu_map_dir)
 {
-    ErrnoGuard g;
     if ( !out )
         return fail(-EINVAL, "cpupolicy_models_load: out is NULL");
     *out = nullptr;
@@ -134,28 +131,23 @@ CPUPOLICY_EXPORT int cpupolicy_models_load(cpupolicy_models_t **out, unsigned in
         delete m;
         return fail(rc, err);
     }
-    last_error.clear();
     *out = m;
     return 0;
 }
 
-CPUPOLICY_EXPORT void cpupolicy_models_free(cpupolicy_models_t *m)
+CPUPOLICY_EXPORT void cpupolicy_models_free(cpupolicy_models_t *m) noexcept
 {
-    ErrnoGuard g;
     delete m;
 }
 
-CPUPOLICY_EXPORT const char *cpupolicy_models_last_error(void) { return last_error.c_str(); }
-
-CPUPOLICY_EXPORT uint32_t cpupolicy_models_count(const cpupolicy_models_t *m)
+CPUPOLICY_EXPORT uint32_t cpupolicy_models_count(const cpupolicy_models_t *m) noexcept
 {
     return m ? static_cast<uint32_t>(m->c.models.size()) : 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_models_find(const cpupolicy_models_t *m, const char *name,
+static int impl_models_find(const cpupolicy_models_t *m, const char *name,
                                            unsigned int sources, uint32_t *index)
 {
-    ErrnoGuard g;
     if ( !m || !name || !index )
         return fail(-EINVAL, "cpupolicy_models_find: NULL argument");
     int i = models::find_model(m->c, name, sources);
@@ -165,7 +157,7 @@ CPUPOLICY_EXPORT int cpupolicy_models_find(const cpupolicy_models_t *m, const ch
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_get_info(const cpupolicy_models_t *m, uint32_t index,
+static int impl_model_get_info(const cpupolicy_models_t *m, uint32_t index,
                                               cpupolicy_model_info_t *info)
 {
     const models::Model *x = model_at(m, index);
@@ -201,7 +193,7 @@ CPUPOLICY_EXPORT int cpupolicy_model_get_info(const cpupolicy_models_t *m, uint3
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_featureset(const cpupolicy_models_t *m, uint32_t index,
+static int impl_model_featureset(const cpupolicy_models_t *m, uint32_t index,
                                                 uint32_t *fs, uint32_t *nr)
 {
     const models::Model *x = model_at(m, index);
@@ -215,7 +207,7 @@ CPUPOLICY_EXPORT int cpupolicy_model_featureset(const cpupolicy_models_t *m, uin
 }
 
 CPUPOLICY_EXPORT const char *cpupolicy_model_list_item(const cpupolicy_models_t *m, uint32_t index,
-                                                       unsigned int which, uint32_t i)
+                                                       unsigned int which, uint32_t i) noexcept
 {
     const models::Model *x = model_at(m, index);
     if ( !x )
@@ -227,19 +219,19 @@ CPUPOLICY_EXPORT const char *cpupolicy_model_list_item(const cpupolicy_models_t 
     return v && i < v->size() ? (*v)[i].c_str() : nullptr;
 }
 
-CPUPOLICY_EXPORT const char *cpupolicy_model_field_name(unsigned int field)
+CPUPOLICY_EXPORT const char *cpupolicy_model_field_name(unsigned int field) noexcept
 {
     return field < models::NR_FIELDS ? models::field_info[field].name : nullptr;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_field_is_set(unsigned int field)
+static int impl_model_field_is_set(unsigned int field)
 {
     if ( field >= models::NR_FIELDS )
         return -EINVAL;
     return models::field_info[field].kind == models::FieldKind::subset;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_field(const cpupolicy_models_t *m, uint32_t index,
+static int impl_model_field(const cpupolicy_models_t *m, uint32_t index,
                                            unsigned int field, uint64_t *value)
 {
     const models::Model *x = model_at(m, index);
@@ -251,7 +243,7 @@ CPUPOLICY_EXPORT int cpupolicy_model_field(const cpupolicy_models_t *m, uint32_t
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_policy_model_field(const cpupolicy_t *p, unsigned int field,
+static int impl_policy_model_field(const cpupolicy_t *p, unsigned int field,
                                                   uint64_t *value)
 {
     if ( !p || !value || field >= models::NR_FIELDS )
@@ -262,23 +254,21 @@ CPUPOLICY_EXPORT int cpupolicy_policy_model_field(const cpupolicy_t *p, unsigned
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_check(const cpupolicy_models_t *m, uint32_t index,
+static int impl_model_check(const cpupolicy_models_t *m, uint32_t index,
                                            const cpupolicy_t *level,
                                            cpupolicy_model_blocker_t *blockers, uint32_t *nr)
 {
-    ErrnoGuard g;
     const models::Model *x = model_at(m, index);
     if ( !x || !level || !nr )
         return fail(-EINVAL, "cpupolicy_model_check: bad model index or NULL argument");
     return blockers_out(models::check(*x, level->p), blockers, nr);
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_check_featureset(const cpupolicy_models_t *m, uint32_t index,
+static int impl_model_check_featureset(const cpupolicy_models_t *m, uint32_t index,
                                                       const uint32_t *fs, uint32_t nr_fs,
                                                       cpupolicy_model_blocker_t *blockers,
                                                       uint32_t *nr)
 {
-    ErrnoGuard g;
     const models::Model *x = model_at(m, index);
     if ( !x || !fs || !nr )
         return fail(-EINVAL, "cpupolicy_model_check_featureset: bad model index or NULL argument");
@@ -288,12 +278,11 @@ CPUPOLICY_EXPORT int cpupolicy_model_check_featureset(const cpupolicy_models_t *
     return blockers_out(models::check_featureset(*x, level), blockers, nr);
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_suggest(const cpupolicy_models_t *m, unsigned int sources,
+static int impl_model_suggest(const cpupolicy_models_t *m, unsigned int sources,
                                              unsigned int how, const cpupolicy_t *level,
                                              uint32_t *index, uint32_t *add, uint32_t *lacks,
                                              uint32_t nr_fs)
 {
-    ErrnoGuard g;
     if ( !m || !level || !index || how > CPUPOLICY_SUGGEST_CLOSEST )
         return fail(-EINVAL, "cpupolicy_model_suggest: NULL argument or bad `how`");
     models::Suggestion s;
@@ -308,9 +297,8 @@ CPUPOLICY_EXPORT int cpupolicy_model_suggest(const cpupolicy_models_t *m, unsign
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_apply(const cpupolicy_models_t *m, uint32_t index, cpupolicy_t *p)
+static int impl_model_apply(const cpupolicy_models_t *m, uint32_t index, cpupolicy_t *p)
 {
-    ErrnoGuard g;
     const models::Model *x = model_at(m, index);
     if ( !x || !p )
         return fail(-EINVAL, "cpupolicy_model_apply: bad model index or NULL policy");
@@ -320,10 +308,9 @@ CPUPOLICY_EXPORT int cpupolicy_model_apply(const cpupolicy_models_t *m, uint32_t
     return 0;
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_export(const cpupolicy_models_t *m, uint32_t index,
+static int impl_model_export(const cpupolicy_models_t *m, uint32_t index,
                                             unsigned int format, char *buf, size_t *len)
 {
-    ErrnoGuard g;
     const models::Model *x = model_at(m, index);
     if ( !x || !len || format > CPUPOLICY_EXPORT_XL )
         return fail(-EINVAL, "cpupolicy_model_export: bad model index, format or NULL len");
@@ -336,11 +323,10 @@ CPUPOLICY_EXPORT int cpupolicy_model_export(const cpupolicy_models_t *m, uint32_
     return text_out(out, buf, len);
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_from_policy(const cpupolicy_t *p, const char *name,
+static int impl_model_from_policy(const cpupolicy_t *p, const char *name,
                                                  const cpupolicy_model_origin_t *origin,
                                                  char *buf, size_t *len)
 {
-    ErrnoGuard g;
     if ( !p || !name || !len )
         return fail(-EINVAL, "cpupolicy_model_from_policy: NULL argument");
     std::string base;
@@ -368,9 +354,8 @@ CPUPOLICY_EXPORT int cpupolicy_model_from_policy(const cpupolicy_t *p, const cha
     return text_out(text, buf, len);
 }
 
-CPUPOLICY_EXPORT int cpupolicy_model_validate_file(const char *path)
+static int impl_model_validate_file(const char *path)
 {
-    ErrnoGuard g;
     if ( !path )
         return fail(-EINVAL, "cpupolicy_model_validate_file: NULL path");
     models::Model m;
@@ -378,4 +363,108 @@ CPUPOLICY_EXPORT int cpupolicy_model_validate_file(const char *path)
     if ( int rc = models::read_model_file(m, path, &err) )
         return fail(rc, err);
     return 0;
+}
+
+// --- ABI boundary ----------------------------------------------------------------------
+// cpupolicy_last_error() cleared on entry, written on failure (api.hpp, Call); noexcept.
+
+CPUPOLICY_EXPORT int cpupolicy_models_load(cpupolicy_models_t **out, unsigned int sources,
+                                           const char *builtin_dir, const char *cpu_map_dir) noexcept
+{
+    abi::Call c("cpupolicy_models_load");
+    return c.done(impl_models_load(out, sources, builtin_dir, cpu_map_dir));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_models_find(const cpupolicy_models_t *m, const char *name,
+                                           unsigned int sources, uint32_t *index) noexcept
+{
+    abi::Call c("cpupolicy_models_find");
+    return c.done(impl_models_find(m, name, sources, index));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_get_info(const cpupolicy_models_t *m, uint32_t index,
+                                              cpupolicy_model_info_t *info) noexcept
+{
+    abi::Call c("cpupolicy_model_get_info");
+    return c.done(impl_model_get_info(m, index, info));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_featureset(const cpupolicy_models_t *m, uint32_t index,
+                                                uint32_t *fs, uint32_t *nr) noexcept
+{
+    abi::Call c("cpupolicy_model_featureset");
+    return c.done(impl_model_featureset(m, index, fs, nr));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_field_is_set(unsigned int field) noexcept
+{
+    abi::Call c("cpupolicy_model_field_is_set");
+    return c.done(impl_model_field_is_set(field));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_field(const cpupolicy_models_t *m, uint32_t index,
+                                           unsigned int field, uint64_t *value) noexcept
+{
+    abi::Call c("cpupolicy_model_field");
+    return c.done(impl_model_field(m, index, field, value));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_policy_model_field(const cpupolicy_t *p, unsigned int field,
+                                                  uint64_t *value) noexcept
+{
+    abi::Call c("cpupolicy_policy_model_field");
+    return c.done(impl_policy_model_field(p, field, value));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_check(const cpupolicy_models_t *m, uint32_t index,
+                                           const cpupolicy_t *level,
+                                           cpupolicy_model_blocker_t *blockers, uint32_t *nr) noexcept
+{
+    abi::Call c("cpupolicy_model_check");
+    return c.done(impl_model_check(m, index, level, blockers, nr));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_check_featureset(const cpupolicy_models_t *m, uint32_t index,
+                                                      const uint32_t *fs, uint32_t nr_fs,
+                                                      cpupolicy_model_blocker_t *blockers,
+                                                      uint32_t *nr) noexcept
+{
+    abi::Call c("cpupolicy_model_check_featureset");
+    return c.done(impl_model_check_featureset(m, index, fs, nr_fs, blockers, nr));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_suggest(const cpupolicy_models_t *m, unsigned int sources,
+                                             unsigned int how, const cpupolicy_t *level,
+                                             uint32_t *index, uint32_t *add, uint32_t *lacks,
+                                             uint32_t nr_fs) noexcept
+{
+    abi::Call c("cpupolicy_model_suggest");
+    return c.done(impl_model_suggest(m, sources, how, level, index, add, lacks, nr_fs));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_apply(const cpupolicy_models_t *m, uint32_t index, cpupolicy_t *p) noexcept
+{
+    abi::Call c("cpupolicy_model_apply");
+    return c.done(impl_model_apply(m, index, p));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_export(const cpupolicy_models_t *m, uint32_t index,
+                                            unsigned int format, char *buf, size_t *len) noexcept
+{
+    abi::Call c("cpupolicy_model_export");
+    return c.done(impl_model_export(m, index, format, buf, len));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_from_policy(const cpupolicy_t *p, const char *name,
+                                                 const cpupolicy_model_origin_t *origin,
+                                                 char *buf, size_t *len) noexcept
+{
+    abi::Call c("cpupolicy_model_from_policy");
+    return c.done(impl_model_from_policy(p, name, origin, buf, len));
+}
+
+CPUPOLICY_EXPORT int cpupolicy_model_validate_file(const char *path) noexcept
+{
+    abi::Call c("cpupolicy_model_validate_file");
+    return c.done(impl_model_validate_file(path));
 }

@@ -47,9 +47,9 @@ START_TEST(load_errors_are_negative_errno_with_a_message_and_null_out)
     cpupolicy_models_t *m = (cpupolicy_models_t *)&m;
     RC(-ENOENT, cpupolicy_models_load(&m, CPUPOLICY_MODELS_BUILTIN, "/nonexistent/models", NULL));
     ck_assert_ptr_null(m);
-    ck_assert_str_eq(cpupolicy_models_last_error(), "/nonexistent/models: cannot open the model directory");
+    ck_assert_str_eq(cpupolicy_last_error(), "/nonexistent/models: cannot open the model directory");
     RC(-ENOENT, cpupolicy_models_load(&m, CPUPOLICY_MODELS_LIBVIRT, NULL, "/nonexistent/map"));
-    ck_assert_str_eq(cpupolicy_models_last_error(), "/nonexistent/map/index.xml: no such file");
+    ck_assert_str_eq(cpupolicy_last_error(), "/nonexistent/map/index.xml: no such file");
     RC(-EINVAL, cpupolicy_models_load(&m, 0, NULL, NULL));
     RC(-EINVAL, cpupolicy_models_load(&m, 4, NULL, NULL));
     RC(-EINVAL, cpupolicy_models_load(NULL, CPUPOLICY_MODELS_ALL, NULL, NULL));
@@ -208,7 +208,7 @@ START_TEST(suggest_apply_export_and_from_policy)
     ck_assert(strstr(text, "<vendor>AuthenticAMD</vendor>") != NULL);
     free(text);
     RC(-EINVAL, cpupolicy_model_from_policy(milan, "bad name", NULL, NULL, &len));
-    ck_assert_str_eq(cpupolicy_models_last_error(),
+    ck_assert_str_eq(cpupolicy_last_error(),
                      "bad name-v1.xml:2: Element cpu-model failed to validate attributes");
 
     cpupolicy_free(copy);

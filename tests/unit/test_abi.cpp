@@ -13,6 +13,7 @@
 
 #include "cpupolicy.h"
 #include "cpupolicy_sim.h"
+#include "cpupolicy_models.h"
 #include "harness.hpp"
 
 using namespace unittest;
@@ -66,6 +67,24 @@ template <class R, class... A> constexpr bool is_noexcept(R (*)(A...)) { return 
     X(cpupolicy_import_dump_notes) \
     X(cpupolicy_last_error) \
     X(cpupolicy_version) \
+    X(cpupolicy_models_load) \
+    X(cpupolicy_models_free) \
+    X(cpupolicy_models_count) \
+    X(cpupolicy_models_find) \
+    X(cpupolicy_model_get_info) \
+    X(cpupolicy_model_featureset) \
+    X(cpupolicy_model_list_item) \
+    X(cpupolicy_model_field_name) \
+    X(cpupolicy_model_field_is_set) \
+    X(cpupolicy_model_field) \
+    X(cpupolicy_policy_model_field) \
+    X(cpupolicy_model_check) \
+    X(cpupolicy_model_check_featureset) \
+    X(cpupolicy_model_suggest) \
+    X(cpupolicy_model_apply) \
+    X(cpupolicy_model_export) \
+    X(cpupolicy_model_from_policy) \
+    X(cpupolicy_model_validate_file) \
 
 #define ASSERT_NOEXCEPT(f) static_assert(is_noexcept(&f), #f " is not noexcept");
 CPUPOLICY_EXPORTS(ASSERT_NOEXCEPT)
@@ -105,7 +124,8 @@ TEST(the_public_header_has_no_internal_conditional)
 {
     // Only the language test of CPUPOLICY_NOEXCEPT may appear: no build-internal macro
     // (CPUPOLICY_INTERNAL_CXX used to select a different struct tag).
-    for ( const char *h : {"libcpupolicy/include/cpupolicy.h", "libcpupolicy/include/cpupolicy_sim.h"} )
+    for ( const char *h : {"libcpupolicy/include/cpupolicy.h", "libcpupolicy/include/cpupolicy_sim.h",
+                           "libcpupolicy/include/cpupolicy_models.h"} )
     {
         std::ifstream in(h);
         std::string line;
