@@ -38,11 +38,11 @@ DEPFLAGS  = -MMD -MP
 # objects go into libcpupolicy-core.a and into libcpupolicy.so.
 CORE_CXXFLAGS := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti \
     -fno-threadsafe-statics -nostdlib -fno-stack-protector -fno-builtin-malloc \
-    -fPIC -fvisibility=hidden $(OPT) $(WARN) -Ihypervisor/include
+    -fPIC -fvisibility=hidden $(OPT) $(WARN) -Ihypervisor/core/include
 
+# No project include path here: each module gets its own list (mk/layers.mk).
 HOST_CXXFLAGS := -std=c++20 -fno-exceptions -fno-rtti -fPIC -fvisibility=hidden \
-    $(OPT) $(WARN) -Ihypervisor/include -Ilibcpupolicy/include -Ilibcpupolicy/src \
-    $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+    $(OPT) $(WARN) $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 HOST_CFLAGS := -std=c11 $(OPT) -Wall -Wextra -Werror -Ilibcpupolicy/include
 
 # Appended to by module.mk files.
@@ -56,18 +56,17 @@ SCRIPT_TESTS :=
 BENCHES      :=
 INSTALL_HDRS :=
 CLEAN_EXTRA  :=
+ALL_OBJS     :=
 
 .SECONDARY:
-.PHONY: all check check-freestanding install uninstall clean run bench docs deps
+.PHONY: all check check-freestanding install uninstall clean run bench docs
 all:
 
-DEPS_STAMP := $(BUILD)/.deps-ok
-$(DEPS_STAMP): mk/ensure-deps.sh
-	$(Q)mkdir -p $(@D)
-	$(Q)sh mk/ensure-deps.sh
-	$(Q)touch $@
-deps: $(DEPS_STAMP)
+# Plain make never installs anything: ./build.sh runs mk/ensure-deps.sh (as root or
+# through sudo) before it calls make.  A missing package shows as a compiler or linker
+# error naming the header or library.
 
+include mk/layers.mk
 include hypervisor/module.mk
 include libcpupolicy/models/module.mk
 include libcpupolicy/module.mk
@@ -80,17 +79,17 @@ include docs/module.mk
 include mk/sanitize.mk
 
 # --- Generic rules -----------------------------------------------------------------
-$(BUILD)/core/%.o: hypervisor/%.cpp | $(DEPS_STAMP)
+$(BUILD)/core/%.o: hypervisor/core/src/%.cpp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CXX(core) $<")
 	$(Q)$(CXX) $(CORE_CXXFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CXX       $<")
-	$(Q)$(CXX) $(HOST_CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CXX) $(HOST_CXXFLAGS) $(LAYER_INC) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC        $<")
 	$(Q)$(CC) $(HOST_CFLAGS) $(DEPFLAGS) -c $< -o $@
@@ -98,7 +97,8 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 clean:
 	rm -rf $(BUILD) $(CLEAN_EXTRA)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Every object any module.mk declared (ALL_OBJS), its -MMD file beside it.
+-include $(patsubst %.o,%.d,$(sort $(ALL_OBJS)))
 
 # The main job (README): build, then show this machine's featureset decoded and the
 # static sets, as `xen-cpuid` does on a Xen host.

@@ -2,6 +2,7 @@
 # program (docs/gen-features.cpp); `make docs` rewrites it, and
 # tests/scripts/test_docs_fresh.sh fails `make check` when the committed copy is stale.
 GEN_FEATURES := $(BUILD)/docs/gen-features
+ALL_OBJS     += $(BUILD)/obj/docs/gen-features.o
 
 $(GEN_FEATURES): $(BUILD)/obj/docs/gen-features.o
 	@mkdir -p $(@D)

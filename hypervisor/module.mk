@@ -1,6 +1,8 @@
-# hypervisor/: the freestanding core.  Every .cpp under hypervisor/src is core.
-CORE_SRCS += $(wildcard hypervisor/src/*.cpp)
-CORE_OBJS  = $(patsubst hypervisor/%.cpp,$(BUILD)/core/%.o,$(CORE_SRCS))
+# hypervisor/core/: the freestanding core (layer L0, mk/layers.mk).  Every .cpp under
+# hypervisor/core/src is core; it sees only hypervisor/core/include.
+CORE_SRCS += $(wildcard hypervisor/core/src/*.cpp)
+CORE_OBJS  = $(patsubst hypervisor/core/src/%.cpp,$(BUILD)/core/%.o,$(CORE_SRCS))
+ALL_OBJS  += $(CORE_OBJS)
 CORE_LIB  := $(BUILD)/hypervisor/libcpupolicy-core.a
 
 $(CORE_LIB): $(CORE_OBJS)
@@ -14,7 +16,7 @@ all: $(CORE_LIB)
 # -nostdlib into a relocatable-free image and fail on any undefined symbol other than
 # the four the compiler may emit calls to; also refuse hosted headers in hypervisor/.
 FREESTANDING_ALLOWED := memcpy memset memmove memcmp
-# ... and the platform seam (hypervisor/include/cpupolicy/platform.hpp): the only functions
+# ... and the platform seam (hypervisor/core/include/cpupolicy/platform.hpp): the only functions
 # of its environment the core may call, implemented by whoever hosts it (hypervisor/sim here).
 FREESTANDING_ALLOWED += cpupolicy_plat_cpuid cpupolicy_plat_rdmsr cpupolicy_plat_wrmsr \
     cpupolicy_plat_cpu_id cpupolicy_plat_levelling_percpu cpupolicy_plat_log \
@@ -22,3 +24,18 @@ FREESTANDING_ALLOWED += cpupolicy_plat_cpuid cpupolicy_plat_rdmsr cpupolicy_plat
 check-freestanding: $(CORE_LIB)
 	@echo "  CHECK     freestanding contract of $(CORE_LIB)"
 	$(Q)sh tests/scripts/check-freestanding.sh $(CORE_LIB) "$(CXX)" "$(FREESTANDING_ALLOWED)"
+
+# The core archive is installed with the headers it is used through (a hypervisor links
+# libcpupolicy-core.a and implements the platform seam, platform.hpp).
+CORE_HDRS := $(wildcard hypervisor/core/include/cpupolicy/*.hpp)
+.PHONY: install-core uninstall-core
+install: install-core
+install-core: $(CORE_LIB)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/cpupolicy
+	install -m 0644 $(CORE_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(CORE_HDRS) $(DESTDIR)$(INCDIR)/cpupolicy/
+uninstall: uninstall-core
+uninstall-core:
+	rm -f $(DESTDIR)$(LIBDIR)/libcpupolicy-core.a
+	rm -f $(addprefix $(DESTDIR)$(INCDIR)/cpupolicy/,$(notdir $(CORE_HDRS)))
+	-rmdir $(DESTDIR)$(INCDIR)/cpupolicy 2>/dev/null

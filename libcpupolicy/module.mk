@@ -1,10 +1,12 @@
-# libcpupolicy/: the C ABI library.  Hosted C++ over the same core objects, plus the
-# simulated hypervisor (hypervisor/sim/) that the embedded backend boots in-process.
-LIB_SRCS += $(wildcard libcpupolicy/src/*.cpp)
+# libcpupolicy/: the C ABI library (L2, libcpupolicy/src) over the L1 userspace pieces -
+# the dump importer (libcpupolicy/import), the protocol codec (libcpupolicy/protocol),
+# the simulated machine the embedded backend boots in-process (hypervisor/sim) - and the
+# same core objects.  Include lists per module: mk/layers.mk.
+L1_SRCS  := $(wildcard libcpupolicy/import/*.cpp libcpupolicy/protocol/*.cpp)
 SIM_SRCS := $(wildcard hypervisor/sim/*.cpp)
-# The simulator's headers (sim.hpp, sim_cpu.hpp) for the library and the white-box tests.
-HOST_CXXFLAGS += -Ihypervisor/sim
-LIB_OBJS  = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(LIB_SRCS) $(SIM_SRCS))
+LIB_SRCS += $(wildcard libcpupolicy/src/*.cpp)
+LIB_OBJS  = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(L1_SRCS) $(SIM_SRCS) $(LIB_SRCS))
+ALL_OBJS += $(LIB_OBJS)
 
 LIB_LDLIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 # Where the library finds the shipped CPU models when not next to it (api_models.cpp).
@@ -49,5 +51,13 @@ install: all
 	@# Generated here rather than copied: the prefix is the install's, not the build's.
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' libcpupolicy/cpupolicy.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/cpupolicy.pc
-	install -m 0644 $(CORE_LIB) $(DESTDIR)$(LIBDIR)/
 	$(if $(strip $(BINS)),install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/)
+
+# Removes exactly what install put there (the shared library and its links, the public
+# headers, the pkg-config file, the programs); the core archive and its headers are
+# hypervisor/module.mk's, the daemon's files toolstack/cpupolicyd/module.mk's.
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libcpupolicy.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSO_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libcpupolicy.so $(DESTDIR)$(LIBDIR)/pkgconfig/cpupolicy.pc
+	rm -f $(addprefix $(DESTDIR)$(INCDIR)/,$(notdir $(INSTALL_HDRS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS)))

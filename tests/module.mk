@@ -39,20 +39,21 @@ $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(HOSTED_LIB)
 
 # The public header compiles as strict C89, C11 and C++ (STYLE.md: header test).
 HEADER_TESTS := $(BUILD)/tests/header/c89.o $(BUILD)/tests/header/c11.o $(BUILD)/tests/header/cxx.o
-$(BUILD)/tests/header/c89.o: tests/header.c $(INSTALL_HDRS) | $(DEPS_STAMP)
+$(BUILD)/tests/header/c89.o: tests/header.c $(INSTALL_HDRS) 
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c89 -pedantic-errors -Wall -Wextra -Werror -Ilibcpupolicy/include -c $< -o $@
-$(BUILD)/tests/header/c11.o: tests/header.c $(INSTALL_HDRS) | $(DEPS_STAMP)
+$(BUILD)/tests/header/c11.o: tests/header.c $(INSTALL_HDRS) 
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -pedantic-errors -Wall -Wextra -Werror -Ilibcpupolicy/include -c $< -o $@
-$(BUILD)/tests/header/cxx.o: tests/header.c $(INSTALL_HDRS) | $(DEPS_STAMP)
+$(BUILD)/tests/header/cxx.o: tests/header.c $(INSTALL_HDRS) 
 	@mkdir -p $(@D)
 	$(Q)$(CXX) -x c++ -std=c++98 -pedantic-errors -Wall -Wextra -Werror -Ilibcpupolicy/include -c $< -o $@
 
 TEST_PROGS = $(UNIT_TESTS) $(CHECK_TESTS) $(CMOCKA_TESTS)
+ALL_OBJS += $(patsubst $(BUILD)/tests/%,$(BUILD)/obj/tests/%.o,$(UNIT_TESTS) $(CHECK_TESTS) $(CMOCKA_TESTS) $(BENCHES))
 tests: all $(TEST_PROGS) $(HEADER_TESTS)
 
-check: tests check-freestanding
+check: tests check-freestanding check-layers
 	$(Q)BUILD=$(BUILD) sh tests/run-tests.sh $(TEST_PROGS) $(SCRIPT_TESTS)
 
 bench: all $(BENCHES)

@@ -1,10 +1,15 @@
-# toolstack/: the `cpupolicy` command, linked against the shared library like any
-# toolstack would be ($ORIGIN rpath: works in build/ and after install alike).
+# toolstack/cpupolicy/: the `cpupolicy` command (L3), linked against the shared library
+# like any toolstack would be ($ORIGIN rpath: works in build/ and after install alike).
+# One file per group of subcommands; all of them see only the public header, the
+# library's internal API (libcpupolicy/internal) and the core's headers (mk/layers.mk).
+CPUPOLICY_SRCS := $(wildcard toolstack/cpupolicy/*.cpp)
+CPUPOLICY_OBJS := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CPUPOLICY_SRCS))
+ALL_OBJS       += $(CPUPOLICY_OBJS)
+CPUPOLICY_LDLIBS ?=
 CPUPOLICY_BIN := $(BUILD)/bin/cpupolicy
-CPUPOLICY_OBJS := $(BUILD)/obj/toolstack/cpupolicy.o $(BUILD)/obj/toolstack/cmd_model.o
 $(CPUPOLICY_BIN): $(CPUPOLICY_OBJS) $(LIBSO_REAL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
-	$(Q)$(CXX) -o $@ $(CPUPOLICY_OBJS) -L$(BUILD)/lib -lcpupolicy -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CXX) -o $@ $(CPUPOLICY_OBJS) -L$(BUILD)/lib -lcpupolicy $(CPUPOLICY_LDLIBS) -Wl,-rpath,'$$ORIGIN/../lib'
 BINS += $(CPUPOLICY_BIN)
 all: $(CPUPOLICY_BIN)

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "cpupolicy/featureset.hpp"
-#include "cpupolicy/levelling.hpp"
+#include "cpupolicy/masking.hpp"
 #include "tool_print.hpp"
 #include "decode.hpp"
 
@@ -254,9 +254,9 @@ int mode_policy(Connection &c, long domid)
     return kExitOk;
 }
 
-// --- --levelling ------------------------------------------------------------------------
+// --- --masking --------------------------------------------------------------------------
 
-int mode_levelling(Connection &c)
+int mode_masking(Connection &c)
 {
     cpupolicy_handle_t *h = c.open();
     if ( !h )

@@ -54,7 +54,7 @@ std::vector<DynamicSet> fetch_dynamic_sets(cpupolicy_handle_t *h);
 int mode_policy(Connection &c, long domid);
 
 // --levelling: the host's levelling capability bits, one line each.
-int mode_levelling(Connection &c);
+int mode_masking(Connection &c);
 
 // --diff A B (operand forms in xen-cpuid.1).
 int mode_diff(Connection &c, const char *a, const char *b);

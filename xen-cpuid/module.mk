@@ -1,6 +1,7 @@
 # xen-cpuid/: the featureset decoder, linked with the hosted archive (core + library).
 XCPUID_SRCS := $(wildcard xen-cpuid/*.cpp)
 XCPUID_OBJS := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(XCPUID_SRCS))
+ALL_OBJS    += $(XCPUID_OBJS)
 XCPUID_BIN  := $(BUILD)/bin/xen-cpuid
 XCPUID_MAN  := xen-cpuid/xen-cpuid.1
 
@@ -17,3 +18,7 @@ install: install-xen-cpuid-man
 install-xen-cpuid-man:
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(XCPUID_MAN) $(DESTDIR)$(MANDIR)/man1/
+uninstall: uninstall-xen-cpuid-man
+.PHONY: uninstall-xen-cpuid-man
+uninstall-xen-cpuid-man:
+	rm -f $(DESTDIR)$(MANDIR)/man1/$(notdir $(XCPUID_MAN))

@@ -11,7 +11,7 @@
 // reported on stderr with exit status 2 and nothing is decoded; set bits in words
 // beyond this build's featureset are decoded as "(unknown word)" and give exit status 1.
 //
-// The live modes (info/detail's dynamic sets, -p, --diff, --levelling) ask a hypervisor
+// The live modes (info/detail's dynamic sets, -p, --diff, --masking) ask a hypervisor
 // through libcpupolicy's handle API (live.hpp); --connect URI picks which.
 #include <errno.h>
 #include <getopt.h>
@@ -47,14 +47,14 @@ enum class Mode {
     canonical,  // NAME...: canonical name of each name or alias
     policy,     // -p [DOMID]: the system policies or one domain's (Xen's MODE_POLICY)
     diff,       // --diff A B
-    levelling,  // --levelling
+    masking,    // --masking
 };
 
 // Modes that ask a hypervisor, hence the ones --connect applies to.
 constexpr bool is_live(Mode m)
 {
     return m == Mode::info || m == Mode::detail || m == Mode::policy || m == Mode::diff ||
-           m == Mode::levelling;
+           m == Mode::masking;
 }
 
 struct OptionRow {
@@ -79,8 +79,8 @@ constexpr OptionRow kOptions[] = {
       "the six system policies, or domain DOMID's" },
     { "diff",      no_argument, 0,   Mode::diff,      "A B",
       "features (and leaves) that differ between A and B" },
-    { "levelling", no_argument, 0,   Mode::levelling, nullptr,
-      "the host's levelling capabilities" },
+    { "masking", no_argument, 0,   Mode::masking, nullptr,
+      "the host's masking and faulting capabilities (Xen: levelling caps)" },
     { "connect",   required_argument, 0, Mode::none,  "URI",
       "hypervisor to ask (default \"\": this CPU, simulated)" },
     { "list",      no_argument, 'l', Mode::list,      nullptr,
@@ -440,7 +440,7 @@ int main(int argc, char **argv)
 
     if ( connect && !is_live(mode) && mode != Mode::help )
         return usage_error("--connect applies to info, detail, --policy, --diff and "
-                           "--levelling, not to %s%s",
+                           "--masking, not to %s%s",
                            mode_opt.empty() ? "decoding" : mode_opt.c_str());
     Connection conn(connect ? connect : "");
 
@@ -462,15 +462,15 @@ int main(int argc, char **argv)
     case Mode::detail:
     case Mode::list:
     case Mode::policy:
-    case Mode::levelling:
+    case Mode::masking:
         if ( nr_args )
             return usage_error("unexpected argument '%s' after %s", args[0], mode_opt.c_str());
         if ( mode == Mode::list )
             return mode_list();
         if ( mode == Mode::policy )
             return mode_policy(conn, domid);
-        if ( mode == Mode::levelling )
-            return mode_levelling(conn);
+        if ( mode == Mode::masking )
+            return mode_masking(conn);
         return mode_info(conn, mode == Mode::detail);
     case Mode::none:
         break;

@@ -34,7 +34,7 @@ bool indexed_leaf(uint32_t leaf)
     }
 }
 
-// The masking MSRs of a model (levelling.hpp has the table and its source).
+// The masking MSRs of a model (masking.hpp has the table and its source).
 MaskModel auto_masks(const CpuModel &m)
 {
     if ( m.vendor == Vendor::intel )

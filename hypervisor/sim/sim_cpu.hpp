@@ -4,7 +4,7 @@
 // of the levelling MSRs (Intel AND masks, AMD overrides with fast-forward bits, CPUID
 // faulting).  This is the "hardware" the core drives through the platform seam; it is
 // written independently of the core's own model of the same semantics
-// (levelling.cpp native_word) so that tests comparing the two mean something.
+// (masking.cpp native_word) so that tests comparing the two mean something.
 //
 // Hosted C++ (hypervisor/sim is compiled into libcpupolicy, not into the core).
 #pragma once
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "cpupolicy/levelling.hpp"
+#include "cpupolicy/masking.hpp"
 #include "cpupolicy/types.hpp"
 #include "import.hpp"
 

@@ -3,7 +3,7 @@
 # library with the C ABI in libcpupolicy/src/api_models.cpp.
 MODELS_SRCS := $(wildcard libcpupolicy/models/*.cpp)
 LIB_SRCS += $(MODELS_SRCS)
-HOST_CXXFLAGS += -Ilibcpupolicy/models -I$(BUILD)/gen/models
+ALL_OBJS += $(patsubst %.cpp,$(BUILD)/obj/%.o,$(MODELS_SRCS))
 
 # The one copy of the model-file schema is config/cpu-models/cpu-model.rng; the library
 # embeds it as a string literal.
@@ -27,3 +27,8 @@ install: install-models
 install-models: $(MODELS_DATA_BUILD)
 	install -d $(DESTDIR)$(DATADIR)/cpupolicy/cpu-models
 	install -m 0644 $(MODELS_DATA) $(DESTDIR)$(DATADIR)/cpupolicy/cpu-models/
+uninstall: uninstall-models
+.PHONY: uninstall-models
+uninstall-models:
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/cpupolicy/cpu-models/,$(notdir $(MODELS_DATA)))
+	-rmdir $(DESTDIR)$(DATADIR)/cpupolicy/cpu-models $(DESTDIR)$(DATADIR)/cpupolicy 2>/dev/null

@@ -3,7 +3,7 @@
 #include <errno.h>
 
 #include "backend.hpp"
-#include "protocol.hpp"
+#include "serve.hpp"
 
 namespace cpupolicy::proto {
 

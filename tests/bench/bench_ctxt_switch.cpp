@@ -29,7 +29,7 @@ namespace {
 std::string dump(const char *f)
 {
     const char *d = std::getenv("CPUPOLICY_DUMPS");
-    return std::string(d && *d ? d : "../shared/cpuid-dumps") + "/" + f;
+    return std::string(d && *d ? d : "tests/data/cpuid-dumps") + "/" + f;
 }
 
 enum Scenario { same_domain, leaf1_differs, pv_pv, pv_hvm };

@@ -3,7 +3,7 @@
 // deserialise, deep compatibility, levelling, derivation.  A measurement, never a
 // timed test: `make bench` runs it, docs/performance.md records the figures.
 //
-// Inputs are the real dumps (CPUPOLICY_DUMPS, default ../shared/cpuid-dumps as for the
+// Inputs are the real dumps (CPUPOLICY_DUMPS, default tests/data/cpuid-dumps as for the
 // tests), imported once before any timing.  The core C++ API is called directly: the
 // hypervisor calls it that way, and the C ABI adds only argument checks and a copy.
 //
@@ -37,7 +37,7 @@ namespace {
 std::string dumps_dir()
 {
     const char *d = std::getenv("CPUPOLICY_DUMPS");
-    return d && *d ? d : "../shared/cpuid-dumps";
+    return d && *d ? d : "tests/data/cpuid-dumps";
 }
 
 Policy import_or_die(const char *name)

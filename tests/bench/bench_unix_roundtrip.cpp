@@ -25,7 +25,7 @@ namespace {
 std::string dump_path()
 {
     const char *d = std::getenv("CPUPOLICY_DUMPS");
-    return std::string(d && *d ? d : "../shared/cpuid-dumps") +
+    return std::string(d && *d ? d : "tests/data/cpuid-dumps") +
            "/GenuineIntel00206D5_SandyBridgeEP.txt";
 }
 

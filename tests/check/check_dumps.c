@@ -3,14 +3,14 @@
  * Properties of every real dump in CPUPOLICY_DUMPS (issue 3 item 10), through the public
  * C ABI as a toolstack sees it.  Table-driven over the directory listing: each test runs
  * once per dump (or once per vendor), and the directory must hold exactly the twenty
- * dumps of ../shared/cpuid-dumps.
+ * dumps of tests/data/cpuid-dumps.
  *
  *  1. raw featureset == the bits read straight from the leaves (cpupolicy_get_cpuid) and
  *     from MSR 0x10a in the serialised MSRs - the featureset view invents nothing;
  *  2. features: default <= max <= host <= raw, for PV and HVM.  host <= raw and
  *     default <= max hold without exception.  max <= host holds except for the features a
  *     documented rule synthesises for guests (synthesised[] below, each with its rule
- *     from docs/policy.md / hypervisor/src/derive.cpp); those are asserted by name, and
+ *     from docs/policy.md / hypervisor/core/src/derive.cpp); those are asserted by name, and
  *     the rules that always fire (HYPERVISOR, X2APIC, HVM APIC) are asserted to fire;
  *  3. every derived policy passes cpupolicy_featureset_check_deps;
  *  4. levelling (see level_of_a_vendor_is_compatible_with_every_member for the pairs);

@@ -5,7 +5,7 @@
  * for a PV domain, and what the lazy context switch writes.  Public C ABI only.
  *
  * Facts used (written out, not read from the library under test):
- *  - levelling capabilities by model (Xen's intel.c / amd.c; levelling.hpp): Nehalem-EP
+ *  - levelling capabilities by model (Xen's intel.c / amd.c; masking.hpp): Nehalem-EP
  *    (fam 6 model 0x1a) has the v2 masks 0x130 (leaf 1) and 0x131 (0x80000001) = caps
  *    ecx|edx|extd_ecx|extd_edx = 0x1e; Sandy Bridge-EP (model 0x2d) adds 0x134 (0xd:1
  *    eax) = 0x3e; Zen/Milan/Hygon: 0xc0011004/5 plus 0xc0011002 (leaf 7:0 eax:ebx, max
@@ -17,7 +17,7 @@
  *    (Genoa 0x00062fcf, Bergamo, Turin): caps = faulting alone (faulting wins);
  *  - the dumps' register values quoted where used;
  *  - Intel masks are AND masks and cannot add a bit the CPU lacks (HYPERVISOR); AMD
- *    masks are overrides and can (SDM/APM as summarised in levelling.hpp);
+ *    masks are overrides and can (SDM/APM as summarised in masking.hpp);
  *  - guest CPUID's dynamic fields (docs/policy.md, "Guest CPUID"): leaf 1 ebx[31:24]
  *    (HVM: 2 x vcpu_id, PV: 0), OSXSAVE = CR4.OSXSAVE (0 in a new vCPU), OSPKE, APIC
  *    while the vCPU's APIC is disabled (HVM), 0xb/0x1f ecx/edx, 0xd:0/0xd:1 ebx (sizes

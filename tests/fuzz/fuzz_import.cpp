@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The dump importer (libcpupolicy/src/import.hpp) over arbitrary text, and what it
+// The dump importer (libcpupolicy/import/import.hpp) over arbitrary text, and what it
 // produces fed on through policy_from_dump() into the derivations (derive.hpp).
 //
 // Input: byte 0 = the CPU block asked for (0..3), the rest = the file's text (NULs and

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The cpupolicyd protocol decoders (libcpupolicy/src/protocol.hpp) over arbitrary bytes.
+// The cpupolicyd protocol decoders (libcpupolicy/protocol/protocol.hpp) over arbitrary bytes.
 //
 // Input: one frame as it would arrive on the socket (24-byte header, payload).  It is
 // decoded twice: as given, and with the header's length patched to the bytes actually

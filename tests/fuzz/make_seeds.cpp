@@ -4,7 +4,7 @@
 // the state file when one changes instead of going stale: a seed the decoder refuses at its first check would
 // still "pass" and quietly stop guiding the fuzzer past that check.
 //
-//   make_seeds CORPUS_DIR     (dumps: $CPUPOLICY_DUMPS, default ../shared/cpuid-dumps)
+//   make_seeds CORPUS_DIR     (dumps: $CPUPOLICY_DUMPS, default tests/data/cpuid-dumps)
 //
 // The text seeds (dumps, boot options, featureset strings) are committed as written.
 #include <stdio.h>
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     }
     dir = argv[1];
     const char *env = getenv("CPUPOLICY_DUMPS");
-    const std::string dumps = env && *env ? env : "../shared/cpuid-dumps";
+    const std::string dumps = env && *env ? env : "tests/data/cpuid-dumps";
 
     Policy raw{};
     import::ImportError ie;

@@ -16,6 +16,7 @@
 
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/tests/fuzz/%-replay,$(FUZZ_TARGETS))
+ALL_OBJS     += $(patsubst %,$(BUILD)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS) replay_main make_seeds)
 UNIT_TESTS   += $(FUZZ_REPLAYS)
 $(BUILD)/tests/fuzz/%-replay: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(HOSTED_LIB)
 	@mkdir -p $(@D)
@@ -39,18 +40,20 @@ FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 FUZZ_CFLAGS  = -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_CORE_CXXFLAGS = $(filter-out -Werror $(OPT),$(CORE_CXXFLAGS)) $(FUZZ_CFLAGS)
 FUZZ_HOST_CXXFLAGS = $(filter-out -Werror $(OPT),$(HOST_CXXFLAGS)) $(FUZZ_CFLAGS)
-FUZZ_OBJS = $(patsubst hypervisor/%.cpp,$(FUZZ_DIR)/core/%.o,$(CORE_SRCS)) \
-            $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS) $(SIM_SRCS))
+FUZZ_OBJS = $(patsubst hypervisor/core/src/%.cpp,$(FUZZ_DIR)/core/%.o,$(CORE_SRCS)) \
+            $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(L1_SRCS) $(SIM_SRCS) $(LIB_SRCS))
 FUZZ_LIB  := $(FUZZ_DIR)/libcpupolicy-fuzz.a
 FUZZ_DEPS_STAMP := $(FUZZ_DIR)/.deps-ok
 
-# clang and its runtimes (libFuzzer, ASan, UBSan) only when fuzzing is asked for.
-$(FUZZ_DEPS_STAMP): mk/ensure-deps.sh
+# clang and its runtimes (libFuzzer, ASan, UBSan) are needed only when fuzzing is asked
+# for; plain make installs nothing (`./build.sh fuzz` installs them first).
+$(FUZZ_DEPS_STAMP):
 	$(Q)mkdir -p $(@D)
-	$(Q)sh mk/ensure-deps.sh fuzz
+	$(Q)command -v $(firstword $(FUZZ_CXX)) >/dev/null || \
+	    { echo "make fuzz: $(FUZZ_CXX) not found; run ./build.sh fuzz (installs clang and libclang-rt-dev)" >&2; false; }
 	$(Q)touch $@
 
-$(FUZZ_DIR)/core/%.o: hypervisor/%.cpp | $(FUZZ_DEPS_STAMP)
+$(FUZZ_DIR)/core/%.o: hypervisor/core/src/%.cpp | $(FUZZ_DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CXX(fuzz) $<")
 	$(Q)$(FUZZ_CXX) $(FUZZ_CORE_CXXFLAGS) $(DEPFLAGS) -c $< -o $@
@@ -58,7 +61,7 @@ $(FUZZ_DIR)/core/%.o: hypervisor/%.cpp | $(FUZZ_DEPS_STAMP)
 $(FUZZ_DIR)/obj/%.o: %.cpp | $(FUZZ_DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CXX(fuzz) $<")
-	$(Q)$(FUZZ_CXX) $(FUZZ_HOST_CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(FUZZ_CXX) $(FUZZ_HOST_CXXFLAGS) $(LAYER_INC) $(DEPFLAGS) -c $< -o $@
 
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	@$(if $(Q),echo "  AR        $@")

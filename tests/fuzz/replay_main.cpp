@@ -15,7 +15,8 @@
 // A harness reports a broken invariant by aborting (FUZZ_CHECK); before the process
 // dies, the input at fault is written to $TMPDIR/TARGET-crash-PID.bin and named on
 // stderr, from a signal handler and from the sanitizers' death callback alike.
-// The last line is "N passed, 0 failed", as tests/run-tests.sh expects.
+// The last line is "N passed, 0 failed, 0 skipped" (N: corpus inputs, plus one for the
+// batch of mutations), as tests/run-tests.sh adds it up.
 #include "fuzz.hpp"
 
 #include <dirent.h>
@@ -375,6 +376,9 @@ int main(int argc, char **argv)
     printf("%s: %zu input files, %ld mutations (seed %#llx), %zu dictionary tokens\n",
            target.c_str(), seeds.size(), mutations, static_cast<unsigned long long>(seed),
            dict.size());
-    printf("%lu passed, 0 failed\n", runs);
+    // Tests, as tests/run-tests.sh counts them: each corpus input is one, the batch of
+    // mutations one more (a failing run never gets here: it aborts with the input saved).
+    printf("(%lu runs)\n", runs);
+    printf("%zu passed, 0 failed, 0 skipped\n", seeds.size() + (mutations > 0 ? 1 : 0));
     return 0;
 }

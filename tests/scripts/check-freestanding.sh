@@ -26,11 +26,11 @@ if [ -n "$bad" ]; then
 fi
 
 # Headers: C freestanding headers and the freestanding C++ ones only (C++20 [compliance]).
-hdr_bad=$(grep -rhoE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<[^>]+>' hypervisor/include hypervisor/src \
+hdr_bad=$(grep -rhoE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<[^>]+>' hypervisor/core/include hypervisor/core/src \
     | sed -E 's/.*<([^>]+)>.*/\1/' | sort -u \
     | grep -vxE 'stddef\.h|stdint\.h|stdbool\.h|stdarg\.h|limits\.h|float\.h|cstddef|cstdint|climits|cstdarg|cfloat|type_traits|limits|concepts|compare|bit|utility|new' || true)
 if [ -n "$hdr_bad" ]; then
-    echo "check-freestanding: FAIL: hosted headers included in hypervisor/: $hdr_bad" >&2
+    echo "check-freestanding: FAIL: hosted headers included in hypervisor/core/: $hdr_bad" >&2
     exit 1
 fi
 nobjs=$(ar t "$lib" | wc -l)

@@ -7,14 +7,11 @@ PY=/usr/bin/python3
 SNB="$DUMPS/GenuineIntel00206D5_SandyBridgeEP.txt"
 MILAN="$DUMPS/AuthenticAMD0A00F11_K19_Milan_02.txt"
 
-pass=0; fail=0
-ok()   { pass=$((pass + 1)); echo "ok   $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
+. tests/scripts/lib.sh
 # check WHAT EXPECTED ACTUAL
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi; }
 # grepok WHAT PATTERN FILE: the file holds a line matching the (basic) regex
 grepok() { if grep -q -- "$2" "$3"; then ok "$1"; else bad "$1: no '$2' in $3"; sed 's/^/    | /' "$3" | tail -n 5; fi; }
-finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit $?; }
 
 [ -x "$D" ] || { echo "no $D (build first)"; echo "0 passed, 1 failed"; exit 1; }
 

@@ -8,7 +8,7 @@
 #     on LD_LIBRARY_PATH): tests/xen-stub/client.c through the C ABI (featuresets, the
 #     -ENOBUFS rule, policies through Xen's serialised form, errno translation, Xen's
 #     error record, -EOPNOTSUPP for domain creation), libxc's message captured instead
-#     of printed, and xen-cpuid --connect xen: info / -p / --levelling on the stub host;
+#     of printed, and xen-cpuid --connect xen: info / -p / --masking on the stub host;
 #     and, with the real libraries where no Xen runs, -ENODEV through libcpupolicy.so;
 #  2b. the shared conformance suite (tests/check/check_conformance, CPUPOLICY_URIS=xen:)
 #     against the same stand-ins in STUB_XEN_SIM mode, where they answer from a simulated
@@ -19,17 +19,14 @@
 #     unusable test domains (missing, untypable, already run, malformed) fail the run;
 #  3. where this is dom0 of a running Xen: the shared conformance suite
 #     (tests/check/check_conformance, CPUPOLICY_URIS=xen:) and xen-cpuid --connect xen:
-#     info / -p / --levelling; elsewhere that part is skipped, saying why.  The no-Xen
+#     info / -p / --masking; elsewhere that part is skipped, saying why.  The no-Xen
 #     path (-ENODEV with a message, nothing on stderr) is tests/unit/test_backend_xen.
 set -u
 
 BUILD_DIR=${CPUPOLICY_BUILD:-${BUILD:-build}}
 SO=$BUILD_DIR/lib/libcpupolicy.so
 XC=$BUILD_DIR/bin/xen-cpuid
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. tests/scripts/lib.sh
 
 [ -r "$SO" ] || { echo "FAIL: $SO missing (make all)"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -71,7 +68,7 @@ if $CC -shared -fPIC -O1 -Wall -Wextra -Werror -Ilibcpupolicy/include -o "$tmp/l
     [ "$(cat "$tmp/got")" = "00000001 00000002 00000004 00000008 00000010 00000020 " ] && ok ||
         bad "xen-cpuid --connect xen: -p on the stub: leaf 7:0 ebx per policy: $(cat "$tmp/got")"
     xs -p 1 | head -1 | grep -q '^Domain 1 policy: ' && ok || bad "xen-cpuid --connect xen: -p 1 on the stub"
-    xs --levelling | head -1 | grep -qx 'Levelling caps: 0000001f' && ok || bad "xen-cpuid --connect xen: --levelling on the stub"
+    xs --masking | head -1 | grep -qx 'Levelling caps: 0000001f' && ok || bad "xen-cpuid --connect xen: --masking on the stub"
     # A leaf our policy object cannot hold, carrying data: refused, not truncated.
     STUB_XEN_EXTRA=1 xs -p >"$tmp/out" 2>"$tmp/err"; rc=$?
     [ $rc -eq 3 ] && grep -qx 'xen-cpuid: system policy Raw: Numerical result out of range' "$tmp/err" && ok ||
@@ -87,7 +84,7 @@ fi
 
 # --- 2b. The conformance suite against the stand-ins over a simulated host -----------------
 CONF=$BUILD_DIR/tests/check/check_conformance
-DUMPS=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
+DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
 SNB_URI="sim:dump=$DUMPS/GenuineIntel00206D5_SandyBridgeEP.txt,cpus=2"
 MILAN_URI="sim:dump=$DUMPS/AuthenticAMD0A00F11_K19_Milan_02.txt,cpus=2"
 # Life-cycle tests (create, bad type, started, destroyed) and the six policy tests run once
@@ -170,22 +167,21 @@ fi
 # --- 3. Against a real Xen --------------------------------------------------------------
 if [ -r /proc/xen/capabilities ] && grep -q control_d /proc/xen/capabilities; then
     if [ "$(id -u)" -ne 0 ]; then
-        echo "skip: dom0 of a running Xen, but not root: the xen: backend needs /dev/xen/privcmd"
+        skip "dom0 of a running Xen, but not root: the xen: backend needs /dev/xen/privcmd"
     else
         # Domain life-cycle tests are skipped (listed); the policy tests run on the
         # operator's paused test domain when CPUPOLICY_TEST_DOMID is set in the environment.
         if [ -x "$CONF" ]; then
             CPUPOLICY_URIS=xen: "$CONF" && ok || bad "conformance suite against xen: failed"
         else
-            echo "skip: $CONF not built: conformance not run against xen:"
+            skip "$CONF not built: conformance not run against xen:"
         fi
         "$XC" --connect xen: info >/dev/null && ok || bad "xen-cpuid --connect xen: info"
         "$XC" --connect xen: -p | grep -c ' policy: ' | grep -qx 6 && ok || bad "xen-cpuid --connect xen: -p: not six policies"
-        "$XC" --connect xen: --levelling | grep -q '^Levelling caps: ' && ok || bad "xen-cpuid --connect xen: --levelling"
+        "$XC" --connect xen: --masking | grep -q '^Levelling caps: ' && ok || bad "xen-cpuid --connect xen: --masking"
     fi
 else
-    echo "skip: not dom0 of a running Xen (/proc/xen/capabilities lacks control_d): conformance and xen-cpuid not run against xen:"
+    skip "not dom0 of a running Xen (/proc/xen/capabilities lacks control_d): conformance and xen-cpuid not run against xen:"
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

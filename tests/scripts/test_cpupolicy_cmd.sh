@@ -8,7 +8,7 @@
 #   compare     exit 0 compatible / 1 incompatible with the first failing leaf and the
 #               missing feature names / 2 bad input
 #   level       the levelled featureset, then one "loses:" line per host
-#   levelling   a simulated host's levelling caps and what it cannot level for a PV
+#   masking     a simulated host's masking/faulting caps and what it cannot level for a PV
 #               domain, grouped by CPUID register: Sandy Bridge-EP (masking, no faulting)
 #               leaks itsc and loses hypervisor/arch-caps (exit 1); Haswell-EP (faulting)
 #               is complete (exit 0); Milan (AMD overrides) loses nothing and leaks only in
@@ -20,7 +20,7 @@
 set -u
 
 BIN=${CPUPOLICY_BUILD:-${BUILD:-build}}/bin/cpupolicy
-D=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
+D=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
 GNR=$D/GenuineIntel00A06D1_GraniteRapids_03.txt
 SNB=$D/GenuineIntel00206D5_SandyBridgeEP.txt
 HSW=$D/GenuineIntel00306F2_HaswellEP.txt
@@ -28,16 +28,13 @@ GENOA=$D/AuthenticAMD0A10F11_K19_Genoa_01.txt
 TURIN=$D/AuthenticAMD0B00F21_K20_Turin_01.txt
 MILAN=$D/AuthenticAMD0A00F11_K19_Milan_02.txt
 NHM=$D/GenuineIntel00106A2_Nehalem-EP.txt
-pass=0
-fail=0
+. tests/scripts/lib.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 [ -x "$BIN" ] || { echo "FAIL: $BIN missing (make all)"; echo "0 passed, 1 failed"; exit 1; }
 [ -r "$GNR" ] || { echo "FAIL: $GNR missing (CPUPOLICY_DUMPS)"; echo "0 passed, 1 failed"; exit 1; }
 
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # run ARGS...: stdout -> $tmp/out, stderr -> $tmp/err, exit status -> $rc
 run() { "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
@@ -258,7 +255,7 @@ check_rc "level Intel + AMD" 2 && ok
 has "$tmp/err" "level names the AMD dump" "$GENOA"
 hasnt "$tmp/err" "level: no usage text on a vendor error" "Usage:"
 
-# --- levelling ----------------------------------------------------------------------------------
+# --- masking ------------------------------------------------------------------------------------
 # section FILE TITLE: the lines of one "TITLE: N" block (the title line and its indented
 # "  LABEL: names" lines).
 section() { awk -v t="$2" 'index($0, t ": ") == 1 { on = 1; print; next } on && /^  / { print; next } { on = 0 }' "$1"; }
@@ -266,7 +263,7 @@ section() { awk -v t="$2" 'index($0, t ": ") == 1 { on = 1; print; next } on && 
 # bit 31 clear.  Its PV default's gap (check_sim proves it against simulated native CPUID):
 # itsc leaks through 0x80000007.edx, which no MSR masks; an AND mask cannot add
 # hypervisor; 7:0.edx (arch-caps, synthesised) is not masked and SNB's leaf 7 is zeros.
-run levelling "$SNB"
+run masking "$SNB"
 check_rc "levelling SNB" 1 && ok
 eq "levelling SNB: stderr empty" "" "$(cat "$tmp/err")"
 has "$tmp/out" "levelling SNB: caps" "Levelling caps: 0000003e"
@@ -290,7 +287,7 @@ eq "levelling SNB: nothing dropped from its own default" "Dropped (beyond the ho
 # Boot options reach the simulated host (bare list = its cpuid= option): no avx in the
 # guest, as the offline derivation with the same options says; the gap is unchanged
 # (avx sits in leaf 1 ecx, which SNB masks).
-run levelling --boot-options no-avx "$SNB"
+run masking --boot-options no-avx "$SNB"
 check_rc "levelling --boot-options no-avx SNB" 1 && ok
 has "$tmp/out" "levelling boot options shown" "Host: $SNB (boot options 'no-avx')"
 g=$(sed -n 's/^Guest featureset: //p' "$tmp/out")
@@ -298,13 +295,13 @@ eq "levelling no-avx: guest lacks avx" 0 "$(bit "$g" $F_AVX)"
 eq "levelling no-avx: guest = offline pv-default with the options" \
    "$("$BIN" featureset --index pv-default --boot-options no-avx "$SNB")" "$g"
 eq "levelling no-avx: same gap" "Levelling: incomplete, 1 leaked, 2 lost" "$(tail -n 1 "$tmp/out")"
-run levelling --boot-options cpuid=no-avx "$SNB"
+run masking --boot-options cpuid=no-avx "$SNB"
 check_rc "levelling --boot-options cpuid=no-avx" 1 && ok
 eq "levelling cpuid=no-avx: same guest" "$g" "$(sed -n 's/^Guest featureset: //p' "$tmp/out")"
 
 # Haswell-EP: PLATFORM_INFO bit 31 set, so CPUID faulting (caps 0x1): every CPUID of a
 # PV guest traps and is answered from its policy - nothing leaks, nothing is lost.
-run levelling "$HSW"
+run masking "$HSW"
 check_rc "levelling HSW (faulting)" 0 && ok
 has "$tmp/out" "levelling HSW: caps" "Levelling caps: 00000001"
 has "$tmp/out" "levelling HSW: faulting" "PV levelling: complete, by faulting"
@@ -316,7 +313,7 @@ eq "levelling HSW: verdict" "Levelling: complete, exact by CPUID faulting" "$(ta
 # 0x19e), no CpuidUserDis.  An override can add hypervisor, so nothing is lost; what
 # leaks sits only in registers no MSR covers (0xd:1.eax - AMD has no xsave mask -,
 # 7:0.ecx, 0x80000007.edx, 0x80000008.ebx), e.g. xsaves (HVM-only, 0xd:1.eax) and itsc.
-run levelling "$MILAN"
+run masking "$MILAN"
 check_rc "levelling Milan" 1 && ok
 has "$tmp/out" "levelling Milan: caps" "Levelling caps: 0000019e"
 has "$tmp/out" "levelling Milan: no xsave mask" "  xsave_eax    no   masking of CPUID 0x0000000d:1.eax"
@@ -335,7 +332,7 @@ esac
 
 # A guest from another host, levelled onto SNB: Haswell's pv-default features SNB's
 # pv-max lacks are dropped (and named), the rest set; the gap is SNB's own.
-run levelling "$SNB" "$HSW"
+run masking "$SNB" "$HSW"
 check_rc "levelling SNB with a Haswell guest" 1 && ok
 has "$tmp/out" "levelling guest named" "Guest: $HSW (pv-default), levelled onto the host, PV domain 1"
 drop=$(section "$tmp/out" "Dropped (beyond the host's pv-max)")
@@ -348,7 +345,7 @@ eq "levelled Haswell guest keeps sse4.2" 1 "$(bit "$g" $F_SSE42)"
 eq "levelling SNB + Haswell guest: SNB's gap" "Levelling: incomplete, 1 leaked, 2 lost" "$(tail -n 1 "$tmp/out")"
 # An older guest (Nehalem-EP: no avx, no aesni) on SNB: nothing dropped; SNB has avx
 # and aesni, but leaf 1 ecx is masked, so they do not leak - only itsc does.
-run levelling "$SNB" "$NHM"
+run masking "$SNB" "$NHM"
 check_rc "levelling SNB with a Nehalem guest" 1 && ok
 eq "levelling Nehalem guest: nothing dropped" "Dropped (beyond the host's pv-max): 0" \
    "$(section "$tmp/out" "Dropped (beyond the host's pv-max)")"
@@ -359,40 +356,40 @@ eq "levelling Nehalem guest: masked avx/aesni do not leak" "Leaked (seen by the 
   CPUID 0x80000007.edx: itsc" "$(section "$tmp/out" "Leaked (seen by the guest, not in its policy)")"
 # --index picks the guest's policy; a faulting host levels it completely.  The Haswell
 # dump has aesni disabled (1.ecx 7DFEFBFF), so SNB's pv-max aesni is dropped there.
-run levelling --index pv-max "$HSW" "$SNB"
+run masking --index pv-max "$HSW" "$SNB"
 check_rc "levelling HSW with an SNB pv-max guest" 0 && ok
 has "$tmp/out" "levelling --index names the index" "Guest: $SNB (pv-max), levelled onto the host"
 eq "levelling HSW: SNB's aesni dropped" "Dropped (beyond the host's pv-max): 1
   CPUID 0x00000001.ecx: aesni" "$(section "$tmp/out" "Dropped (beyond the host's pv-max)")"
 eq "levelling HSW + SNB guest: complete" "Levelling: complete, exact by CPUID faulting" "$(tail -n 1 "$tmp/out")"
 # This machine's CPU as the host: whatever it is, the command answers 0 or 1.
-run levelling native
+run masking native
 if [ "$rc" -le 1 ] && grep -q '^Levelling caps: [0-9a-f]\{8\}$' "$tmp/out"; then ok; else bad "levelling native: exit $rc"; cat "$tmp/err"; fi
 
 # Errors: exit 2, nothing on stdout, a message naming what is wrong.
-run levelling "$SNB" "$MILAN"
+run masking "$SNB" "$MILAN"
 check_rc "levelling an AMD guest onto an Intel host" 2 && ok
 has "$tmp/err" "levelling vendor error names both" "$MILAN is AuthenticAMD but $SNB is GenuineIntel"
-run levelling "$tmp/no-such-host.txt"
+run masking "$tmp/no-such-host.txt"
 check_rc "levelling, missing host dump" 2 && ok
 has "$tmp/err" "levelling names the missing host" "no-such-host.txt"
-run levelling "$SNB" "$tmp/no-such-guest.txt"
+run masking "$SNB" "$tmp/no-such-guest.txt"
 check_rc "levelling, missing guest dump" 2 && ok
 has "$tmp/err" "levelling names the missing guest" "no-such-guest.txt"
-run levelling --boot-options no-frobnicate "$SNB"
+run masking --boot-options no-frobnicate "$SNB"
 check_rc "levelling, unknown feature in boot options" 2 && ok
 has "$tmp/err" "levelling quotes the bad boot option" "frobnicate"
-run levelling --boot-options no-avx native
+run masking --boot-options no-avx native
 check_rc "levelling, boot options on the native host" 2 && ok
 mkdir -p "$tmp/a,b" && cp "$SNB" "$tmp/a,b/snb.txt"
-run levelling "$tmp/a,b/snb.txt"
+run masking "$tmp/a,b/snb.txt"
 check_rc "levelling, comma in the host path" 2 && ok
 has "$tmp/err" "levelling explains the comma" "cannot contain ','"
-run levelling --index bogus "$SNB"
+run masking --index bogus "$SNB"
 check_rc "levelling --index bogus" 2 && ok
 run levelling
 check_rc "levelling without a host" 2 && ok
-run levelling "$SNB" "$HSW" "$NHM"
+run masking "$SNB" "$HSW" "$NHM"
 check_rc "levelling with three dumps" 2 && ok
 
 # --- errors --------------------------------------------------------------------------------------
@@ -451,7 +448,7 @@ check_rc "featureset with two dumps" 2 && ok
 run --help
 check_rc "--help" 0 && ok
 has "$tmp/out" "--help lists the commands" "level DUMP..."
-has "$tmp/out" "--help lists levelling" "levelling HOST [GUEST]"
+has "$tmp/out" "--help lists masking" "masking HOST [GUEST]"
 
-echo "$pass passed, $fail failed"
+finish
 [ "$fail" -eq 0 ]

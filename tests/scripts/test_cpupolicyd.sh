@@ -8,7 +8,7 @@
 # the socket.  Every daemon is killed on exit.
 set -u
 BUILD=${CPUPOLICY_BUILD:-${BUILD:-build}}
-DUMPS=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
+DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
 CONF="$BUILD/tests/check/check_conformance"
 . tests/scripts/cpupolicyd_lib.sh
 
@@ -81,7 +81,7 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
     grepok "refusal logged with the reserve" "of which 2 reserved for root" "$T/few.log"
     kill "$holder" 2>/dev/null; stop few
 else
-    echo "skip permission checks (need root and setpriv)"
+    skip "permission checks (need root and setpriv)"
 fi
 
 # --- SIGTERM ----------------------------------------------------------------------------

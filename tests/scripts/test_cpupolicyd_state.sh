@@ -11,7 +11,7 @@
 #   - domids are not reused across a restart.
 set -u
 BUILD=${CPUPOLICY_BUILD:-${BUILD:-build}}
-DUMPS=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
+DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
 . tests/scripts/cpupolicyd_lib.sh
 
 ST="$T/state"

@@ -20,7 +20,7 @@ if ! "$gen" > "$tmp"; then
     exit 1
 fi
 
-fail=0
+. tests/scripts/lib.sh
 # One row per feature: the generator must not silently drop any (287 in the reference).
 rows=$(grep -c '^| [0-9][0-9]* | [0-9][0-9]* | [0-9][0-9]* | `' "$tmp")
 if [ "$rows" -ne 287 ]; then

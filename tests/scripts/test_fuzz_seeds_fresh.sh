@@ -14,7 +14,7 @@ mkdir -p "$tmp/fuzz_protocol" "$tmp/fuzz_deserialise" "$tmp/fuzz_state_file"
 if ! "$gen" "$tmp" >"$tmp/log" 2>&1; then
     cat "$tmp/log"; echo "0 passed, 1 failed"; exit 1
 fi
-pass=0; fail=0
+. tests/scripts/lib.sh
 for d in fuzz_protocol fuzz_deserialise fuzz_state_file; do
     for f in "$tmp/$d"/*; do
         name=${f#"$tmp/"}
@@ -29,5 +29,4 @@ for d in fuzz_protocol fuzz_deserialise fuzz_state_file; do
         [ -e "$tmp/$d/${f##*/}" ] || { fail=$((fail + 1)); echo "FAIL: $f is not generated any more; delete it"; }
     done
 done
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

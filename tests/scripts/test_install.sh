@@ -1,13 +1,13 @@
 #!/bin/sh
 # `make install` with PREFIX and DESTDIR puts the library, its versioned symlinks, the
-# headers, the pkg-config file, the core archive and the tools where a packager expects
-# them; a C program then builds against the staged tree with pkg-config alone and runs.
+# headers, the pkg-config file, the core archive with its headers and the tools where a
+# packager expects them; a C program then builds against the staged tree with
+# pkg-config alone and runs, a freestanding C++ file compiles against the core headers;
+# `make uninstall` then removes every file install put there.
 set -u
 build=${CPUPOLICY_BUILD:-build}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass + 1)); }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
+. tests/scripts/lib.sh
 check_file() { [ -e "$tmp/stage$1" ] && ok || bad "missing after install: $1"; }
 
 # The library's version is the public header's CPUPOLICY_VERSION_MAJOR.MINOR.PATCH; the
@@ -15,11 +15,12 @@ check_file() { [ -e "$tmp/stage$1" ] && ok || bad "missing after install: $1"; }
 V=$(awk '/^#define CPUPOLICY_VERSION_(MAJOR|MINOR|PATCH) / { v = v (v == "" ? "" : ".") $3 } END { print v }' \
     libcpupolicy/include/cpupolicy.h)
 if ! make -s BUILD="$build" PREFIX=/usr DESTDIR="$tmp/stage" install >"$tmp/log" 2>&1; then
-    cat "$tmp/log"; echo "0 passed, 1 failed"; exit 1
+    cat "$tmp/log"; bad "make install failed"; finish; exit 1
 fi
 for f in /usr/lib/libcpupolicy.so.$V /usr/lib/libcpupolicy.so.1 /usr/lib/libcpupolicy.so \
          /usr/include/cpupolicy.h /usr/include/cpupolicy_sim.h /usr/lib/pkgconfig/cpupolicy.pc \
-         /usr/lib/libcpupolicy-core.a /usr/bin/xen-cpuid /usr/bin/cpupolicy \
+         /usr/lib/libcpupolicy-core.a /usr/include/cpupolicy/policy.hpp \
+         /usr/include/cpupolicy/platform.hpp /usr/bin/xen-cpuid /usr/bin/cpupolicy \
          /usr/include/cpupolicy_models.h /usr/share/cpupolicy/cpu-models/cpu-model.rng \
          /usr/share/cpupolicy/cpu-models/SkylakeXeon-v1.xml; do
     check_file "$f"
@@ -75,5 +76,14 @@ fi
 # ... and the library finds the installed models next to itself ($ORIGIN/../share).
 "$tmp/stage/usr/bin/cpupolicy" model list --source builtin 2>&1 | grep -q "$tmp/stage/usr/share/cpupolicy/cpu-models/SkylakeXeon-v2.xml" \
     && ok || bad "installed cpupolicy does not find the installed models"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+
+# The core archive's headers are enough for a hypervisor's freestanding translation unit.
+printf '#include <cpupolicy/policy.hpp>\nint f(const cpupolicy::Policy &p) { return cpupolicy::basic_max_leaf(p) ? 1 : 0; }\n' >"$tmp/hv.cpp"
+if c++ -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -I"$tmp/stage/usr/include" -c "$tmp/hv.cpp" -o "$tmp/hv.o" 2>"$tmp/hv.log"; then ok
+else bad "core headers installed do not compile freestanding: $(head -3 "$tmp/hv.log")"; fi
+
+# uninstall removes every file install put there (directories may stay).
+make -s BUILD="$build" PREFIX=/usr DESTDIR="$tmp/stage" uninstall >"$tmp/log" 2>&1 && ok || { bad "make uninstall failed"; cat "$tmp/log"; }
+left=$(find "$tmp/stage" -type f -o -type l)
+[ -z "$left" ] && ok || bad "left behind by uninstall: $(echo $left | head -c 400)"
+finish

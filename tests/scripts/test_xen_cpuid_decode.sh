@@ -11,15 +11,12 @@ set -u
 
 BIN=${CPUPOLICY_BUILD:-${BUILD:-build}}/bin/xen-cpuid
 SRC=xen-cpuid/xen-cpuid.cpp
-pass=0
-fail=0
+. tests/scripts/lib.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 [ -x "$BIN" ] || { echo "FAIL: $BIN missing (make all)"; echo "0 passed, 1 failed"; exit 1; }
 
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # expect NAME STATUS ARGS...   (expected stdout on stdin; stderr must be empty on 0)
 expect() {
@@ -332,5 +329,4 @@ fi
 sed -n '/^Known /,/^Special /p' "$tmp/detail" | grep '^  \[' | cut -c32- | tr ' ' '\n' | sed '/^$/d' | sort >"$tmp/kn"
 awk '!/^#/ { print $4 }' "$tmp/list" | sort | cmp -s - "$tmp/kn" && ok || bad "detail: Known decode != --list names"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

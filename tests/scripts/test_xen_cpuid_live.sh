@@ -7,7 +7,7 @@
 #   -p [DOMID]   the six system policies in Xen's policy order, byte for byte
 #                `cpupolicy policy --index I DUMP`; a domain's; an absent domain;
 #   --diff       two dumps by feature name and by leaf, featuresets, system policies;
-#   --levelling  Sandy Bridge's masking MSRs, Genoa's CPUID faulting, Nehalem's subset;
+#   --masking  Sandy Bridge's masking MSRs, Genoa's CPUID faulting, Nehalem's subset;
 #   unix:PATH    the same host served by cpupolicyd prints byte for byte the same;
 #   errors       bad URI / --connect misuse / bad operands: exit 2, stderr, no stdout.
 set -u
@@ -15,14 +15,11 @@ set -u
 BUILD_DIR=${CPUPOLICY_BUILD:-${BUILD:-build}}
 BIN=$BUILD_DIR/bin/xen-cpuid
 CP=$BUILD_DIR/bin/cpupolicy
-DUMPS=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
-pass=0
-fail=0
+DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
+. tests/scripts/lib.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 for b in "$BIN" "$CP"; do
     [ -x "$b" ] || { echo "FAIL: $b missing (make all)"; echo "0 passed, 1 failed"; exit 1; }
@@ -172,7 +169,7 @@ grep -qx '+ 000000ce -> 0000000080000000' "$tmp/d" && ok || bad "--diff sys:pv-m
 "$BIN" --connect "sim:dump=$SNB" --diff dom:0 sys:pv-default >/dev/null; rc=$?
 [ $rc -eq 0 ] && ok || bad "--diff dom:0 sys:pv-default: exit $rc"
 
-# --- --levelling -------------------------------------------------------------------------
+# --- --masking -------------------------------------------------------------------------
 # Sandy Bridge: the third generation of Intel masking MSRs (0x132 leaf 1, 0x133 leaf
 # 0x80000001, 0x134 leaf 0xd:1 eax), no CPUID faulting (Ivy Bridge brought it).
 cat >"$tmp/want" <<'EOF'
@@ -188,15 +185,15 @@ Levelling caps: 0000003e
   l7s0_ebx     no   masking of CPUID 0x00000007:0.ebx
 PV levelling: partial, by masking 5 registers
 EOF
-"$BIN" --connect "sim:dump=$SNB" --levelling >"$tmp/l" 2>"$tmp/err"; rc=$?
-[ $rc -eq 0 ] && cmp -s "$tmp/want" "$tmp/l" && ok || { bad "--levelling Sandy Bridge: exit $rc"; diff "$tmp/want" "$tmp/l"; }
+"$BIN" --connect "sim:dump=$SNB" --masking >"$tmp/l" 2>"$tmp/err"; rc=$?
+[ $rc -eq 0 ] && cmp -s "$tmp/want" "$tmp/l" && ok || { bad "--masking Sandy Bridge: exit $rc"; diff "$tmp/want" "$tmp/l"; }
 # Nehalem: the second generation (0x130/0x131) has no leaf 0xd:1 mask.
-"$BIN" --connect "sim:dump=$NHM" --levelling | awk '$2 == "yes" { print $1 }' | tr '\n' ' ' |
-    grep -qx 'ecx edx extd_ecx extd_edx ' && ok || bad "--levelling Nehalem: expected ecx edx extd_ecx extd_edx"
+"$BIN" --connect "sim:dump=$NHM" --masking | awk '$2 == "yes" { print $1 }' | tr '\n' ' ' |
+    grep -qx 'ecx edx extd_ecx extd_edx ' && ok || bad "--masking Nehalem: expected ecx edx extd_ecx extd_edx"
 # Genoa: CPUID faulting (AMD CpuidUserDis, HWCR[35]).
-"$BIN" --connect "sim:dump=$GENOA" --levelling >"$tmp/l"
+"$BIN" --connect "sim:dump=$GENOA" --masking >"$tmp/l"
 grep -qx '  faulting     yes  CPUID faulting: every CPUID of a PV guest traps' "$tmp/l" &&
-    grep -qx 'PV levelling: complete, by faulting' "$tmp/l" && ok || bad "--levelling Genoa: faulting"
+    grep -qx 'PV levelling: complete, by faulting' "$tmp/l" && ok || bad "--masking Genoa: faulting"
 
 # --- The same host through cpupolicyd ("unix:PATH"): identical output -----------------------
 D=$BUILD_DIR/sbin/cpupolicyd
@@ -204,7 +201,7 @@ if [ -x "$D" ]; then
     "$D" --socket "$tmp/snb.sock" --dump "$SNB" >"$tmp/d.log" 2>&1 &
     dpid=$!
     i=0; while [ ! -S "$tmp/snb.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    for m in info detail -p "-p 0" --levelling; do
+    for m in info detail -p "-p 0" --masking; do
         # shellcheck disable=SC2086
         "$BIN" --connect "unix:$tmp/snb.sock" $m >"$tmp/u" 2>&1
         # shellcheck disable=SC2086
@@ -228,21 +225,20 @@ expect_fail() {
 expect_fail "unknown URI scheme" 2 "^xen-cpuid: cannot connect to 'bogus:x': unsupported URI scheme 'bogus'" --connect bogus:x
 expect_fail "unknown URI scheme (-p)" 2 "^xen-cpuid: cannot connect to 'bogus:x'" --connect bogus:x -p
 expect_fail "sim: without dump=" 2 "^xen-cpuid: cannot connect to 'sim:': sim: URI needs dump=PATH" --connect sim: info
-expect_fail "sim: unreadable dump" 2 "^xen-cpuid: cannot connect to 'sim:dump=$tmp/none.txt'" --connect "sim:dump=$tmp/none.txt" --levelling
+expect_fail "sim: unreadable dump" 2 "^xen-cpuid: cannot connect to 'sim:dump=$tmp/none.txt'" --connect "sim:dump=$tmp/none.txt" --masking
 if [ -r /proc/xen/capabilities ] && grep -q control_d /proc/xen/capabilities; then
     echo "note: this is dom0 of a running Xen; the no-Xen error of --connect xen: is not checked"
 else
     expect_fail "xen: without a Xen" 2 "^xen-cpuid: cannot connect to 'xen:': xen: cannot open the Xen control interface" --connect xen: info
 fi
-expect_fail "--connect with decode" 2 "^xen-cpuid: --connect applies to info, detail, --policy, --diff and --levelling, not to decoding" --connect "" 1:2
+expect_fail "--connect with decode" 2 "^xen-cpuid: --connect applies to info, detail, --policy, --diff and --masking, not to decoding" --connect "" 1:2
 expect_fail "--connect with --list" 2 "not to --list" --connect "" --list
 expect_fail "--diff with one operand" 2 "^xen-cpuid: --diff needs two operands, A and B (got 1)" --diff 1:2
 expect_fail "--diff bad system policy" 2 "^xen-cpuid: --diff operand 'sys:hvm': unknown system policy" --diff sys:hvm 1
 expect_fail "--diff bad domain" 2 "^xen-cpuid: --diff operand 'dom:x': bad domain id" --diff 1 dom:x
 expect_fail "--diff absent domain" 3 "^xen-cpuid: --diff operand 'dom:9': No such process" --diff dom:9 1
 expect_fail "--diff unreadable operand" 2 "^xen-cpuid: --diff operand '$tmp/none' is neither a featureset" --diff 1 "$tmp/none"
-expect_fail "--levelling takes no argument" 2 "^xen-cpuid: unexpected argument 'x' after --levelling" --levelling x
+expect_fail "--masking takes no argument" 2 "^xen-cpuid: unexpected argument 'x' after --masking" --masking x
 expect_fail "-p conflicts with --diff" 2 "^xen-cpuid: --diff conflicts with --policy" -p --diff 1 2
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -16,16 +16,13 @@ set -u
 
 BIN=${CPUPOLICY_BUILD:-${BUILD:-build}}/bin/xen-cpuid
 XEN=${XEN_CPUID_417:-/usr/lib/xen-4.17/bin/xen-cpuid}
-DUMPS=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
+DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
 CC=${CC:-cc}
 
-fail=0
-pass=0
+. tests/scripts/lib.sh
 tmp=$(mktemp -d)
 [ -n "${KEEP_TMP:-}" ] && echo "tmp: $tmp" || trap 'rm -rf "$tmp"' EXIT
 
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 for f in "$BIN" "$XEN"; do
     [ -x "$f" ] || { echo "FAIL: $f missing (make all; xen-utils-4.17 is installed by the build)"; echo "0 passed, 1 failed"; exit 1; }
@@ -378,5 +375,4 @@ END {
     exit fails ? 1 : 0
 }' "$tmp/our.out" && ok || bad "decode differs from Xen 4.17 beyond the listed differences"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

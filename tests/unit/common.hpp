@@ -22,11 +22,31 @@ namespace unittest {
 
 using namespace cpupolicy;
 
+// The one tally of every white-box harness (harness.hpp's registered cases, fixture.hpp's
+// TEST(fn) runs): tests passed, failed and skipped, and the closing line
+// "N passed, N failed, N skipped" that tests/run-tests.sh adds up.  Checks inside a
+// test are counted too, and shown on the line before, never as the closing counts.
+struct Tally {
+    unsigned passed, failed, skipped;
+    unsigned long checks_passed, checks_failed;
+};
+inline Tally tally;
+inline const char *skip_reason;  // set by SKIP() in the running test
+
+inline int closing_line()
+{
+    if ( tally.checks_passed || tally.checks_failed )
+        std::printf("(%lu checks passed, %lu checks failed)\n", tally.checks_passed,
+                    tally.checks_failed);
+    std::printf("%u passed, %u failed, %u skipped\n", tally.passed, tally.failed, tally.skipped);
+    return tally.failed ? 1 : 0;
+}
+
 // $CPUPOLICY_DUMPS (tests/run-tests.sh sets it), else the shared set beside the tree.
 inline std::string dumps_dir()
 {
     const char *d = std::getenv("CPUPOLICY_DUMPS");
-    return d && *d ? d : "../shared/cpuid-dumps";
+    return d && *d ? d : "tests/data/cpuid-dumps";
 }
 inline std::string dump_path(const char *file) { return dumps_dir() + "/" + file; }
 

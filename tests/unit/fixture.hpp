@@ -2,8 +2,9 @@
 // The check-counting harness of the white-box tests (test_featureset, test_feature_table,
 // test_wire, test_compat, test_level, test_derive, test_guest_cpuid, test_protocol,
 // test_backend_xen): each expect_* is one check, printed expected against actual when
-// it fails; TEST(fn) runs a function named after what it proves; finish() prints the
-// "N passed, M failed" last line.  Plus the twenty dumps read into raw policies once per
+// it fails; TEST(fn) runs a function named after what it proves and counts it as one
+// test; finish() prints the closing line of passed, failed and skipped tests
+// (common.hpp, shared with harness.hpp).  Plus the twenty dumps read into raw policies once per
 // program (common.hpp: through the library's own importer).
 // Not a test program itself (tests/module.mk builds test_*.cpp only).
 #pragma once
@@ -25,7 +26,10 @@ namespace fixture {
 using namespace cpupolicy;
 using namespace unittest;
 
-inline int nr_passed, nr_failed;
+// Checks are counted in the one tally (common.hpp); nr_failed is this program's count of
+// failed checks, which TEST(fn) compares before and after to judge the test.
+inline unsigned long &nr_passed = tally.checks_passed;
+inline unsigned long &nr_failed = tally.checks_failed;
 inline const char *current_test = "";
 
 inline std::string str(int v) { return std::to_string(v); }
@@ -81,19 +85,28 @@ inline bool expect_err(const std::string &what, const ErrRecord &expected, const
     return count_check(what, ok, ok ? std::string() : str(expected), ok ? std::string() : str(actual));
 }
 
+// One test: a function named after what it proves, judged by its checks; a test that
+// calls skip_test(why) before any check fails is counted as skipped.
 #define TEST(fn)                                                                   \
     do {                                                                           \
         fixture::current_test = #fn;                                               \
-        int before_ = fixture::nr_failed;                                          \
+        unsigned long before_ = fixture::nr_failed;                                \
+        unittest::skip_reason = nullptr;                                           \
         fn();                                                                      \
-        std::printf("%s %s\n", fixture::nr_failed == before_ ? "ok  " : "FAIL", #fn); \
+        bool failed_ = fixture::nr_failed != before_;                              \
+        if ( failed_ )                                                             \
+            ++unittest::tally.failed;                                              \
+        else if ( unittest::skip_reason )                                          \
+            ++unittest::tally.skipped;                                             \
+        else                                                                       \
+            ++unittest::tally.passed;                                              \
+        std::printf("%s %s%s%s\n", failed_ ? "FAIL" : unittest::skip_reason ? "SKIP" : "ok  ", \
+                    #fn, unittest::skip_reason ? ": " : "",                        \
+                    unittest::skip_reason ? unittest::skip_reason : "");           \
     } while ( 0 )
+inline void skip_test(const char *why) { unittest::skip_reason = why; }
 
-inline int finish()
-{
-    std::printf("%d passed, %d failed\n", nr_passed, nr_failed);
-    return nr_failed ? 1 : 0;
-}
+inline int finish() { return closing_line(); }
 
 // Short names for hand-built policies: S(p, leaf[, subleaf]) is the slot's registers,
 // G the same read-only, F(name) a feature by name (common.hpp: a bad slot or name is a

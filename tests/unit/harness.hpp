@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The case-counting harness of the white-box tests (test_import, and through
-// hv_harness.hpp test_levelling, test_hypervisor, test_sim): TEST(name) registers a case
+// hv_harness.hpp test_masking, test_hypervisor, test_sim): TEST(name) registers a case
 // named after what it proves; EXPECT_* print file:line, expected and actual; run_all()
-// runs every case and prints the "N passed, M failed" last line, N and M counting cases.
+// runs every case and prints the closing line (common.hpp: passed, failed, skipped cases);
+// SKIP(why) ends a case that cannot run here.
 // Not a test program itself (tests/module.mk builds test_*.cpp only).
 #pragma once
 
@@ -99,19 +100,34 @@ bool check_eq(int line, const char *what, const E &expected, const A &actual)
         }                                                                             \
     } while ( 0 )
 
+// Stop the case as skipped (it cannot run here), saying why; a case that already failed
+// stays failed.
+#define SKIP(why)                                                                     \
+    do {                                                                              \
+        unittest::skip_reason = (why);                                                \
+        return;                                                                       \
+    } while ( 0 )
+
 inline int run_all(const char *file)
 {
     test_file = file;
-    unsigned passed = 0, failed = 0;
     for ( const Case &c : cases() )
     {
         current_case = &c;
         current_ok = true;
+        skip_reason = nullptr;
         c.run();
-        ++(current_ok ? passed : failed);
+        if ( !current_ok )
+            ++tally.failed;
+        else if ( skip_reason )
+        {
+            ++tally.skipped;
+            std::printf("SKIP: %s: %s\n", c.name.c_str(), skip_reason);
+        }
+        else
+            ++tally.passed;
     }
-    std::printf("%u passed, %u failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return closing_line();
 }
 
 } // namespace unittest

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Shared by the hypervisor-side unit tests (test_levelling.cpp, test_hypervisor.cpp,
+// Shared by the hypervisor-side unit tests (test_masking.cpp, test_hypervisor.cpp,
 // test_sim.cpp): the case harness (harness.hpp), the dumps by short name, and helpers
 // to boot a simulated machine on a dump and drive it as the control domain.
 // Not a test program itself (tests/module.mk builds test_*.cpp only).

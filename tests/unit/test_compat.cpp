@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Deep compatibility (hypervisor/include/cpupolicy/compat.hpp).
+// Deep compatibility (hypervisor/core/include/cpupolicy/compat.hpp).
 //
 // Xen's test_is_compatible_success / test_is_compatible_failure vectors come first, as
 // facts (Xen's extd.max_leaf = 1 is the raw value 0x80000001 here, since this object

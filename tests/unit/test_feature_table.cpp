@@ -9,7 +9,7 @@
 // and with what the C ABI hands out.
 //
 // Reference directory: $CPUPOLICY_REFERENCE, else $CPUPOLICY_DUMPS/../reference, else
-// ../shared/reference (relative to the repo root, where tests run).  Missing reference
+// tests/data/reference (relative to the repo root, where tests run).  Missing reference
 // files are a failure, not a skip.
 #include <algorithm>
 #include <cstdio>
@@ -49,7 +49,7 @@ std::string reference_dir()
         return r;
     if ( const char *d = std::getenv("CPUPOLICY_DUMPS") )
         return std::string(d) + "/../reference";
-    return "../shared/reference";
+    return "tests/data/reference";
 }
 
 std::vector<std::vector<std::string>> read_tsv(const std::string &path)
@@ -455,8 +455,7 @@ int main()
     TEST(reference_files_are_readable_and_sized_as_documented);
     if ( !ref().ok )
     {
-        std::printf("%d passed, %d failed\n", nr_passed, nr_failed + 1);
-        return 1;
+        return finish();
     }
     TEST(every_reference_feature_is_in_the_table_with_same_number_name_and_attrs);
     TEST(table_has_nothing_the_reference_lacks_and_no_duplicate_numbers);

@@ -1,8 +1,8 @@
-// Unit tests for the CPUID/MSR dump importer (libcpupolicy/src/import.{hpp,cpp}).
+// Unit tests for the CPUID/MSR dump importer (libcpupolicy/import/import.{hpp,cpp}).
 //
 // Table-driven: every case is named after what it proves and prints expected against
 // actual on failure.  The real dumps are read from $CPUPOLICY_DUMPS, by default
-// ../shared/cpuid-dumps relative to the repository root (the working directory).
+// tests/data/cpuid-dumps relative to the repository root (the working directory).
 // The last line of output is "N passed, M failed"; the exit status is non-zero when
 // anything failed.
 #include <cerrno>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Levelling (hypervisor/include/cpupolicy/level.hpp): the most capable policy
+// Levelling (hypervisor/core/include/cpupolicy/level.hpp): the most capable policy
 // compatible with every policy of a pool.
 //
 // The central property is proved exhaustively over the dumps: for every non-empty

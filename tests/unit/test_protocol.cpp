@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The cpupolicyd protocol (libcpupolicy/src/protocol.hpp, docs/cpupolicyd.md) and the
+// The cpupolicyd protocol (libcpupolicy/protocol/protocol.hpp, docs/cpupolicyd.md) and the
 // unix backend that speaks it.
 //
 // Proves: the header layout byte for byte; every op's request and reply round trip;
@@ -21,7 +21,7 @@
 
 #include "backend_embedded.hpp"
 #include "backend_unix.hpp"
-#include "protocol.hpp"
+#include "serve.hpp"
 #include "fixture.hpp"
 
 using namespace cpupolicy;

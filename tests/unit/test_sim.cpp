@@ -3,7 +3,7 @@
 // semantics of masking and faulting, the platform seam's current-CPU context, several
 // machines in one process, round-robin scheduling and its counters.
 //
-// Facts: masking MSRs by model and the AND/override semantics as in levelling.hpp (Xen's
+// Facts: masking MSRs by model and the AND/override semantics as in masking.hpp (Xen's
 // intel.c/amd.c); PLATFORM_INFO values are the dumps' own MSR 0xCE lines; out-of-range
 // CPUID behaviour from SDM vol. 2A "CPUID" and APM vol. 3 "CPUID".
 #include "hv_harness.hpp"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The wire format (hypervisor/include/cpupolicy/wire.hpp) and out-of-range clearing.
+// The wire format (hypervisor/core/include/cpupolicy/wire.hpp) and out-of-range clearing.
 //
 // Xen's own unit tests (tools/tests/cpu-policy/test-cpu-policy.c:
 // test_cpuid_serialise_success, test_cpuid_deserialise_failure,

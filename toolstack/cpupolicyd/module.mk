@@ -13,6 +13,7 @@ $(CPUPOLICYD_BIN): $(CPUPOLICYD_OBJS) $(HOSTED_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
 	$(Q)$(CXX) -o $@ $(CPUPOLICYD_OBJS) $(HOSTED_LIB) $(LIB_LDLIBS) $(ZLIB_LDLIBS) -ldl -lpthread
+ALL_OBJS += $(CPUPOLICYD_OBJS)
 all: $(CPUPOLICYD_BIN)
 
 SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
@@ -38,3 +39,9 @@ $(STATE_FILE_USERS): EXTRA_LDLIBS = $(CPUPOLICYD_STATE_OBJS) $(ZLIB_LDLIBS)
 $(FUZZ_DIR)/obj/tests/fuzz/fuzz_state_file.o: HOST_CXXFLAGS += -Itoolstack/cpupolicyd
 $(FUZZ_DIR)/fuzz_state_file: $(FUZZ_DIR)/obj/toolstack/cpupolicyd/state_file.o
 $(FUZZ_DIR)/fuzz_state_file: FUZZ_EXTRA_LDLIBS = $(FUZZ_DIR)/obj/toolstack/cpupolicyd/state_file.o $(ZLIB_LDLIBS)
+
+uninstall: uninstall-cpupolicyd
+.PHONY: uninstall-cpupolicyd
+uninstall-cpupolicyd:
+	rm -f $(DESTDIR)$(SBINDIR)/cpupolicyd $(DESTDIR)$(MANDIR)/man8/cpupolicyd.8 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service

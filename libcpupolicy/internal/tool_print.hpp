@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cpupolicy.h"
-#include "cpupolicy/levelling.hpp"
+#include "cpupolicy/masking.hpp"
 
 namespace cpupolicy::tools {
 
@@ -82,7 +82,7 @@ inline void print_policy(const char *title, const Serialised &s)
 }
 
 // The host's levelling caps in words: one line per capability (names and meanings are
-// the core's, levelling.hpp, in bit order), any bit this build does not know, then what
+// the core's, masking.hpp, in bit order), any bit this build does not know, then what
 // that means for PV guests, whose CPUID is not intercepted otherwise (HVM guests are
 // always levelled by the VMEXIT on CPUID).
 inline void print_levelling_caps(uint32_t caps)

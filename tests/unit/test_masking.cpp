@@ -4,7 +4,7 @@
 // simulated CPU, independently of the core), the gap statement the core predicts, and
 // the exact levelling that faulting gives.
 //
-// Facts: the caps each dump must give follow from levelling.hpp's model table and the
+// Facts: the caps each dump must give follow from masking.hpp's model table and the
 // dumps' own PLATFORM_INFO (bit 31 set on Haswell-EP, Broadwell-E, Sapphire, Granite and
 // Emerald Rapids) and CPUID 0x80000021.eax[17] (Genoa, Bergamo, Turin).
 #include "hv_harness.hpp"
@@ -511,4 +511,4 @@ TEST(hvm_domains_have_no_gap_and_run_with_default_masks)
     EXPECT_TRUE(o.regs.c & (1u << 31));  // HYPERVISOR, from the policy
 }
 
-int main() { return run_all("test_levelling.cpp"); }
+int main() { return run_all("test_masking.cpp"); }

@@ -9,7 +9,7 @@
 // before the one asked about).  PolicyRanges holds the answer for every slot of
 // policy_layout, one bit each, computed by one walk over the policy; policy_in_range()
 // is the same rules for a single slot, so the two cannot disagree
-// (hypervisor/src/policy_ops.cpp has both).
+// (hypervisor/core/src/policy_ops.cpp has both).
 #pragma once
 
 #include "cpupolicy/policy.hpp"

@@ -5,7 +5,7 @@
 //             hypervisor booted in-process (backend_embedded.cpp);
 //   unix      ("unix:PATH")  - a cpupolicyd serving one simulated host (backend_unix.cpp);
 //   xen       ("xen:")       - a real Xen through libxenctrl/libxenguest (backend_xen.cpp).
-// Every call has the hypercall's semantics (hypervisor/include/cpupolicy/hypervisor.hpp):
+// Every call has the hypercall's semantics (hypervisor/core/include/cpupolicy/hypervisor.hpp):
 // 0 or a negative errno, the error record filled as the core fills it.  The caller is
 // the control domain (a toolstack runs there).
 #pragma once

@@ -169,17 +169,3 @@ void encode_header(const Header &h, uint8_t out[HEADER_SIZE]);
 [[nodiscard]] int decode_policy(const uint8_t *buf, size_t len, size_t *used, PolicyWire &out);
 
 } // namespace cpupolicy::proto
-
-// --- Serving ----------------------------------------------------------------------------
-namespace cpupolicy {
-class Backend;
-}
-
-namespace cpupolicy::proto {
-
-// Answer `req` from `b` (the daemon's EmbeddedBackend): the hypercall's return value,
-// error record and results, with the Backend's semantics unchanged.  hello's `access` is
-// left 0 for the caller to fill (it knows the peer).  Permissions are the caller's job.
-void serve(Backend &b, const Request &req, Reply &out);
-
-} // namespace cpupolicy::proto

@@ -240,7 +240,7 @@ Vendor policy_vendor(const Policy &p);
 Featureset policy_to_featureset(const Policy &p);
 void policy_apply_featureset(Policy &p, const Featureset &fs);
 
-// --- Ranges (hypervisor/src/policy_ops.cpp) ----------------------------------------
+// --- Ranges (hypervisor/core/src/policy_ops.cpp) ----------------------------------------
 // The highest extended leaf the policy advertises: 0x80000000.eax when it lies in
 // 0x80000000..0x8000ffff, otherwise EXTD_FIRST (no extended leaf beyond 0x80000000;
 // CPUs without the extended range answer garbage there, SDM vol. 2A CPUID).

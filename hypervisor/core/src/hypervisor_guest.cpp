@@ -142,7 +142,7 @@ int Hypervisor::guest_write_cr4(DomId d, unsigned vcpu, uint64_t cr4)
     Vcpu &v = dom->vcpu[vcpu];
     bool osxsave_changed = (v.state.cr4 ^ cr4) & CR4_OSXSAVE;
     v.state.cr4 = cr4;
-    // The leaf-1 mask of a PV vCPU depends on its CR4.OSXSAVE (levelling.hpp).
+    // The leaf-1 mask of a PV vCPU depends on its CR4.OSXSAVE (masking.hpp).
     if ( osxsave_changed && dom->type == DomainType::pv && is_current(*dom, vcpu) )
         switch_to(*dom, v);
     return 0;

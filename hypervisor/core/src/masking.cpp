@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Levelling capabilities, per-domain masks and the lazy context switch (levelling.hpp).
-#include "cpupolicy/levelling.hpp"
+// Levelling capabilities, per-domain masks and the lazy context switch (masking.hpp).
+#include "cpupolicy/masking.hpp"
 #include "cpupolicy/features.hpp"
 #include "cpupolicy/platform.hpp"
 
@@ -256,7 +256,7 @@ uint32_t fs_word(const Featureset &fs, unsigned w) { return fs.w[w]; }
 
 // Value native CPUID shows in featureset word `w` under masks `m`, given the raw value.
 // `covered` reports whether a masking MSR is involved.  Mirrors the hardware semantics
-// described in levelling.hpp; the simulated CPU implements them independently.
+// described in masking.hpp; the simulated CPU implements them independently.
 uint32_t native_word(const LevellingCaps &c, const uint64_t *m, unsigned w, uint32_t rawv,
                      bool *covered)
 {

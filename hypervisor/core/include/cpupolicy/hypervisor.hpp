@@ -5,7 +5,7 @@
 //
 //   * the six system policies, derived at boot from the raw policy read through the
 //     platform seam (CPUID over every leaf the Policy holds, MSRs 0xce and 0x10a);
-//   * the levelling capabilities of the boot CPU (levelling.hpp), checked on every AP;
+//   * the levelling capabilities of the boot CPU (masking.hpp), checked on every AP;
 //   * a fixed pool of domains (no heap): type, policy, guest-CPUID context, levelling
 //     state, vCPUs with the state guest CPUID and the context switch read;
 //   * what runs on each physical CPU, for the lazy context switch;
@@ -26,7 +26,7 @@
 #include "cpupolicy/boot_options.hpp"
 #include "cpupolicy/derive.hpp"
 #include "cpupolicy/guest_cpuid.hpp"
-#include "cpupolicy/levelling.hpp"
+#include "cpupolicy/masking.hpp"
 
 namespace cpupolicy {
 
@@ -115,7 +115,7 @@ public:
                                             uint32_t *fs) const;
     // System policy `idx` in policy order (PolicyIndex).  -EINVAL for a bad idx.
     CPUPOLICY_MUST_CHECK int get_system_policy(DomId caller, unsigned idx, Policy &out) const;
-    // The lcap:: bitmap (levelling.hpp).
+    // The lcap:: bitmap (masking.hpp).
     CPUPOLICY_MUST_CHECK int get_levelling_caps(DomId caller, uint32_t *caps) const;
     // Could a guest of featureset `idx` be offered fs[0..nr)?  0, or -EINVAL with
     // *bad_feature = the lowest-numbered feature that the set lacks or whose prerequisite
@@ -161,7 +161,7 @@ public:
     CPUPOLICY_MUST_CHECK int set_featureset(DomId caller, DomId d, const uint32_t *fs,
                                             uint32_t nr, ErrRecord *err);
     // What native CPUID would show this domain's PV guests that its policy does not say
-    // (levelling.hpp, LevellingGap), for the toolstack to display.
+    // (masking.hpp, LevellingGap), for the toolstack to display.
     CPUPOLICY_MUST_CHECK int get_domain_levelling(DomId caller, DomId d, LevellingGap &out) const;
     // Saved state of one vCPU.  Restoring checks misc_features_enables (only bit 0, and
     // only when the policy advertises faulting in PLATFORM_INFO) and xcr0 (x87 set, no

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // CMocka tests of levelling detection and the lazy context switch, with the platform seam
-// replaced (-Wl,--wrap, see cmocka_levelling.wrap): CPUID answers come from a scripted
+// replaced (-Wl,--wrap, see cmocka_masking.wrap): CPUID answers come from a scripted
 // CPU, RDMSR/WRMSR act on a scripted MSR table, and every MSR access is recorded so each
 // test asserts the EXACT sequence of reads and writes, printing expected against actual.
 //
 // CPU facts: the CPUID values are those of the Sandy Bridge-EP (0x206d5) and Interlagos
 // (0x600f12) dumps in shared/cpuid-dumps; the MSR indices, layouts and Xen's rules are in
-// levelling.hpp.  Expected mask values were worked out by hand from those rules and are
+// masking.hpp.  Expected mask values were worked out by hand from those rules and are
 // written out as numbers, not recomputed by the code under test.
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +21,7 @@ extern "C" {
 #include <string>
 #include <vector>
 
-#include "cpupolicy/levelling.hpp"
+#include "cpupolicy/masking.hpp"
 #include "cpupolicy/platform.hpp"
 
 using namespace cpupolicy;

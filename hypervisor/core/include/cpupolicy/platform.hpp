@@ -11,7 +11,7 @@
 #include "cpupolicy/types.hpp"
 
 namespace cpupolicy {
-struct LevellingPerCpu;  // levelling.hpp: what the context switch caches per physical CPU
+struct LevellingPerCpu;  // masking.hpp: what the context switch caches per physical CPU
 }
 
 extern "C" {

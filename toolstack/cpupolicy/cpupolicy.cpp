@@ -7,14 +7,14 @@
 //   cpupolicy policy     [--index I] [--boot-options OPTS] [--cpu N] DUMP
 //   cpupolicy compare    [--index I] [--boot-options OPTS] HOST_DUMP GUEST_DUMP
 //   cpupolicy level      [--index I] [--boot-options OPTS] DUMP...
-//   cpupolicy levelling  [--index I] [--boot-options OPTS] [--cpu N] HOST_DUMP [GUEST_DUMP]
+//   cpupolicy masking  [--index I] [--boot-options OPTS] [--cpu N] HOST_DUMP [GUEST_DUMP]
 //
 // DUMP is a file in any format cpupolicy_import_dump() reads, or "native" for this
-// machine's CPUID instruction.  Exit status: 0 success (compare: compatible; levelling:
-// complete), 1 compare: incompatible (levelling: something leaks or is lost), 2 bad usage
+// machine's CPUID instruction.  Exit status: 0 success (compare: compatible; masking:
+// complete), 1 compare: incompatible (masking: something leaks or is lost), 2 bad usage
 // or bad input.  docs/toolstack.md describes every subcommand.
 //
-// `levelling` boots the embedded simulated hypervisor on HOST_DUMP (a handle, as a
+// `masking` boots the embedded simulated hypervisor on HOST_DUMP (a handle, as a
 // toolstack opens one) and asks it, through cpupolicy_sim.h, what it cannot level for a
 // PV domain.  The only thing taken from inside the project is the featureset word
 // labels of the one feature table (feature-table.hpp: compile-time data, nothing linked),
@@ -23,7 +23,7 @@
 #include "cpupolicy_sim.h"
 
 #include "cpupolicy/feature-table.hpp"
-#include "cpupolicy/levelling.hpp"
+#include "cpupolicy/masking.hpp"
 #include "tool_print.hpp"
 #include "cmd_model.hpp"
 
@@ -76,7 +76,7 @@ void usage(FILE *f)
             "  compare HOST GUEST     exit 0 if GUEST can run on HOST, 1 (naming what is\n"
             "                         missing) if not\n"
             "  level DUMP...          print the levelled featureset and what each host loses\n"
-            "  levelling HOST [GUEST] boot a simulated host on HOST, print its levelling caps\n"
+            "  masking HOST [GUEST]   boot a simulated host on HOST, print its masking/faulting caps\n"
             "                         and what it cannot level for a PV domain (its\n"
             "                         pv-default, or GUEST's policy levelled onto it): exit\n"
             "                         0 complete, 1 if features leak or are lost\n"
@@ -85,13 +85,13 @@ void usage(FILE *f)
             "  -i, --index I          raw|host|pv-max|hvm-max|pv-default|hvm-default\n"
             "                         (default raw, or host with --boot-options; compare\n"
             "                         defaults to: host hvm-max, guest hvm-default;\n"
-            "                         level to hvm-max; levelling to pv-default, of GUEST\n"
+            "                         level to hvm-max; masking to pv-default, of GUEST\n"
             "                         or else of the host)\n"
             "  -b, --boot-options O   hypervisor boot options, e.g. cpuid=no-avx512f,no-rtm\n"
             "                         or just no-avx512f,no-rtm; like Xen's, they shape\n"
-            "                         every policy but raw (levelling: the host's only)\n"
+            "                         every policy but raw (masking: the host's only)\n"
             "  -c, --cpu N            logical CPU of the dump to read (default 0;\n"
-            "                         levelling: of GUEST)\n"
+            "                         masking: of GUEST)\n"
             "  -h, --help             this text\n"
             "\n"
             "DUMP is a CPUID dump file (InstLatx64/AIDA64, cpuid -r) or \"native\".\n"
@@ -354,7 +354,7 @@ int cmd_level(const Options &o, int argc, char **argv)
     return exit_ok;
 }
 
-// --- levelling ---------------------------------------------------------------------------
+// --- masking ----------------------------------------------------------------------------
 
 struct HandleCloser {
     void operator()(cpupolicy_handle_t *h) const { cpupolicy_close(h); }
@@ -362,7 +362,7 @@ struct HandleCloser {
 using HandlePtr = std::unique_ptr<cpupolicy_handle_t, HandleCloser>;
 
 // The levelling capability bits (cpupolicy.h, Xen's XEN_SYSCTL_CPU_LEVELCAP_*) and what
-// each levels, worded as `xen-cpuid --levelling` words them.  SDM vol. 3 / AMD BKDGs:
+// each levels, worded as `xen-cpuid --masking` words them.  SDM vol. 3 / AMD BKDGs:
 
 // Where featureset word w lives, as xen-cpuid labels it ("CPUID 0x00000007:0.ebx",
 // "MSR_ARCH_CAPS.lo"); a word a newer library adds is named by number.
@@ -409,9 +409,9 @@ std::string vendor_of(const cpupolicy_t *p)
     return v;
 }
 
-int levelling_failed(const char *what, int rc)
+int masking_failed(const char *what, int rc)
 {
-    fprintf(stderr, "cpupolicy: levelling: %s: %s\n", what, strerror(-rc));
+    fprintf(stderr, "cpupolicy: masking: %s: %s\n", what, strerror(-rc));
     return exit_usage;
 }
 
@@ -420,7 +420,7 @@ int levelling_failed(const char *what, int rc)
 // (leaked), and which its policy offers that it cannot see (lost) - a PV guest's CPUID
 // runs on the hardware, levelled only by the masks the host has (docs/hypervisor.md,
 // "What this host cannot level").
-int cmd_levelling(const Options &o, int argc, char **argv)
+int cmd_masking(const Options &o, int argc, char **argv)
 {
     if ( argc < 1 || argc > 2 )
         return usage(stderr), exit_usage;
@@ -434,7 +434,7 @@ int cmd_levelling(const Options &o, int argc, char **argv)
     {
         if ( o.boot_options )
         {
-            fprintf(stderr, "cpupolicy: levelling: --boot-options need a HOST dump file: the "
+            fprintf(stderr, "cpupolicy: masking: --boot-options need a HOST dump file: the "
                             "embedded host on this machine's CPU boots without options\n");
             return exit_usage;
         }
@@ -443,7 +443,7 @@ int cmd_levelling(const Options &o, int argc, char **argv)
     {
         if ( strchr(host_path, ',') )
         {
-            fprintf(stderr, "cpupolicy: levelling: %s: a host dump path cannot contain ','\n",
+            fprintf(stderr, "cpupolicy: masking: %s: a host dump path cannot contain ','\n",
                     host_path);
             return exit_usage;
         }
@@ -458,7 +458,7 @@ int cmd_levelling(const Options &o, int argc, char **argv)
     if ( int rc = cpupolicy_open(&raw_h, uri.c_str()) )
     {
         const char *why = cpupolicy_last_error();
-        fprintf(stderr, "cpupolicy: levelling: cannot boot a host on %s: %s\n", host_path,
+        fprintf(stderr, "cpupolicy: masking: cannot boot a host on %s: %s\n", host_path,
                 why && *why ? why : strerror(-rc));
         return exit_usage;
     }
@@ -470,9 +470,9 @@ int cmd_levelling(const Options &o, int argc, char **argv)
     std::string guest_what;
     PolicyPtr host_raw(cpupolicy_alloc());
     if ( !host_raw )
-        return levelling_failed("allocating a policy", -ENOMEM);
+        return masking_failed("allocating a policy", -ENOMEM);
     if ( int rc = cpupolicy_get_system_policy(h.get(), CPUPOLICY_RAW, host_raw.get()) )
-        return levelling_failed("reading the host's raw policy", rc);
+        return masking_failed("reading the host's raw policy", rc);
     if ( guest_path )
     {
         Options go = o;
@@ -483,7 +483,7 @@ int cmd_levelling(const Options &o, int argc, char **argv)
         const std::string gv = vendor_of(src.get()), hv = vendor_of(host_raw.get());
         if ( gv != hv )
         {
-            fprintf(stderr, "cpupolicy: levelling: %s is %s but %s is %s: a guest is not "
+            fprintf(stderr, "cpupolicy: masking: %s is %s but %s is %s: a guest is not "
                             "levelled across vendors\n", guest_path, gv.c_str(), host_path,
                     hv.c_str());
             return exit_usage;
@@ -494,9 +494,9 @@ int cmd_levelling(const Options &o, int argc, char **argv)
     {
         src.reset(cpupolicy_alloc());
         if ( !src )
-            return levelling_failed("allocating a policy", -ENOMEM);
+            return masking_failed("allocating a policy", -ENOMEM);
         if ( int rc = cpupolicy_get_system_policy(h.get(), idx, src.get()) )
-            return levelling_failed("reading the host's policy", rc);
+            return masking_failed("reading the host's policy", rc);
         guest_what = std::string(index_names[idx]) + " of the host";
     }
 
@@ -507,7 +507,7 @@ int cmd_levelling(const Options &o, int argc, char **argv)
     uint32_t got_nr = nr;
     if ( int rc = cpupolicy_get_featureset(h.get(), CPUPOLICY_FEATURESET_PV_MAX, &got_nr,
                                            pv_max.data()) )
-        return levelling_failed("reading the host's pv-max featureset", rc);
+        return masking_failed("reading the host's pv-max featureset", rc);
     for ( uint32_t w = 0; w < nr; ++w )
     {
         dropped[w] = want[w] & ~pv_max[w];
@@ -515,27 +515,27 @@ int cmd_levelling(const Options &o, int argc, char **argv)
     }
     uint32_t domid = ~0u;
     if ( int rc = cpupolicy_domain_create(h.get(), CPUPOLICY_DOMAIN_PV, &domid) )
-        return levelling_failed("creating a PV domain", rc);
+        return masking_failed("creating a PV domain", rc);
     cpupolicy_err_t err;
     if ( int rc = cpupolicy_set_featureset(h.get(), domid, want.data(), nr, &err) )
     {
-        fprintf(stderr, "cpupolicy: levelling: setting the guest's featureset: %s at %s\n",
+        fprintf(stderr, "cpupolicy: masking: setting the guest's featureset: %s at %s\n",
                 strerror(-rc), where(err).c_str());
         return exit_usage;
     }
     PolicyPtr dom(cpupolicy_alloc());
     if ( !dom )
-        return levelling_failed("allocating a policy", -ENOMEM);
+        return masking_failed("allocating a policy", -ENOMEM);
     if ( int rc = cpupolicy_get_domain_policy(h.get(), domid, dom.get()) )
-        return levelling_failed("reading the domain's policy", rc);
+        return masking_failed("reading the domain's policy", rc);
 
     uint32_t caps = 0, flags = 0;
     std::vector<uint32_t> leaked(nr), lost(nr);
     if ( int rc = cpupolicy_get_levelling_caps(h.get(), &caps) )
-        return levelling_failed("reading the levelling caps", rc);
+        return masking_failed("reading the levelling caps", rc);
     if ( int rc = cpupolicy_sim_levelling_gap(h.get(), domid, &flags, leaked.data(),
                                               lost.data(), nr) )
-        return levelling_failed("reading the levelling gap", rc);
+        return masking_failed("reading the levelling gap", rc);
 
     printf("Host: %s%s%s%s\n", host_path, o.boot_options ? " (boot options '" : "",
            o.boot_options ? o.boot_options : "", o.boot_options ? "')" : "");
@@ -615,8 +615,8 @@ int main(int argc, char **argv)
         return cmd_compare(o, nargs, args);
     if ( !strcmp(cmd, "level") )
         return cmd_level(o, nargs, args);
-    if ( !strcmp(cmd, "levelling") )
-        return cmd_levelling(o, nargs, args);
+    if ( !strcmp(cmd, "masking") )
+        return cmd_masking(o, nargs, args);
     fprintf(stderr, "cpupolicy: unknown command '%s'\n", cmd);
     usage(stderr);
     return exit_usage;

@@ -1,0 +1,15 @@
+# Shared by the test scripts (sourced, never run): one way to count and report.
+#   ok [what]       a test passed
+#   bad what        a test failed: printed as "FAIL: what"
+#   skip what       a test that cannot run here: printed as "SKIP: what", counted
+#   finish          the closing line "N passed, N failed, N skipped" and the exit status
+# tests/run-tests.sh adds the closing lines of every script and program up.
+pass=0; fail=0; skipped=0
+ok()   { pass=$((pass + 1)); }
+bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP: $*"; }
+finish()
+{
+    echo "$pass passed, $fail failed, $skipped skipped"
+    [ "$fail" -eq 0 ]
+}
