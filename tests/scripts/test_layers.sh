@@ -68,6 +68,7 @@ cpupolicy    dump_policy.hpp                 no
 cpupolicyd   serve.hpp                       yes
 cpupolicyd   backend_embedded.hpp            yes
 cpupolicyd   api.hpp                         no
+cpupolicyd   printable.hpp                   yes
 cpupolicyd   backend_unix.hpp                no
 TABLE
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "backend_embedded.hpp"
-#include "protocol.hpp"
+#include "serve.hpp"
 #include "state_file.hpp"
 
 namespace cpupolicy::daemon {
