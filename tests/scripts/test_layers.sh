@@ -19,7 +19,7 @@ try()
     mod=$1; hdr=$2; want=$3
     printf '#include "%s"\n' "$hdr" >"$tmp/t.cpp"
     # shellcheck disable=SC2046
-    if $CXX -std=c++20 -fsyntax-only -DCPUPOLICY_INTERNAL_CXX $XMLFLAGS $(flags_of "$mod") "$tmp/t.cpp" >"$tmp/err" 2>&1; then got=yes; else got=no; fi
+    if $CXX -std=c++20 -fsyntax-only $XMLFLAGS $(flags_of "$mod") "$tmp/t.cpp" >"$tmp/err" 2>&1; then got=yes; else got=no; fi
     if [ "$got" = "$want" ]; then ok
     elif [ "$want" = no ]; then bad "$mod reaches $hdr: a back-edge would compile"
     else bad "$mod cannot reach $hdr: $(grep -m1 error "$tmp/err")"; fi
