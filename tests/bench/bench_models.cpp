@@ -26,7 +26,7 @@ namespace {
 std::string dumps_dir()
 {
     const char *d = std::getenv("CPUPOLICY_DUMPS");
-    return d && *d ? d : "../shared/cpuid-dumps";
+    return d && *d ? d : "tests/data/cpuid-dumps";
 }
 
 // 64 Intel hosts: the Intel dumps in turn, every other one booted without TSX and

@@ -5,7 +5,7 @@
 // test asserts the EXACT sequence of reads and writes, printing expected against actual.
 //
 // CPU facts: the CPUID values are those of the Sandy Bridge-EP (0x206d5) and Interlagos
-// (0x600f12) dumps in shared/cpuid-dumps; the MSR indices, layouts and Xen's rules are in
+// (0x600f12) dumps in tests/data/cpuid-dumps; the MSR indices, layouts and Xen's rules are in
 // masking.hpp.  Expected mask values were worked out by hand from those rules and are
 // written out as numbers, not recomputed by the code under test.
 #include <stdarg.h>

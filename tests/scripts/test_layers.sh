@@ -51,6 +51,10 @@ sim          protocol.hpp                    no
 sim          cpupolicy.h                     no
 sim          backend.hpp                     no
 lib          api.hpp                         yes
+models       catalog.hpp                     yes
+models       import.hpp                      no
+models       cpupolicy.h                     no
+cpupolicy    catalog.hpp                     no
 lib          backend_embedded.hpp            yes
 lib          protocol.hpp                    yes
 xencpuid     cpupolicy.h                     yes

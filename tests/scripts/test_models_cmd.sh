@@ -20,7 +20,7 @@
 set -u
 
 BIN=${CPUPOLICY_BUILD:-${BUILD:-build}}/bin/cpupolicy
-D=${CPUPOLICY_DUMPS:-../shared/cpuid-dumps}
+D=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
 SKX=$D/GenuineIntel0050654_SkylakeXeon.txt
 CLX=$D/GenuineIntel0050657_CascadeLakeXeon.txt
 HSW=$D/GenuineIntel00306F2_HaswellEP.txt
