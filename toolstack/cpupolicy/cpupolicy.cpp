@@ -420,16 +420,11 @@ int masking_failed(const char *what, int rc)
 // (leaked), and which its policy offers that it cannot see (lost) - a PV guest's CPUID
 // runs on the hardware, levelled only by the masks the host has (docs/hypervisor.md,
 // "What this host cannot level").
-int cmd_masking(const Options &o, int argc, char **argv)
+// The host of `masking`: the embedded simulated hypervisor on HOST_PATH (or this
+// machine's CPU for "native"), as cpupolicy_open URIs name it.  A comma would end the
+// dump path inside the URI.  0, or the exit status after saying what was wrong.
+int masking_host_uri(const Options &o, const char *host_path, std::string &uri)
 {
-    if ( argc < 1 || argc > 2 )
-        return usage(stderr), exit_usage;
-    const char *host_path = argv[0], *guest_path = argc > 1 ? argv[1] : nullptr;
-    const unsigned idx = o.index_given ? o.index : CPUPOLICY_PV_DEFAULT;
-
-    // The host: the embedded simulated hypervisor on the dump, as `cpupolicy_open`
-    // URIs name it.  A comma would end the dump path inside the URI.
-    std::string uri;
     if ( !strcmp(host_path, "native") )
     {
         if ( o.boot_options )
@@ -438,22 +433,140 @@ int cmd_masking(const Options &o, int argc, char **argv)
                             "embedded host on this machine's CPU boots without options\n");
             return exit_usage;
         }
+        uri.clear();
+        return 0;
     }
-    else
+    if ( strchr(host_path, ',') )
     {
-        if ( strchr(host_path, ',') )
-        {
-            fprintf(stderr, "cpupolicy: masking: %s: a host dump path cannot contain ','\n",
-                    host_path);
-            return exit_usage;
-        }
-        uri = std::string("sim:dump=") + host_path;
-        // The simulated hypervisor takes a Xen command line ("cpuid=no-avx tsx=0");
-        // the bare feature list the other subcommands accept is its cpuid= option.
-        if ( o.boot_options )
-            uri += std::string(strchr(o.boot_options, '=') ? ",boot=" : ",boot=cpuid=") +
-                   o.boot_options;
+        fprintf(stderr, "cpupolicy: masking: %s: a host dump path cannot contain ','\n",
+                host_path);
+        return exit_usage;
     }
+    uri = std::string("sim:dump=") + host_path;
+    // The simulated hypervisor takes a Xen command line ("cpuid=no-avx tsx=0"); the bare
+    // feature list the other subcommands accept is its cpuid= option.
+    if ( o.boot_options )
+        uri += std::string(strchr(o.boot_options, '=') ? ",boot=" : ",boot=cpuid=") +
+               o.boot_options;
+    return 0;
+}
+
+// The guest's policy: GUEST_PATH's policy at `idx` (same vendor as the host), or the
+// host's own policy at `idx`.  `what` says which, for the report.
+int masking_guest_source(cpupolicy_handle_t *h, const Options &o, const char *host_path,
+                         const char *guest_path, unsigned idx, PolicyPtr &src,
+                         std::string &what)
+{
+    PolicyPtr host_raw(cpupolicy_alloc());
+    if ( !host_raw )
+        return masking_failed("allocating a policy", -ENOMEM);
+    if ( int rc = cpupolicy_get_system_policy(h, CPUPOLICY_RAW, host_raw.get()) )
+        return masking_failed("reading the host's raw policy", rc);
+    if ( !guest_path )
+    {
+        src.reset(cpupolicy_alloc());
+        if ( !src )
+            return masking_failed("allocating a policy", -ENOMEM);
+        if ( int rc = cpupolicy_get_system_policy(h, idx, src.get()) )
+            return masking_failed("reading the host's policy", rc);
+        what = std::string(index_names[idx]) + " of the host";
+        return 0;
+    }
+    Options go = o;
+    go.boot_options = nullptr;  // the options are the host hypervisor's
+    src = load(guest_path, go, idx);
+    if ( !src )
+        return exit_usage;
+    const std::string gv = vendor_of(src.get()), hv = vendor_of(host_raw.get());
+    if ( gv != hv )
+    {
+        fprintf(stderr, "cpupolicy: masking: %s is %s but %s is %s: a guest is not "
+                        "levelled across vendors\n", guest_path, gv.c_str(), host_path,
+                hv.c_str());
+        return exit_usage;
+    }
+    what = std::string(guest_path) + " (" + index_names[idx] + "), levelled onto the host";
+    return 0;
+}
+
+// Levelled onto the host: what its PV max lacks is dropped (and said), the rest is set
+// on a new PV domain through the hypercall a toolstack uses, which also takes away the
+// dependants of anything dropped.
+int masking_create_guest(cpupolicy_handle_t *h, const cpupolicy_t *src,
+                         std::vector<uint32_t> &dropped, uint32_t &domid)
+{
+    const uint32_t nr = cpupolicy_featureset_size();
+    std::vector<uint32_t> want = featureset_of(src), pv_max(nr);
+    uint32_t got_nr = nr;
+    if ( int rc = cpupolicy_get_featureset(h, CPUPOLICY_FEATURESET_PV_MAX, &got_nr,
+                                           pv_max.data()) )
+        return masking_failed("reading the host's pv-max featureset", rc);
+    dropped.assign(nr, 0);
+    for ( uint32_t w = 0; w < nr; ++w )
+    {
+        dropped[w] = want[w] & ~pv_max[w];
+        want[w] &= pv_max[w];
+    }
+    if ( int rc = cpupolicy_domain_create(h, CPUPOLICY_DOMAIN_PV, &domid) )
+        return masking_failed("creating a PV domain", rc);
+    cpupolicy_err_t err;
+    if ( int rc = cpupolicy_set_featureset(h, domid, want.data(), nr, &err) )
+    {
+        fprintf(stderr, "cpupolicy: masking: setting the guest's featureset: %s at %s\n",
+                strerror(-rc), where(err).c_str());
+        return exit_usage;
+    }
+    return 0;
+}
+
+// What the host's masking or faulting makes of the guest: caps, featureset, the gap.
+int masking_report(cpupolicy_handle_t *h, const Options &o, const char *host_path,
+                   const std::string &guest_what, uint32_t domid,
+                   const std::vector<uint32_t> &dropped)
+{
+    const uint32_t nr = cpupolicy_featureset_size();
+    PolicyPtr dom(cpupolicy_alloc());
+    if ( !dom )
+        return masking_failed("allocating a policy", -ENOMEM);
+    if ( int rc = cpupolicy_get_domain_policy(h, domid, dom.get()) )
+        return masking_failed("reading the domain's policy", rc);
+    uint32_t caps = 0, flags = 0;
+    std::vector<uint32_t> leaked(nr), lost(nr);
+    if ( int rc = cpupolicy_get_levelling_caps(h, &caps) )
+        return masking_failed("reading the levelling caps", rc);
+    if ( int rc = cpupolicy_sim_levelling_gap(h, domid, &flags, leaked.data(), lost.data(), nr) )
+        return masking_failed("reading the levelling gap", rc);
+
+    printf("Host: %s%s%s%s\n", host_path, o.boot_options ? " (boot options '" : "",
+           o.boot_options ? o.boot_options : "", o.boot_options ? "')" : "");
+    cpupolicy::tools::print_levelling_caps(caps);
+    printf("Guest: %s, PV domain %" PRIu32 "\n", guest_what.c_str(), domid);
+    print_by_word("Dropped (beyond the host's pv-max)", dropped);
+    printf("Guest featureset: ");
+    print_featureset(featureset_of(dom.get()));
+    print_by_word("Leaked (seen by the guest, not in its policy)", leaked);
+    print_by_word("Lost (in its policy, not seen by the guest)", lost);
+    if ( flags & CPUPOLICY_GAP_COMPLETE )
+    {
+        printf("Levelling: complete, %s\n",
+               flags & CPUPOLICY_GAP_BY_FAULTING ? "exact by CPUID faulting" : "by masking");
+        return exit_ok;
+    }
+    printf("Levelling: incomplete, %u leaked, %u lost\n", count_features(leaked),
+           count_features(lost));
+    return exit_incompatible;
+}
+
+int cmd_masking(const Options &o, int argc, char **argv)
+{
+    if ( argc < 1 || argc > 2 )
+        return usage(stderr), exit_usage;
+    const char *host_path = argv[0], *guest_path = argc > 1 ? argv[1] : nullptr;
+    const unsigned idx = o.index_given ? o.index : CPUPOLICY_PV_DEFAULT;
+
+    std::string uri;
+    if ( int st = masking_host_uri(o, host_path, uri) )
+        return st;
     cpupolicy_handle_t *raw_h = nullptr;
     if ( int rc = cpupolicy_open(&raw_h, uri.c_str()) )
     {
@@ -463,99 +576,15 @@ int cmd_masking(const Options &o, int argc, char **argv)
         return exit_usage;
     }
     HandlePtr h(raw_h);
-    const uint32_t nr = cpupolicy_featureset_size();
-
-    // The guest's featureset: GUEST's policy at the index, or the host's own.
     PolicyPtr src;
     std::string guest_what;
-    PolicyPtr host_raw(cpupolicy_alloc());
-    if ( !host_raw )
-        return masking_failed("allocating a policy", -ENOMEM);
-    if ( int rc = cpupolicy_get_system_policy(h.get(), CPUPOLICY_RAW, host_raw.get()) )
-        return masking_failed("reading the host's raw policy", rc);
-    if ( guest_path )
-    {
-        Options go = o;
-        go.boot_options = nullptr;  // the options are the host hypervisor's
-        src = load(guest_path, go, idx);
-        if ( !src )
-            return exit_usage;
-        const std::string gv = vendor_of(src.get()), hv = vendor_of(host_raw.get());
-        if ( gv != hv )
-        {
-            fprintf(stderr, "cpupolicy: masking: %s is %s but %s is %s: a guest is not "
-                            "levelled across vendors\n", guest_path, gv.c_str(), host_path,
-                    hv.c_str());
-            return exit_usage;
-        }
-        guest_what = std::string(guest_path) + " (" + index_names[idx] + "), levelled onto the host";
-    }
-    else
-    {
-        src.reset(cpupolicy_alloc());
-        if ( !src )
-            return masking_failed("allocating a policy", -ENOMEM);
-        if ( int rc = cpupolicy_get_system_policy(h.get(), idx, src.get()) )
-            return masking_failed("reading the host's policy", rc);
-        guest_what = std::string(index_names[idx]) + " of the host";
-    }
-
-    // Levelled onto the host: what its PV max lacks is dropped (and said), the rest is
-    // set through the hypercall a toolstack uses, which also takes away the dependants of
-    // anything dropped.
-    std::vector<uint32_t> want = featureset_of(src.get()), pv_max(nr), dropped(nr);
-    uint32_t got_nr = nr;
-    if ( int rc = cpupolicy_get_featureset(h.get(), CPUPOLICY_FEATURESET_PV_MAX, &got_nr,
-                                           pv_max.data()) )
-        return masking_failed("reading the host's pv-max featureset", rc);
-    for ( uint32_t w = 0; w < nr; ++w )
-    {
-        dropped[w] = want[w] & ~pv_max[w];
-        want[w] &= pv_max[w];
-    }
+    if ( int st = masking_guest_source(h.get(), o, host_path, guest_path, idx, src, guest_what) )
+        return st;
+    std::vector<uint32_t> dropped;
     uint32_t domid = ~0u;
-    if ( int rc = cpupolicy_domain_create(h.get(), CPUPOLICY_DOMAIN_PV, &domid) )
-        return masking_failed("creating a PV domain", rc);
-    cpupolicy_err_t err;
-    if ( int rc = cpupolicy_set_featureset(h.get(), domid, want.data(), nr, &err) )
-    {
-        fprintf(stderr, "cpupolicy: masking: setting the guest's featureset: %s at %s\n",
-                strerror(-rc), where(err).c_str());
-        return exit_usage;
-    }
-    PolicyPtr dom(cpupolicy_alloc());
-    if ( !dom )
-        return masking_failed("allocating a policy", -ENOMEM);
-    if ( int rc = cpupolicy_get_domain_policy(h.get(), domid, dom.get()) )
-        return masking_failed("reading the domain's policy", rc);
-
-    uint32_t caps = 0, flags = 0;
-    std::vector<uint32_t> leaked(nr), lost(nr);
-    if ( int rc = cpupolicy_get_levelling_caps(h.get(), &caps) )
-        return masking_failed("reading the levelling caps", rc);
-    if ( int rc = cpupolicy_sim_levelling_gap(h.get(), domid, &flags, leaked.data(),
-                                              lost.data(), nr) )
-        return masking_failed("reading the levelling gap", rc);
-
-    printf("Host: %s%s%s%s\n", host_path, o.boot_options ? " (boot options '" : "",
-           o.boot_options ? o.boot_options : "", o.boot_options ? "')" : "");
-    cpupolicy::tools::print_levelling_caps(caps);
-
-    printf("Guest: %s, PV domain %" PRIu32 "\n", guest_what.c_str(), domid);
-    print_by_word("Dropped (beyond the host's pv-max)", dropped);
-    printf("Guest featureset: ");
-    print_featureset(featureset_of(dom.get()));
-    print_by_word("Leaked (seen by the guest, not in its policy)", leaked);
-    print_by_word("Lost (in its policy, not seen by the guest)", lost);
-    const unsigned nr_leaked = count_features(leaked), nr_lost = count_features(lost);
-    if ( flags & CPUPOLICY_GAP_COMPLETE )
-    {
-        printf("Levelling: complete, %s\n",
-               flags & CPUPOLICY_GAP_BY_FAULTING ? "exact by CPUID faulting" : "by masking");
-        return exit_ok;
-    }
-    printf("Levelling: incomplete, %u leaked, %u lost\n", nr_leaked, nr_lost);
-    return exit_incompatible;
+    if ( int st = masking_create_guest(h.get(), src.get(), dropped, domid) )
+        return st;
+    return masking_report(h.get(), o, host_path, guest_what, domid, dropped);
 }
 
 } // namespace
