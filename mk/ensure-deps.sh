@@ -1,11 +1,11 @@
 #!/bin/sh
 # Install the Debian packages the build and tests need, when they are missing.
-# Run by the Makefile before anything is compiled (stamp: $BUILD/.deps-ok).
+# Run by ./build.sh before it calls make (plain make never installs anything).
 set -eu
 
 pkgs="g++ make pkg-config libxml2-dev check libsubunit-dev libcmocka-dev libxen-dev xen-utils-4.17 libbenchmark-dev cpuid zlib1g-dev libvirt0 libvirt-clients nlohmann-json3-dev"
-# Optional lists, installed only by the target that needs them (`sh mk/ensure-deps.sh fuzz`
-# from `make fuzz`): clang with libFuzzer and the sanitizer runtimes.
+# Optional lists, installed only when asked for (`./build.sh fuzz` runs
+# `sh mk/ensure-deps.sh fuzz`): clang with libFuzzer and the sanitizer runtimes.
 case "${1:-}" in
     "")   ;;
     fuzz) pkgs="clang libclang-rt-dev" ;;
