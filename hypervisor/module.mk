@@ -20,7 +20,7 @@ FREESTANDING_ALLOWED := memcpy memset memmove memcmp
 # of its environment the core may call, implemented by whoever hosts it (hypervisor/sim here).
 FREESTANDING_ALLOWED += cpupolicy_plat_cpuid cpupolicy_plat_rdmsr cpupolicy_plat_wrmsr \
     cpupolicy_plat_cpu_id cpupolicy_plat_levelling_percpu cpupolicy_plat_log \
-    cpupolicy_plat_check_failed
+    cpupolicy_plat_check_failed cpupolicy_plat_alloc cpupolicy_plat_free
 check-freestanding: $(CORE_LIB)
 	@echo "  CHECK     freestanding contract of $(CORE_LIB)"
 	$(Q)sh tests/scripts/check-freestanding.sh $(CORE_LIB) "$(CXX)" "$(FREESTANDING_ALLOWED)"

@@ -44,6 +44,9 @@ struct SimConfig {
     // record for a leaf without subleaves uses subleaf 0.
     std::vector<import::CpuidRecord> cpuid_patch;
     int log_print_level = -1;     // core log lines at or below this level go to stderr
+    // Bytes the hypervisor may hold for domains (cpupolicy_plat_alloc), to model a host
+    // whose memory runs out; 0 = as much as the process can allocate.
+    size_t domain_memory_limit = 0;
 };
 
 // How a guest's CPUID reaches an answer.
@@ -92,7 +95,7 @@ public:
     template <typename F>
     decltype(auto) on_cpu(unsigned cpu, F &&f)
     {
-        SimCpuScope scope(*cpus_[cpu], &log_);
+        SimCpuScope scope(*cpus_[cpu], &log_, &mem_);
         return f(*hv_);
     }
 
@@ -133,6 +136,8 @@ public:
     uint64_t boot_msr_writes() const { return boot_msr_writes_; }
     void reset_counters();
     const std::vector<std::string> &log() const { return log_.lines; }
+    // Bytes the hypervisor holds for domains now (the control domain's included).
+    size_t domain_memory() const { return mem_.in_use; }
 
 private:
     SimMachine() = default;
@@ -143,6 +148,7 @@ private:
     [[nodiscard]] int as_vcpu(DomId d, unsigned vcpu, bool hvm_only, F &&f);
 
     std::vector<std::unique_ptr<SimCpu>> cpus_;
+    SimMemory mem_;  // before hv_: outlives it
     std::unique_ptr<Hypervisor> hv_;
     SimLog log_;
     uint64_t boot_msr_writes_ = 0;

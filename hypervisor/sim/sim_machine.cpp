@@ -96,6 +96,7 @@ int SimMachine::create(const SimConfig &cfg, std::unique_ptr<SimMachine> &out, s
         m->cpus_.push_back(std::make_unique<SimCpu>(i, blocks[i % blocks.size()], cfg.mask_model,
                                                     cfg.faulting));
     m->cursor_.assign(cfg.nr_cpus, RunCursor{});
+    m->mem_.limit = cfg.domain_memory_limit;
 
     m->hv_.reset(new Hypervisor());
     BootOptionsError bad;
@@ -145,14 +146,14 @@ int SimMachine::schedule_idle(unsigned cpu)
 uint64_t SimMachine::run_round_robin(unsigned nr_slices)
 {
     // The runnable vCPUs, in (domid, vcpu) order.
-    DomainInfo doms[MAX_DOMAINS];
-    unsigned n = hv_->list_domains(doms, MAX_DOMAINS);
+    std::vector<DomainInfo> doms(hv_->nr_domains());
+    unsigned n = hv_->list_domains(doms.data(), static_cast<unsigned>(doms.size()));
     struct Entry {
         DomId d;
         unsigned v;
     };
     std::vector<std::vector<Entry>> queue(cpus_.size());
-    for ( unsigned i = 0; i < n && i < MAX_DOMAINS; ++i )
+    for ( unsigned i = 0; i < n && i < doms.size(); ++i )
         if ( doms[i].started )
             for ( unsigned v = 0; v < doms[i].nr_vcpus; ++v )
                 queue[home_cpu(doms[i].domid, v)].push_back({doms[i].domid, v});

@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "cpupolicy/platform.hpp"
 #include "sim_cpu.hpp"
@@ -14,24 +15,29 @@ namespace cpupolicy::sim {
 namespace {
 thread_local SimCpu *tls_cpu = nullptr;
 thread_local SimLog *tls_log = nullptr;
+thread_local SimMemory *tls_mem = nullptr;
 } // namespace
 
-SimCpuScope::SimCpuScope(SimCpu &cpu, SimLog *log) : prev_cpu_(tls_cpu), prev_log_(tls_log)
+SimCpuScope::SimCpuScope(SimCpu &cpu, SimLog *log, SimMemory *mem)
+    : prev_cpu_(tls_cpu), prev_log_(tls_log), prev_mem_(tls_mem)
 {
     tls_cpu = &cpu;
     tls_log = log;
+    tls_mem = mem;
 }
 
 SimCpuScope::~SimCpuScope()
 {
     tls_cpu = prev_cpu_;
     tls_log = prev_log_;
+    tls_mem = prev_mem_;
 }
 
 } // namespace cpupolicy::sim
 
 using cpupolicy::sim::tls_cpu;
 using cpupolicy::sim::tls_log;
+using cpupolicy::sim::tls_mem;
 
 // The seam symbols are exported (default visibility) so that a test linking the hosted
 // archive can interpose them with -Wl,--wrap.
@@ -87,6 +93,31 @@ SEAM void cpupolicy_plat_log(int level, const char *fmt, ...)
         if ( level <= tls_log->print_level )
             fprintf(stderr, "cpupolicy-sim: %s: %s\n", lv, buf);
     }
+}
+
+// Domain memory: the C heap, zero-filled, counted against the machine's limit.
+SEAM void *cpupolicy_plat_alloc(size_t bytes, size_t align)
+{
+    if ( tls_mem && tls_mem->limit && bytes > tls_mem->limit - tls_mem->in_use )
+        return nullptr;
+    if ( align < sizeof(void *) )
+        align = sizeof(void *);
+    void *p = nullptr;
+    if ( posix_memalign(&p, align, bytes) != 0 )
+        return nullptr;
+    memset(p, 0, bytes);
+    if ( tls_mem )
+        tls_mem->in_use += bytes;
+    return p;
+}
+
+SEAM void cpupolicy_plat_free(void *p, size_t bytes)
+{
+    if ( !p )
+        return;
+    if ( tls_mem )
+        tls_mem->in_use = tls_mem->in_use >= bytes ? tls_mem->in_use - bytes : 0;
+    free(p);
 }
 
 // An invariant of the core failed: print where, and abort (a hypervisor would panic).

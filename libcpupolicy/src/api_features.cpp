@@ -23,6 +23,7 @@ static_assert(err::enomem == ENOMEM);
 static_assert(err::ebusy == EBUSY);
 static_assert(err::eexist == EEXIST);
 static_assert(err::enodev == ENODEV);
+static_assert(err::enospc == ENOSPC);
 static_assert(err::einval == EINVAL);
 static_assert(err::erange == ERANGE);
 static_assert(err::eproto == EPROTO);

@@ -121,6 +121,15 @@ def main():
         s = connect(path)
         _, _, rc, _, body = call(s, "domain_create", u32(int(args[0])))
         print(rc, struct.unpack("<I", body)[0] if rc == 0 else "-")
+    elif cmd == "create-many":         # TYPE N -> "N created, domids A..B" (one connection)
+        s = connect(path)
+        ids = []
+        for i in range(int(args[1])):
+            _, _, rc, _, body = call(s, "domain_create", u32(int(args[0])), rid=i + 1)
+            if rc != 0:
+                die("create %d of %s: rc %d" % (i + 1, args[1], rc))
+            ids.append(struct.unpack("<I", body)[0])
+        print(len(ids), "created, domids %d..%d" % (ids[0], ids[-1]))
     elif cmd in ("start", "destroy"):  # DOMID -> rc
         s = connect(path)
         print(call(s, "domain_" + cmd, u32(int(args[0])))[2])

@@ -2,7 +2,7 @@
 # cpupolicyd end to end (docs/cpupolicyd.md): two daemons on two dumps at once; the
 # conformance suite through the unix backend against both; clients that vanish mid-request
 # or send garbage, malformed, truncated and oversized frames, after which the daemon still
-# answers; 200 concurrent clients; permission refusals for a client running as `nobody`,
+# answers; 200 concurrent clients; 500 domains on one host; permission refusals for a client running as `nobody`,
 # who cannot take the slots reserved for root either;
 # a restart with --state-dir keeping every domain's policy; SIGTERM exits 0 and removes
 # the socket.  Every daemon is killed on exit.
@@ -54,6 +54,11 @@ check "pipelined requests answered in order" "64 pipelined replies in order" \
 # --- 200 concurrent clients -------------------------------------------------------------
 check "200 concurrent clients" "200 clients, 1 distinct answer" "$(C "$T/snb.sock" concurrent 200)"
 kill -0 "$(pid_of snb)" 2>/dev/null && ok "snb daemon alive" || bad "snb daemon alive"
+
+# --- Capacity: as many domains as memory allows (the old pool held 16) -------------------
+many=$(C "$T/milan.sock" create-many 1 500)
+check "500 more domains on one host" "500 created" "${many%%,*}"
+check "the last one (domid ${many##*..}) answers" "0" "$(C "$T/milan.sock" policy "${many##*..}" | sed -n 1p)"
 
 # --- Permissions: a client running as nobody may read, not change -------------------------
 if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then

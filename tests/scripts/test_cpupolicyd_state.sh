@@ -41,7 +41,7 @@ rm -rf "$ST/domains.state.tmp"
 check "d2 not started (the failed start rolled back): its policy can still be set" "0" \
     "$(C "$S" clear-feature 2 60)"
 check "the failed create's domid 3 is not handed out again" "0 4" "$(C "$S" create 0)"
-check "domain 3 does not exist" "-3" "$(C "$S" policy 3 | head -n 1)"
+check "domain 3 does not exist" "-3" "$(C "$S" policy 3 | sed -n 1p)"
 
 # --- 7. Domids are not reused after a restart --------------------------------------------------
 check "destroy d4 (the highest)" "0" "$(C "$S" destroy 4)"
@@ -54,7 +54,7 @@ check "d2 kept its cleared AVX" "0" "$(leaf1_ecx_bit 2 28)"
 run_refused st2 "$SNB" --state-dir "$ST"
 check "second daemon on the same state dir exits 1" "1" "$rc"
 grepok "it says who holds the state dir" "in use by another cpupolicyd (pid $(pid_of st)" "$T/st2.log"
-check "the first daemon still serves, its domains intact" "0" "$(C "$S" policy 2 | head -n 1)"
+check "the first daemon still serves, its domains intact" "0" "$(C "$S" policy 2 | sed -n 1p)"
 # Simultaneous starts on one socket: exactly one serves, the others say why (the lock
 # makes the live-socket check and the replacement one step).
 for round in 1 2 3 4 5; do
@@ -137,7 +137,7 @@ grepok "FIFO: says so" "is not a regular file" "$T/fifo.log"
 rm -f "$ST/domains.state"
 cp "$T/good.state" "$ST/domains.state"
 start st "$SNB" --state-dir "$ST"
-check "the good file is restored" "0" "$(C "$S" policy 5 | head -n 1)"
+check "the good file is restored" "0" "$(C "$S" policy 5 | sed -n 1p)"
 stop st
 
 # A version-1 file (written by older daemons: no checksum, no next domid) is read and
@@ -152,7 +152,7 @@ open(sys.argv[2], "wb").write(v1)
 PYEOF
 start st "$SNB" --state-dir "$ST"
 grepok "version 1 file read and upgraded" "is version 1 (no checksum); rewriting it as version 2" "$T/st.log"
-check "its domains are restored" "0" "$(C "$S" policy 5 | head -n 1)"
+check "its domains are restored" "0" "$(C "$S" policy 5 | sed -n 1p)"
 check "version 2 on disk now" "2" "$("$PY" -c "import struct,sys; print(struct.unpack('<I', open(sys.argv[1],'rb').read()[4:8])[0])" "$ST/domains.state")"
 stop st
 

@@ -278,31 +278,107 @@ TEST(policy_is_refused_once_started_with_eexist)
     EXPECT_TRUE(domain_policy(*m, d) == before);
 }
 
-// Destroy: the domain is gone (-ESRCH), its id is not reused at once, the pool (16 with
-// the control domain) refuses a 16th guest with -ENOMEM and accepts one after a destroy.
-TEST(destroy_frees_the_slot_but_not_the_id)
+// Destroy: the domain is gone (-ESRCH), its id is not reused at once, and its memory goes
+// back to the host.
+TEST(destroy_frees_the_domain_but_not_the_id)
 {
     auto m = boot(SANDYBRIDGE);
     if ( !m )
         return;
+    size_t base = m->domain_memory();
     DomId first = create_domain(*m, DomainType::pv);
+    size_t one = m->domain_memory() - base;
     REQUIRE_RC(0, start(*m, first));
     REQUIRE_RC(0, m->schedule(0, first, 0));
     EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_destroy(CONTROL_DOMID, first); }));
+    EXPECT_EQ(base, m->domain_memory());
     DomId cur = 0;
     EXPECT_TRUE(!m->on_cpu(0, [&](Hypervisor &hv) { return hv.current(&cur, nullptr); }));
     Policy p;
     EXPECT_RC(-ESRCH, hc(*m, [&](Hypervisor &hv) { return hv.get_domain_policy(CONTROL_DOMID, first, p); }));
     EXPECT_RC(-ESRCH, hc(*m, [&](Hypervisor &hv) { return hv.domain_destroy(CONTROL_DOMID, first); }));
     std::vector<DomId> ids;
-    for ( unsigned i = 0; i < MAX_DOMAINS - 1; ++i )
+    for ( unsigned i = 0; i < 20; ++i )
         ids.push_back(create_domain(*m, DomainType::hvm, 1));
     for ( DomId id : ids )
         EXPECT_TRUE(id != first);
-    DomId out;
-    EXPECT_RC(-ENOMEM, hc(*m, [&](Hypervisor &hv) { return hv.domain_create(CONTROL_DOMID, DomainType::pv, &out); }));
-    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_destroy(CONTROL_DOMID, ids[3]); }));
-    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_create(CONTROL_DOMID, DomainType::pv, &out); }));
+    // Memory per domain in use: 20 domains (one table page, the control domain's) cost 20
+    // times one; a slot is the ~5.5 KiB of a domain's state, nothing reserved in advance.
+    EXPECT_EQ(base + 20 * one, m->domain_memory());
+    EXPECT_TRUE(one > 4096 && one < 8192);
+    for ( DomId id : ids )
+        EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_destroy(CONTROL_DOMID, id); }));
+    EXPECT_EQ(base, m->domain_memory());
+    EXPECT_EQ(1u, m->hv().nr_domains());
+}
+
+// No fixed pool: a host holds as many domains as its memory allows (here a limit standing
+// in for the host's memory), refuses the next with -ENOMEM, and takes one again after a
+// destroy.  1000 domains in an unlimited host: far beyond the old 16-slot array.
+TEST(a_host_holds_as_many_domains_as_its_memory_allows)
+{
+    auto probe = boot(SANDYBRIDGE);
+    if ( !probe )
+        return;
+    size_t base = probe->domain_memory();
+    create_domain(*probe, DomainType::pv);
+    size_t one = probe->domain_memory() - base;
+
+    SimConfig cfg;
+    cfg.dump_path = dump_path(SANDYBRIDGE);
+    cfg.domain_memory_limit = base + 40 * one + one / 2;  // room for 40 guests
+    std::unique_ptr<SimMachine> m;
+    std::string why;
+    REQUIRE_RC(0, SimMachine::create(cfg, m, &why));
+    std::vector<DomId> ids;
+    DomId d = 0;
+    int rc = 0;
+    while ( (rc = hc(*m, [&](Hypervisor &hv) { return hv.domain_create(CONTROL_DOMID, DomainType::pv, &d); })) == 0 )
+        ids.push_back(d);
+    EXPECT_RC(-ENOMEM, rc);
+    EXPECT_EQ(size_t(40), ids.size());
+    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_destroy(CONTROL_DOMID, ids[7]); }));
+    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_create(CONTROL_DOMID, DomainType::hvm, &d); }));
+    EXPECT_EQ(ids.back() + 1, d);  // the refused create took no id; the destroyed id stays unused
+
+    for ( unsigned i = 0; i < 1000; ++i )
+        create_domain(*probe, i % 2 ? DomainType::hvm : DomainType::pv, 1);
+    EXPECT_EQ(1002u, probe->hv().nr_domains());
+    DomainInfo info{};
+    EXPECT_RC(0, hc(*probe, [&](Hypervisor &hv) { return hv.get_domain_info(CONTROL_DOMID, 1001, info); }));
+    EXPECT_EQ(1001u, info.domid);
+}
+
+// Domids span Xen's whole range, found through the two-level table; list_domains walks it
+// in domid order across table pages.
+TEST(domids_span_xens_range_and_list_in_order)
+{
+    auto m = boot(SANDYBRIDGE);
+    if ( !m )
+        return;
+    const DomId at[] = {1, 256, 255, 5000, DOMID_FIRST_RESERVED - 1};
+    for ( DomId id : at )
+        EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_create_with_id(CONTROL_DOMID, DomainType::pv, id); }));
+    EXPECT_RC(-EINVAL, hc(*m, [&](Hypervisor &hv) {
+        return hv.domain_create_with_id(CONTROL_DOMID, DomainType::pv, DOMID_FIRST_RESERVED);
+    }));
+    DomainInfo list[8];
+    unsigned n = m->hv().list_domains(list, 8);
+    EXPECT_EQ(6u, n);
+    const DomId want[] = {0, 1, 255, 256, 5000, DOMID_FIRST_RESERVED - 1};
+    for ( unsigned i = 0; i < 6 && i < n; ++i )
+        EXPECT_EQ(want[i], list[i].domid);
+    // A short buffer gets the first ones; the count is still all of them.
+    EXPECT_EQ(6u, m->hv().list_domains(list, 2));
+    EXPECT_EQ(1u, list[1].domid);
+    DomainInfo info{};
+    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_domain_info(CONTROL_DOMID, DOMID_FIRST_RESERVED - 1, info); }));
+    EXPECT_RC(-ESRCH, hc(*m, [&](Hypervisor &hv) { return hv.get_domain_info(CONTROL_DOMID, 257, info); }));
+    EXPECT_RC(-ESRCH, hc(*m, [&](Hypervisor &hv) { return hv.get_domain_info(CONTROL_DOMID, 0xffffffffu, info); }));
+    // After the highest domid, automatic ids wrap to the lowest free one.
+    DomId d = 0;
+    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_create(CONTROL_DOMID, DomainType::pv, &d); }));
+    EXPECT_EQ(2u, d);
 }
 
 // --- Setting policies -----------------------------------------------------------------------

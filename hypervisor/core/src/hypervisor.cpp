@@ -7,6 +7,8 @@
 #include "cpupolicy/features.hpp"
 #include "cpupolicy/platform.hpp"
 
+#include <new>  // placement new: domain memory comes from the platform seam
+
 namespace cpupolicy {
 
 PolicyIndex policy_index_of(FeaturesetIndex idx)
@@ -111,10 +113,69 @@ PolicyIndex default_of(DomainType t)
 // --- Bookkeeping -------------------------------------------------------------------------
 const Hypervisor::Domain *Hypervisor::find(DomId d) const
 {
-    for ( const auto &dom : dom_ )
-        if ( dom.in_use && dom.id == d )
-            return &dom;
-    return nullptr;
+    if ( d >= DOMID_FIRST_RESERVED )
+        return nullptr;
+    const DomainPage *page = dom_page_[d >> DOMAIN_PAGE_SHIFT];
+    return page ? page->slot[d & (DOMAIN_PAGE_SIZE - 1)] : nullptr;
+}
+
+int Hypervisor::add_domain(DomId id, DomainType type, unsigned nr_vcpus)
+{
+    CHECK(id < DOMID_FIRST_RESERVED && !find(id));
+    unsigned pg = id >> DOMAIN_PAGE_SHIFT;
+    bool new_page = !dom_page_[pg];
+    if ( new_page )
+    {
+        void *mem = cpupolicy_plat_alloc(sizeof(DomainPage), alignof(DomainPage));
+        if ( !mem )
+            return -err::enomem;
+        dom_page_[pg] = new (mem) DomainPage{};
+    }
+    void *mem = cpupolicy_plat_alloc(sizeof(Domain), alignof(Domain));
+    Domain *dom = mem ? new (mem) Domain{} : nullptr;
+    int rc = dom ? build_domain(*dom, id, type, nr_vcpus) : -err::enomem;
+    if ( rc )
+    {
+        if ( dom )
+            cpupolicy_plat_free(dom, sizeof(Domain));
+        if ( new_page )
+        {
+            cpupolicy_plat_free(dom_page_[pg], sizeof(DomainPage));
+            dom_page_[pg] = nullptr;
+        }
+        return rc;
+    }
+    dom_page_[pg]->slot[id & (DOMAIN_PAGE_SIZE - 1)] = dom;
+    ++nr_in_page_[pg];
+    ++nr_domains_;
+    return 0;
+}
+
+void Hypervisor::remove_domain(DomId id)
+{
+    unsigned pg = id >> DOMAIN_PAGE_SHIFT;
+    Domain *dom = find(id);
+    CHECK(dom && nr_in_page_[pg] && nr_domains_);
+    dom_page_[pg]->slot[id & (DOMAIN_PAGE_SIZE - 1)] = nullptr;
+    cpupolicy_plat_free(dom, sizeof(Domain));
+    --nr_domains_;
+    if ( --nr_in_page_[pg] == 0 )
+    {
+        cpupolicy_plat_free(dom_page_[pg], sizeof(DomainPage));
+        dom_page_[pg] = nullptr;
+    }
+}
+
+Hypervisor::~Hypervisor()
+{
+    for ( unsigned pg = 0; pg < NR_DOMAIN_PAGES; ++pg )
+        if ( DomainPage *page = dom_page_[pg] )
+        {
+            for ( Domain *dom : page->slot )
+                if ( dom )
+                    cpupolicy_plat_free(dom, sizeof(Domain));
+            cpupolicy_plat_free(page, sizeof(DomainPage));
+        }
 }
 
 // Xen's rule: the control domain may act on anyone, a domain on itself only.  Permission
@@ -189,24 +250,18 @@ const DomainLevelling *Hypervisor::domain_levelling(DomId d) const
 
 unsigned Hypervisor::list_domains(DomainInfo *out, unsigned max) const
 {
+    // The table is in domid order already; empty pages are skipped whole.
     unsigned n = 0;
-    DomId last = 0;
-    bool first = true;
-    // Selection by increasing domid over the small fixed pool.
-    for ( ;; )
-    {
-        const Domain *next = nullptr;
-        for ( const auto &dom : dom_ )
-            if ( dom.in_use && (first || dom.id > last) && (!next || dom.id < next->id) )
-                next = &dom;
-        if ( !next )
-            return n;
-        if ( n < max && out )
-            out[n] = DomainInfo{next->id, next->type, next->started, next->nr_vcpus};
-        ++n;
-        last = next->id;
-        first = false;
-    }
+    for ( unsigned pg = 0; pg < NR_DOMAIN_PAGES; ++pg )
+        if ( const DomainPage *page = dom_page_[pg] )
+            for ( const Domain *dom : page->slot )
+                if ( dom )
+                {
+                    if ( n < max && out )
+                        out[n] = DomainInfo{dom->id, dom->type, dom->started, dom->nr_vcpus};
+                    ++n;
+                }
+    return n;
 }
 
 bool Hypervisor::policy_has_faulting(const Domain &dom) const
@@ -254,10 +309,10 @@ int Hypervisor::boot(const char *boot_options, BootOptionsError *bad)
     ctxt_switch_levelling(nullptr);
     pcpu_[cpu] = Pcpu{true, false, 0, 0};
 
-    rc = build_domain(dom_[0], CONTROL_DOMID, DomainType::pv, 1);
+    rc = add_domain(CONTROL_DOMID, DomainType::pv, 1);
     if ( rc )
         return rc;
-    dom_[0].started = true;
+    find(CONTROL_DOMID)->started = true;
     next_domid_ = 1;
     booted_ = true;
     cpupolicy_plat_log(log_info, "cpupolicy: booted on cpu %u, levelling caps %x", cpu,
@@ -374,7 +429,6 @@ int Hypervisor::build_domain(Domain &dom, DomId id, DomainType type, unsigned nr
     int rc = install_policy(dom, system_policy(default_of(type)));
     if ( rc )
         return rc;
-    dom.in_use = true;
     return 0;
 }
 
@@ -426,6 +480,8 @@ int Hypervisor::domain_create(DomId caller, DomainType type, DomId *out, unsigne
         return -err::einval;
     // Domids are not reused at once (as Xen): a stale id held by a toolstack then names
     // no domain rather than a new one.
+    if ( nr_domains_ >= DOMID_FIRST_RESERVED )
+        return -err::enospc;  // every domid is taken (the loop below would not end)
     DomId id = next_domid_;
     while ( id == CONTROL_DOMID || find(id) )
         id = domid_after(id);
@@ -448,17 +504,7 @@ int Hypervisor::domain_create_with_id(DomId caller, DomainType type, DomId id, u
         return -err::einval;
     if ( find(id) )
         return -err::eexist;
-    Domain *slot = nullptr;
-    for ( auto &dom : dom_ )
-        if ( !dom.in_use )
-        {
-            slot = &dom;
-            break;
-        }
-    if ( !slot )
-        return -err::enomem;
-    int rc = build_domain(*slot, id, type, nr_vcpus);
-    if ( rc )
+    if ( int rc = add_domain(id, type, nr_vcpus) )
         return rc;
     if ( id >= next_domid_ )
         next_domid_ = domid_after(id);
@@ -504,7 +550,7 @@ int Hypervisor::domain_destroy(DomId caller, DomId d)
                 context_switch_idle();
             p.running = false;
         }
-    dom->in_use = false;
+    remove_domain(d);
     return 0;
 }
 

@@ -6,8 +6,11 @@
 //   * the six system policies, derived at boot from the raw policy read through the
 //     platform seam (CPUID over every leaf the Policy holds, MSRs 0xce and 0x10a);
 //   * the levelling capabilities of the boot CPU (masking.hpp), checked on every AP;
-//   * a fixed pool of domains (no heap): type, policy, guest-CPUID context, levelling
-//     state, vCPUs with the state guest CPUID and the context switch read;
+//   * the domains: type, policy, guest-CPUID context, levelling state, vCPUs with the
+//     state guest CPUID and the context switch read.  As many as the host's memory
+//     allows (domids 1..0x7fef as Xen): each domain's memory comes from the platform
+//     seam (cpupolicy_plat_alloc) when it is created and goes back when it is destroyed,
+//     and a two-level table finds a domain by domid in O(1);
 //   * what runs on each physical CPU, for the lazy context switch;
 //   * the hypercalls a toolstack makes (Xen's sysctl/domctl semantics and numbering) and
 //     the guest-facing entry points (the #GP and #UD traps of PV guests, the CPUID and
@@ -18,9 +21,9 @@
 // domain (domid 0, built at boot) may act on any domain and is the only caller of the
 // system-wide queries; any other caller may act only on itself (-EPERM otherwise).
 //
-// The object is big (a few dozen KiB: sizeof(Hypervisor) is static_assert'ed below) and
-// is constructed zeroed by its owner (static storage, or the hosted simulator's heap);
-// boot() brings it up.
+// The object (a few dozen KiB: sizeof(Hypervisor) is static_assert'ed below) is
+// constructed zeroed by its owner (static storage, or the hosted simulator's heap);
+// boot() brings it up; destroying it frees its domains through the seam.
 #pragma once
 
 #include "cpupolicy/boot_options.hpp"
@@ -33,7 +36,6 @@ namespace cpupolicy {
 using DomId = uint32_t;
 inline constexpr DomId CONTROL_DOMID = 0;      // Xen's dom0: built at boot, PV, started
 inline constexpr DomId DOMID_FIRST_RESERVED = 0x7ff0;  // Xen's public limit
-inline constexpr unsigned MAX_DOMAINS = 16;    // including the control domain
 inline constexpr unsigned MAX_VCPUS = 8;       // per domain
 inline constexpr unsigned MAX_PCPUS = 64;
 inline constexpr unsigned DEFAULT_VCPUS = 2;   // domain_create() without a count
@@ -88,6 +90,7 @@ inline constexpr uint8_t INSN_CPUID[2] = {0x0f, 0xa2};
 class Hypervisor {
 public:
     Hypervisor() = default;  // value-initialise it (Hypervisor{}): zero state, not booted
+    ~Hypervisor();
     Hypervisor(const Hypervisor &) = delete;  // domains' guest CPUID contexts point inside
     Hypervisor &operator=(const Hypervisor &) = delete;
 
@@ -126,7 +129,9 @@ public:
     // --- Domains (domctl) ---------------------------------------------------------------
     // Create a domain from its type's default policy, with the next free domid (ids are
     // not reused at once, as in Xen).  -EPERM unless the caller is the control domain,
-    // -EINVAL for a bad type or vCPU count or a NULL out, -ENOMEM when the pool is full.
+    // -EINVAL for a bad type or vCPU count or a NULL out, -ENOMEM when the platform has no
+    // memory for another domain, -ENOSPC when every domid below DOMID_FIRST_RESERVED is
+    // in use.
     CPUPOLICY_MUST_CHECK int domain_create(DomId caller, DomainType type, DomId *out,
                                            unsigned nr_vcpus = DEFAULT_VCPUS);
     // The same with a chosen domid (Xen's XEN_DOMCTL_createdomain with a non-zero domid),
@@ -222,6 +227,7 @@ public:
     const DomainLevelling *domain_levelling(DomId d) const;
     // Up to `max` existing domains in domid order into out[]; returns how many exist.
     unsigned list_domains(DomainInfo *out, unsigned max) const;
+    unsigned nr_domains() const { return nr_domains_; }  // the control domain included
 
 private:
     struct Vcpu {
@@ -229,7 +235,6 @@ private:
         uint64_t misc_features_enables;
     };
     struct Domain {
-        bool in_use;
         bool started;
         DomId id;
         DomainType type;
@@ -246,8 +251,22 @@ private:
         uint16_t vcpu;
     };
 
+    // Domains by domid: NR_DOMAIN_PAGES pointers here, each to a page of
+    // DOMAIN_PAGE_SIZE domain pointers allocated while any of its domids is in use.
+    static constexpr unsigned DOMAIN_PAGE_SHIFT = 8;
+    static constexpr unsigned DOMAIN_PAGE_SIZE = 1u << DOMAIN_PAGE_SHIFT;
+    static constexpr unsigned NR_DOMAIN_PAGES =
+        (DOMID_FIRST_RESERVED + DOMAIN_PAGE_SIZE - 1) / DOMAIN_PAGE_SIZE;
+    struct DomainPage {
+        Domain *slot[DOMAIN_PAGE_SIZE];
+    };
+
     Domain *find(DomId d);
     const Domain *find(DomId d) const;
+    // Allocate, build and enter domain `id` (free below DOMID_FIRST_RESERVED): 0, -ENOMEM,
+    // or build_domain's error with nothing allocated.  remove_domain undoes it.
+    CPUPOLICY_MUST_CHECK int add_domain(DomId id, DomainType type, unsigned nr_vcpus);
+    void remove_domain(DomId id);
     // Domain `d` as `caller` may see it: -ENODEV before boot, -EPERM, -ESRCH.
     CPUPOLICY_MUST_CHECK int lookup(DomId caller, DomId d, Domain **out);
     CPUPOLICY_MUST_CHECK int lookup(DomId caller, DomId d, const Domain **out) const;
@@ -278,10 +297,13 @@ private:
     BootOptions opts_;
     LevellingCaps caps_;
     Policy sys_[NR_POLICY_INDEX];
-    Domain dom_[MAX_DOMAINS];
+    unsigned nr_domains_;
+    DomainPage *dom_page_[NR_DOMAIN_PAGES];
+    uint16_t nr_in_page_[NR_DOMAIN_PAGES];
     Pcpu pcpu_[MAX_PCPUS];
 };
 
-static_assert(sizeof(Hypervisor) < 256 * 1024, "keep the Hypervisor object bounded");
+// Domains live outside it: the object no longer grows with the number of domains.
+static_assert(sizeof(Hypervisor) < 32 * 1024, "keep the Hypervisor object bounded");
 
 } // namespace cpupolicy

@@ -33,6 +33,15 @@ cpupolicy::LevellingPerCpu *cpupolicy_plat_levelling_percpu(void);
 // Diagnostics (printf-style subset: %s %u %x %08x %d %lu %llx).
 void cpupolicy_plat_log(int level, const char *fmt, ...);
 
+// Memory for the state of one domain (and for the pages of the table that finds
+// domains by domid): `bytes` long, aligned to `align` (a power of two, at most 64),
+// zero-filled; NULL when the host has none left, which domain creation reports as
+// -ENOMEM.  Freed with the same size.  The core asks only when a domain is created and
+// frees when it is destroyed, so a host pays for the domains in use (Xen allocates its
+// struct domain with alloc_domain_struct() the same way).  The simulator uses the C heap.
+void *cpupolicy_plat_alloc(size_t bytes, size_t align);
+void cpupolicy_plat_free(void *p, size_t bytes);
+
 // An invariant of the core does not hold (CHECK, check.hpp): a bug in the core or in its
 // caller, never bad input, which gets an error code.  Does not return: a hypervisor
 // panics, the simulator and the tests print the place and abort.

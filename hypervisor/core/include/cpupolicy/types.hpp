@@ -76,6 +76,7 @@ inline constexpr int enomem = 12;
 inline constexpr int ebusy = 16;
 inline constexpr int eexist = 17;
 inline constexpr int enodev = 19;
+inline constexpr int enospc = 28;
 inline constexpr int einval = 22;
 inline constexpr int erange = 34;
 inline constexpr int enobufs = 105;
