@@ -2,8 +2,11 @@
 #include "backend_unix.hpp"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -11,19 +14,51 @@ namespace cpupolicy {
 
 namespace {
 
-// A timeout (SO_SNDTIMEO/SO_RCVTIMEO) shows as EAGAIN on a blocking socket.
-int io_errno(int e) { return e == EAGAIN || e == EWOULDBLOCK ? -ETIMEDOUT : -e; }
+int64_t mono_ms()
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
-int send_all(int fd, const uint8_t *p, size_t n)
+// Wait until `fd` is ready for `events` or the call's deadline passes (-ETIMEDOUT).
+int wait_ready(int fd, short events, int64_t deadline)
+{
+    for ( ;; )
+    {
+        int64_t left = deadline - mono_ms();
+        if ( left <= 0 )
+            return -ETIMEDOUT;
+        pollfd p{fd, events, 0};
+        int n = poll(&p, 1, left > INT_MAX ? INT_MAX : static_cast<int>(left));
+        if ( n < 0 && errno == EINTR )
+            continue;
+        if ( n < 0 )
+            return -errno;
+        if ( n == 0 )
+            return -ETIMEDOUT;
+        return 0;
+    }
+}
+
+// Non-blocking sends and receives, waiting in between against one deadline for the
+// whole call: a daemon that trickles a byte at a time cannot hold a call past it.
+int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
 {
     while ( n )
     {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if ( w < 0 )
         {
             if ( errno == EINTR )
                 continue;
-            return io_errno(errno);
+            if ( errno == EAGAIN || errno == EWOULDBLOCK )
+            {
+                if ( int rc = wait_ready(fd, POLLOUT, deadline) )
+                    return rc;
+                continue;
+            }
+            return -errno;
         }
         p += w;
         n -= static_cast<size_t>(w);
@@ -31,16 +66,22 @@ int send_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-int recv_all(int fd, uint8_t *p, size_t n)
+int recv_all(int fd, uint8_t *p, size_t n, int64_t deadline)
 {
     while ( n )
     {
-        ssize_t r = recv(fd, p, n, 0);
+        ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
         if ( r < 0 )
         {
             if ( errno == EINTR )
                 continue;
-            return io_errno(errno);
+            if ( errno == EAGAIN || errno == EWOULDBLOCK )
+            {
+                if ( int rc = wait_ready(fd, POLLIN, deadline) )
+                    return rc;
+                continue;
+            }
+            return -errno;
         }
         if ( r == 0 )
             return -ECONNRESET;  // the daemon closed the connection mid-reply
@@ -49,6 +90,9 @@ int recv_all(int fd, uint8_t *p, size_t n)
     }
     return 0;
 }
+
+// connect() on a blocking socket honours SO_SNDTIMEO; its timeout shows as EAGAIN.
+int io_errno(int e) { return e == EAGAIN || e == EWOULDBLOCK ? -ETIMEDOUT : -e; }
 
 } // namespace
 
@@ -110,8 +154,7 @@ int UnixBackend::connect_locked(std::string *why)
         return rc;
     }
     timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));  // bounds connect() only
     if ( connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0 )
     {
         int rc = io_errno(errno);
@@ -152,10 +195,12 @@ int UnixBackend::roundtrip_locked(proto::Request &req, proto::Reply &rep)
     std::vector<uint8_t> frame;
     if ( int rc = proto::encode_request(req, frame) )
         return rc;  // a count beyond the protocol's bounds: nothing was sent
-    int rc = send_all(fd_, frame.data(), frame.size());
+    // One deadline for the whole call (send, header, payload), not one per read.
+    const int64_t deadline = mono_ms() + timeout_ms_;
+    int rc = send_all(fd_, frame.data(), frame.size(), deadline);
     uint8_t hb[proto::HEADER_SIZE];
     if ( rc == 0 )
-        rc = recv_all(fd_, hb, sizeof(hb));
+        rc = recv_all(fd_, hb, sizeof(hb), deadline);
     if ( rc )
     {
         drop_locked();
@@ -167,7 +212,7 @@ int UnixBackend::roundtrip_locked(proto::Request &req, proto::Reply &rep)
     if ( rc == 0 )
     {
         payload.resize(h.len);
-        rc = recv_all(fd_, payload.data(), h.len);
+        rc = recv_all(fd_, payload.data(), h.len, deadline);
     }
     if ( rc == 0 && (proto::decode_reply(h, payload.data(), payload.size(), rep) != 0 ||
                      rep.op != req.op || rep.id != req.id) )

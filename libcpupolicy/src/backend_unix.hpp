@@ -2,8 +2,9 @@
 // The unix backend ("unix:PATH"): a cpupolicyd serving one simulated host over a UNIX
 // stream socket (protocol.hpp, docs/cpupolicyd.md).
 //
-// One request at a time per handle (a mutex serialises callers), each with a timeout on
-// every send and receive.  Errors besides the hypercall's own:
+// One request at a time per handle (a mutex serialises callers), each with one deadline
+// for the whole call (send, then the reply's header and payload): a daemon that answers a
+// byte at a time cannot hold a call longer than the timeout.  Errors besides the hypercall's own:
 //   open:   -ENOENT (no socket at PATH), -ECONNREFUSED (a socket nobody listens on),
 //           -EACCES (not allowed to connect), -EPROTONOSUPPORT (another protocol version)
 //   a call: -EPROTO for a reply that does not decode or does not answer the request,
@@ -22,7 +23,7 @@ namespace cpupolicy {
 
 class UnixBackend final : public Backend {
 public:
-    // Connect and say hello.  `timeout_ms` bounds every send and receive.
+    // Connect and say hello.  `timeout_ms` bounds connect() and each call as a whole.
     [[nodiscard]] static int open(const std::string &path, std::unique_ptr<Backend> &out,
                                   std::string &why, int timeout_ms = 10000);
     ~UnixBackend() override;
