@@ -58,3 +58,11 @@ check: tests check-freestanding check-layers
 
 bench: all $(BENCHES)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b --benchmark_min_time=0.2 || exit 1; done
+
+# cpupolicy next to Xen 4.17's libxenguest in one table (docs/performance.md): timings
+# (minimum and median of BENCH_REPS repetitions) and callgrind instruction counts.
+BENCH_REPS ?= 5
+.PHONY: bench-compare
+bench-compare: $(BUILD)/tests/bench/bench_policy $(BUILD)/bin/xen-cpuid
+	$(Q)$(BUILD)/tests/bench/bench_policy --compare --ours-xen-cpuid=$(BUILD)/bin/xen-cpuid \
+	    --benchmark_repetitions=$(BENCH_REPS) --benchmark_min_time=0.2

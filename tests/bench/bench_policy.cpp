@@ -16,6 +16,15 @@
 #include <benchmark/benchmark.h>
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <valgrind/callgrind.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
 
 #include <cstdio>
 #include <cstdlib>
@@ -414,7 +423,13 @@ struct Xen {
     int (*update_cpuid)(void *, void *, const WireLeaf *, uint32_t) = nullptr;
     int (*update_msrs)(void *, void *, const WireMsr *, uint32_t) = nullptr;
     bool (*is_compatible)(void *, void *, void *) = nullptr;
+    // x86_cpu_policy_to_featureset(const struct cpu_policy *, uint32_t fs[]): an
+    // xc_cpu_policy_t begins with its struct cpu_policy (tools/libs/guest/xg_private.h),
+    // checked against our own featureset when loading.
+    void (*to_featureset)(const void *, uint32_t *) = nullptr;
     void *host = nullptr, *guest = nullptr;
+    // The incompatible pair: SNB hvm-max as the host, GNR hvm-default as the guest.
+    void *snb_host = nullptr, *gnr_guest = nullptr;
     bool ok = false;
 };
 
@@ -437,14 +452,18 @@ Xen &xen()
             dlsym(guest, "xc_cpu_policy_update_msrs"));
         r.is_compatible = reinterpret_cast<decltype(r.is_compatible)>(
             dlsym(guest, "xc_cpu_policy_is_compatible"));
+        r.to_featureset = reinterpret_cast<decltype(r.to_featureset)>(
+            dlsym(guest, "x86_cpu_policy_to_featureset"));
         if ( !open || !r.policy_init || !r.serialise || !r.update_cpuid || !r.update_msrs ||
-             !r.is_compatible )
+             !r.is_compatible || !r.to_featureset )
             return r;
         // XC_OPENFLAG_DUMMY (1): an xc_interface for logging only, no hypervisor.
         r.xch = open(nullptr, nullptr, 1);
         r.host = r.policy_init();
         r.guest = r.policy_init();
-        if ( !r.xch || !r.host || !r.guest )
+        r.snb_host = r.policy_init();
+        r.gnr_guest = r.policy_init();
+        if ( !r.xch || !r.host || !r.guest || !r.snb_host || !r.gnr_guest )
             return r;
         Fixture &f = fx();
         auto load = [&](void *pol, const Policy &p) {
@@ -460,7 +479,23 @@ Xen &xen()
                    !r.update_msrs(r.xch, pol, m, nm);
         };
         r.ok = load(r.host, f.gnr_hvm_max) && load(r.guest, f.snb_hvm_def) &&
+               load(r.snb_host, f.snb_hvm_max) && load(r.gnr_guest, f.gnr_hvm_def) &&
                r.is_compatible(r.xch, r.host, r.guest);
+        // (Xen 4.17 calls GNR's hvm-default compatible with SNB's hvm-max: it compares
+        // the max leaves it holds and CPUID faulting only.  The featureset difference
+        // is what the incompatible row's Xen equivalent adds.)
+        // Xen's featureset of the same policy: the 16 words both know (4.17 has no
+        // word 18; MSR words are compared too) must match ours.
+        uint32_t xfs[64] = {};
+        r.to_featureset(r.host, xfs);
+        Featureset ours = policy_to_featureset(f.gnr_hvm_max);
+        for ( unsigned i = 0; i < 16 && r.ok; ++i )
+            if ( xfs[i] != ours.w[i] )
+            {
+                std::fprintf(stderr, "bench: Xen's featureset word %u differs (%08x, ours %08x)\n",
+                             i, xfs[i], ours.w[i]);
+                r.ok = false;
+            }
         return r;
     }();
     return x;
@@ -517,10 +552,582 @@ void BM_xen417_is_compatible(benchmark::State &st)
 }
 BENCHMARK(BM_xen417_is_compatible);
 
+
+// --- make bench-compare: one table, cpupolicy next to Xen 4.17 ------------------------------
+// Each row of the table is an operation run `n` times in a tight loop (op_*), timed by
+// Google Benchmark in batches and, under callgrind, counted in instructions per call
+// (--icount, run by --compare itself when valgrind is installed).  Xen's column is
+// the libxenguest call doing the same work, or empty where libxenguest has none (guest
+// CPUID, derivation and levelling live in the hypervisor or came after 4.17).
+struct CmpState {
+    std::vector<WireLeaf> leaves = std::vector<WireLeaf>(MAX_SERIALISED_LEAVES);
+    WireMsr msrs[MAX_SERIALISED_MSRS];
+    Policy scratch{};
+    void *xen_scratch = nullptr;
+    std::vector<Policy> many;             // 10,000 HVM max policies (level row only)
+    std::vector<const Policy *> many_in;
+};
+CmpState *C;
+
+void op_serialise(uint64_t n)
+{
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        uint32_t nl = MAX_SERIALISED_LEAVES, nm = MAX_SERIALISED_MSRS;
+        int rc = policy_serialise(fx().gnr_hvm_max, C->leaves.data(), &nl, C->msrs, &nm);
+        benchmark::DoNotOptimize(rc);
+        benchmark::ClobberMemory();
+    }
+}
+void op_xen_serialise(uint64_t n)
+{
+    Xen &x = xen();
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        uint32_t nl = MAX_SERIALISED_LEAVES, nm = MAX_SERIALISED_MSRS;
+        int rc = x.serialise(x.xch, x.host, C->leaves.data(), &nl, C->msrs, &nm);
+        benchmark::DoNotOptimize(rc);
+        benchmark::ClobberMemory();
+    }
+}
+void op_deserialise(uint64_t n)
+{
+    Fixture &f = fx();
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        ErrRecord e;
+        int rc = policy_deserialise(C->scratch, f.xen_sized_leaves.data(),
+                                    static_cast<uint32_t>(f.xen_sized_leaves.size()), f.gnr_msrs.data(),
+                                    static_cast<uint32_t>(f.gnr_msrs.size()), &e);
+        benchmark::DoNotOptimize(rc);
+        benchmark::ClobberMemory();
+    }
+}
+void op_xen_deserialise(uint64_t n)
+{
+    Fixture &f = fx();
+    Xen &x = xen();
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        int rc = x.update_cpuid(x.xch, C->xen_scratch, f.xen_sized_leaves.data(),
+                                static_cast<uint32_t>(f.xen_sized_leaves.size()));
+        rc |= x.update_msrs(x.xch, C->xen_scratch, f.gnr_msrs.data(),
+                            static_cast<uint32_t>(f.gnr_msrs.size()));
+        benchmark::DoNotOptimize(rc);
+        benchmark::ClobberMemory();
+    }
+}
+void op_to_featureset(uint64_t n)
+{
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        benchmark::DoNotOptimize(&fx().gnr_hvm_max);
+        Featureset fs = policy_to_featureset(fx().gnr_hvm_max);
+        benchmark::DoNotOptimize(fs);
+    }
+}
+void op_xen_to_featureset(uint64_t n)
+{
+    Xen &x = xen();
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        uint32_t fs[64];
+        x.to_featureset(x.host, fs);
+        benchmark::DoNotOptimize(fs);
+    }
+}
+void op_compatible(uint64_t n)
+{
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        ErrRecord e;
+        int rc = policy_is_compatible(fx().gnr_hvm_max, fx().snb_hvm_def, &e, nullptr);
+        benchmark::DoNotOptimize(rc);
+    }
+}
+void op_xen_compatible(uint64_t n)
+{
+    Xen &x = xen();
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        bool ok = x.is_compatible(x.xch, x.host, x.guest);
+        benchmark::DoNotOptimize(ok);
+    }
+}
+void op_incompatible(uint64_t n)
+{
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        ErrRecord e;
+        Featureset missing;
+        int rc = policy_is_compatible(fx().snb_hvm_max, fx().gnr_hvm_def, &e, &missing);
+        benchmark::DoNotOptimize(rc);
+        benchmark::DoNotOptimize(missing);
+    }
+}
+// What a toolstack built on Xen 4.17 does for the same answer: the verdict, then both
+// featuresets and the guest's words the host lacks.
+void op_xen_incompatible(uint64_t n)
+{
+    Xen &x = xen();
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        bool ok = x.is_compatible(x.xch, x.snb_host, x.gnr_guest);
+        uint32_t h[64], g[64], missing[NR_FEATUREWORDS];
+        x.to_featureset(x.snb_host, h);
+        x.to_featureset(x.gnr_guest, g);
+        for ( unsigned w = 0; w < NR_FEATUREWORDS; ++w )
+            missing[w] = g[w] & ~h[w];
+        benchmark::DoNotOptimize(ok);
+        benchmark::DoNotOptimize(missing);
+    }
+}
+void op_guest_static(uint64_t n)
+{
+    Fixture &f = fx();
+    VcpuState v;
+    v.vcpu_id = 3;
+    v.cr4 = CR4_OSXSAVE | CR4_PKE;
+    // A guest's static leaves, in turn: 0x80000001, 0x6, 0x7:0, 0x1.
+    static constexpr uint32_t leaf[4] = {0x80000001u, 0x6, 0x7, 0x1};
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        benchmark::DoNotOptimize(&v);
+        Regs r = guest_cpuid(f.ctx, f.gnr_hvm_def, v, Leaf{leaf[i & 3]}, Subleaf{0});
+        benchmark::DoNotOptimize(r);
+    }
+}
+void op_guest_xsave(uint64_t n)
+{
+    Fixture &f = fx();
+    VcpuState v;
+    v.cr4 = CR4_OSXSAVE;
+    // XCR0 / XSS change between queries of 0xd:0 and 0xd:1 (a guest enabling state).
+    static constexpr uint64_t xcr0[4] = {X87 | SSE | AVX, X87 | SSE | AVX | OPMASK | ZMM | HI16,
+                                        X87 | SSE | AVX | OPMASK | ZMM | HI16 | PKRU | TILE, X87 | SSE};
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        v.xcr0 = xcr0[i & 3];
+        v.xss = (i & 2) ? CET : 0;
+        benchmark::DoNotOptimize(&v);
+        Regs r = guest_cpuid(f.ctx, f.gnr_hvm_def, v, Leaf{0xd}, Subleaf{static_cast<uint32_t>(i & 1)});
+        benchmark::DoNotOptimize(r);
+    }
+}
+void op_derive_hvm_max(uint64_t n)
+{
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        int rc = policy_derive(C->scratch, fx().gnr_raw, PolicyIndex::hvm_max, nullptr);
+        benchmark::DoNotOptimize(rc);
+        benchmark::ClobberMemory();
+    }
+}
+void op_copy(uint64_t n)
+{
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        benchmark::DoNotOptimize(&fx().gnr_raw);
+        C->scratch = fx().gnr_raw;
+        benchmark::ClobberMemory();
+    }
+}
+void op_level_10000(uint64_t n)
+{
+    if ( C->many.empty() )
+    {
+        // 10,000 distinct policies (33 MiB): the ten Intel hvm-max in turn.
+        C->many.resize(10000);
+        for ( unsigned i = 0; i < 10000; ++i )
+        {
+            C->many[i] = fx().intel_max[i % 10];
+            C->many_in.push_back(&C->many[i]);
+        }
+    }
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        uint32_t bad;
+        int rc = policy_level(C->scratch, C->many_in.data(), 10000, &bad);
+        benchmark::DoNotOptimize(rc);
+        benchmark::ClobberMemory();
+    }
+}
+
+struct CmpRow {
+    const char *name;
+    void (*ours)(uint64_t);
+    void (*xen)(uint64_t);       // nullptr: no libxenguest equivalent
+    uint64_t icount_iters;
+    bool must_ratio;             // the "must" of issue 11: ratio <= must, or ns <= must
+    double must;
+    const char *xen_what;
+};
+const CmpRow cmp_rows[] = {
+    {"serialise GNR hvm-max", op_serialise, op_xen_serialise, 2000, true, 1.0, "xc_cpu_policy_serialise"},
+    {"deserialise 62 leaves + 2 MSRs", op_deserialise, op_xen_deserialise, 2000, true, 1.0,
+     "update_cpuid + update_msrs"},
+    {"policy -> featureset", op_to_featureset, op_xen_to_featureset, 2000, true, 1.5,
+     "x86_cpu_policy_to_featureset"},
+    {"is_compatible, compatible pair (deep)", op_compatible, op_xen_compatible, 2000, false, 60,
+     "xc_cpu_policy_is_compatible (2 limits + faulting)"},
+    {"incompatible + complete report", op_incompatible, op_xen_incompatible, 2000, false, 80,
+     "is_compatible + 2 featuresets + and-not"},
+    {"guest CPUID static leaves", op_guest_static, nullptr, 20000, false, 1.5, "(in the hypervisor)"},
+    {"guest CPUID 0xd, XCR0/XSS changing", op_guest_xsave, nullptr, 20000, false, 2.5,
+     "(in the hypervisor)"},
+    {"derive hvm-max from raw", op_derive_hvm_max, nullptr, 200, false, 1000, "(in the hypervisor)"},
+    {"  reference: policy copy", op_copy, nullptr, 2000, false, 0, ""},
+    {"level 10,000 HVM max policies", op_level_10000, nullptr, 3, false, 1.5e6, "(none in 4.17)"},
+};
+
+constexpr uint64_t BATCH = 16;
+void BM_cmp(benchmark::State &st, void (*op)(uint64_t))
+{
+    if ( !C->xen_scratch && xen().ok )
+        C->xen_scratch = xen().policy_init();
+    if ( op != op_level_10000 )
+        op(BATCH);  // warm
+    else
+        op(1);
+    if ( op == op_level_10000 )
+        for ( auto _ : st )
+            op(1);
+    else
+        while ( st.KeepRunningBatch(BATCH) )
+            op(BATCH);
+}
+
+// Instruction counts: run under callgrind with --collect-atstart=no; one dump per op.
+int icount_main()
+{
+    C->xen_scratch = xen().ok ? xen().policy_init() : nullptr;
+    for ( const CmpRow &r : cmp_rows )
+        for ( int side = 0; side < 2; ++side )
+        {
+            void (*op)(uint64_t) = side ? r.xen : r.ours;
+            if ( !op || (side && !xen().ok) )
+                continue;
+            op(1);
+            CALLGRIND_TOGGLE_COLLECT;
+            op(r.icount_iters);
+            CALLGRIND_TOGGLE_COLLECT;
+            std::string tag = std::to_string(&r - cmp_rows) + (side ? "/xen" : "/ours");
+            CALLGRIND_DUMP_STATS_AT(tag.c_str());
+        }
+    return 0;
+}
+
+// Child CPU time (user + system) of one run of argv, output discarded; -1 on failure.
+double run_child(const std::vector<std::string> &args, const char *prefix_valgrind_out = nullptr,
+                 uint64_t *ir = nullptr)
+{
+    std::vector<std::string> a;
+    std::string cgout;
+    if ( ir )
+    {
+        cgout = std::string(prefix_valgrind_out) + ".proc";
+        a = {"valgrind", "--tool=callgrind", "--callgrind-out-file=" + cgout};
+    }
+    a.insert(a.end(), args.begin(), args.end());
+    std::vector<char *> argv;
+    for ( std::string &s : a )
+        argv.push_back(s.data());
+    argv.push_back(nullptr);
+    pid_t pid = fork();
+    if ( pid < 0 )
+        return -1;
+    if ( pid == 0 )
+    {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execvp(argv[0], argv.data());
+        _exit(127);
+    }
+    int status;
+    struct rusage ru;
+    if ( wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) )
+        return -1;
+    if ( ir )
+    {
+        *ir = 0;
+        FILE *fp = std::fopen(cgout.c_str(), "r");
+        char line[512];
+        while ( fp && std::fgets(line, sizeof(line), fp) )
+            if ( !std::strncmp(line, "summary: ", 9) || !std::strncmp(line, "totals: ", 8) )
+                *ir = std::strtoull(std::strchr(line, ' ') + 1, nullptr, 10);
+        if ( fp )
+            std::fclose(fp);
+        std::remove(cgout.c_str());
+    }
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+}
+
+struct Timing {
+    double min = 0, median = 0;
+    bool have = false;
+};
+struct Collector : benchmark::ConsoleReporter {
+    std::map<std::string, std::vector<double>> ns;
+    void ReportRuns(const std::vector<Run> &runs) override
+    {
+        for ( const Run &r : runs )
+            if ( r.run_type == Run::RT_Iteration && !r.error_occurred && r.iterations )
+                ns[r.run_name.function_name + "/" + r.run_name.args].push_back(
+                    r.GetAdjustedCPUTime());
+        benchmark::ConsoleReporter::ReportRuns(runs);
+    }
+};
+Timing summarise(std::vector<double> v)
+{
+    Timing t;
+    if ( v.empty() )
+        return t;
+    std::sort(v.begin(), v.end());
+    t.min = v.front();
+    t.median = v[v.size() / 2];
+    t.have = true;
+    return t;
+}
+
+std::string fmt_ns(const Timing &t)
+{
+    if ( !t.have )
+        return "-";
+    char b[64];
+    if ( t.min >= 10000 )
+        std::snprintf(b, sizeof(b), "%.0f (%.0f)", t.min, t.median);
+    else
+        std::snprintf(b, sizeof(b), "%.1f (%.1f)", t.min, t.median);
+    return b;
+}
+
+// The icount child's dumps: DIR/cg.N, each naming its trigger ("N/ours", "N/xen").
+std::map<std::string, double> read_icounts(const std::string &dir, const std::string &base)
+{
+    std::map<std::string, double> m;
+    for ( unsigned n = 1; n < 64; ++n )
+    {
+        std::string path = dir + "/" + base + "." + std::to_string(n);
+        FILE *fp = std::fopen(path.c_str(), "r");
+        if ( !fp )
+            continue;
+        char line[512];
+        std::string tag;
+        double total = -1;
+        while ( std::fgets(line, sizeof(line), fp) )
+        {
+            const char *trig = "desc: Trigger: Client Request: ";
+            if ( !std::strncmp(line, trig, std::strlen(trig)) )
+            {
+                tag = line + std::strlen(trig);
+                while ( !tag.empty() && (tag.back() == '\n' || tag.back() == ' ') )
+                    tag.pop_back();
+            }
+            if ( !std::strncmp(line, "summary: ", 9) || !std::strncmp(line, "totals: ", 8) )
+                total = std::strtod(std::strchr(line, ' ') + 1, nullptr);
+        }
+        std::fclose(fp);
+        std::remove(path.c_str());
+        if ( !tag.empty() && total >= 0 )
+            m[tag] = total;
+    }
+    return m;
+}
+
+// `bench_policy --compare [--ours-xen-cpuid=PATH] [--no-callgrind] [benchmark flags]`
+int compare_main(int argc, char **argv, const char *self, const char *our_xen_cpuid,
+                 bool callgrind)
+{
+    C->xen_scratch = xen().ok ? xen().policy_init() : nullptr;
+    for ( const CmpRow &r : cmp_rows )
+    {
+        std::string n = std::string("cmp/") + std::to_string(&r - cmp_rows);
+        benchmark::RegisterBenchmark((n + "/ours").c_str(), BM_cmp, r.ours);
+        if ( r.xen && xen().ok )
+            benchmark::RegisterBenchmark((n + "/xen").c_str(), BM_cmp, r.xen);
+    }
+    int reps = 1;
+    for ( int i = 1; i < argc; ++i )
+        if ( !std::strncmp(argv[i], "--benchmark_repetitions=", 24) )
+            reps = std::max(1, std::atoi(argv[i] + 24));
+    benchmark::Initialize(&argc, argv);
+    if ( benchmark::ReportUnrecognizedArguments(argc, argv) )
+        return 1;
+    Collector rep;
+    benchmark::RunSpecifiedBenchmarks(&rep, "cmp/");
+
+    // xen-cpuid: 2,000 featuresets (the 10 Intel hvm-max policies and GNR's raw and
+    // default, each with one word varied) decoded by one process, ours against Xen's.
+    std::vector<std::string> fsargs;
+    const Policy *src[12] = {&fx().gnr_raw, &fx().gnr_hvm_def};
+    for ( unsigned i = 0; i < 10; ++i )
+        src[2 + i] = &fx().intel_max[i];
+    for ( unsigned i = 0; i < 2000; ++i )
+    {
+        Featureset fs = policy_to_featureset(*src[i % 12]);
+        fs.w[(i / 12) % NR_FEATUREWORDS] ^= 1u << ((i / 12) % 32);
+        char buf[9 * NR_FEATUREWORDS + 1];
+        if ( format_words(fs.w, NR_FEATUREWORDS, buf, sizeof(buf)) < 0 )
+            return 2;
+        fsargs.push_back(buf);
+    }
+    const char *xen_xc = "/usr/lib/xen-4.17/bin/xen-cpuid";
+    std::vector<double> proc_ours, proc_xen;
+    std::vector<std::string> a_ours{our_xen_cpuid}, a_xen{xen_xc};
+    a_ours.insert(a_ours.end(), fsargs.begin(), fsargs.end());
+    a_xen.insert(a_xen.end(), fsargs.begin(), fsargs.end());
+    bool have_xen_xc = access(xen_xc, X_OK) == 0;
+    for ( int i = 0; i < std::max(reps, 5); ++i )
+    {
+        double t = run_child(a_ours);
+        if ( t >= 0 )
+            proc_ours.push_back(t);
+        if ( have_xen_xc && (t = run_child(a_xen)) >= 0 )
+            proc_xen.push_back(t);
+    }
+
+    // Instruction counts: this program again under callgrind (--icount), and each
+    // xen-cpuid once under callgrind.
+    std::map<std::string, double> ir;
+    uint64_t ir_proc_ours = 0, ir_proc_xen = 0;
+    if ( callgrind )
+    {
+        char dir[] = "/tmp/bench-compare.XXXXXX";
+        if ( mkdtemp(dir) )
+        {
+            std::string out = std::string(dir) + "/cg";
+            std::vector<std::string> a{"valgrind", "--tool=callgrind", "--collect-atstart=no",
+                                       "--callgrind-out-file=" + out, self, "--icount"};
+            if ( run_child(a) < 0 )
+                std::fprintf(stderr, "bench-compare: the callgrind run failed; no instruction counts\n");
+            ir = read_icounts(dir, "cg");
+            std::remove(out.c_str());
+            uint64_t v;
+            if ( run_child(a_ours, out.c_str(), &v) >= 0 )
+                ir_proc_ours = v;
+            if ( have_xen_xc && run_child(a_xen, out.c_str(), &v) >= 0 )
+                ir_proc_xen = v;
+            rmdir(dir);
+        }
+    }
+
+    std::printf("\ncpupolicy against Xen 4.17 libxenguest, one process, this machine (load %s)\n"
+                "ns per call: CPU time, minimum (median) of %d repetition(s); Ir: instructions per\n"
+                "call under callgrind (load-independent); ratio = cpupolicy / Xen, of the minima\n\n",
+                [] {
+                    static char l[32] = "?";
+                    if ( FILE *fp = std::fopen("/proc/loadavg", "r") )
+                    {
+                        if ( !std::fgets(l, sizeof(l), fp) )
+                            l[0] = 0;
+                        std::fclose(fp);
+                        if ( char *sp = std::strchr(l, ' ') )
+                            *sp = 0;
+                    }
+                    return static_cast<const char *>(l);
+                }(),
+                reps);
+    std::printf("| %-38s | %17s | %17s | %6s | %9s | %9s | %-9s | %s\n", "operation", "cpupolicy ns",
+                "Xen 4.17 ns", "ratio", "Ir", "Xen Ir", "must", "Xen call");
+    std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(40, '-').c_str(), std::string(19, '-').c_str(),
+                std::string(19, '-').c_str(), std::string(8, '-').c_str(),
+                std::string(11, '-').c_str(), std::string(11, '-').c_str(), std::string(11, '-').c_str());
+    auto line = [](const char *name, const Timing &o, const Timing &x, double iro, double irx,
+                   bool must_ratio, double must, const char *what) {
+        char ratio[16] = "-", io[24] = "-", ix[24] = "-", m[32] = "";
+        if ( o.have && x.have && x.min > 0 )
+            std::snprintf(ratio, sizeof(ratio), "%.2fx", o.min / x.min);
+        if ( iro > 0 )
+            std::snprintf(io, sizeof(io), "%.0f", iro);
+        if ( irx > 0 )
+            std::snprintf(ix, sizeof(ix), "%.0f", irx);
+        if ( must > 0 )
+        {
+            bool holds = must_ratio ? (o.have && x.have && o.min <= must * x.min) : (o.have && o.min <= must);
+            if ( must_ratio )
+                std::snprintf(m, sizeof(m), "<=%.1fx %s", must, holds ? "ok" : "NO");
+            else if ( must >= 1e6 )
+                std::snprintf(m, sizeof(m), "<=%.1fms %s", must / 1e6, holds ? "ok" : "NO");
+            else
+                std::snprintf(m, sizeof(m), "<=%gns %s", must, holds ? "ok" : "NO");
+        }
+        std::printf("| %-38s | %17s | %17s | %6s | %9s | %9s | %-9s | %s\n", name, fmt_ns(o).c_str(),
+                    fmt_ns(x).c_str(), ratio, io, ix, m, what);
+    };
+    for ( const CmpRow &r : cmp_rows )
+    {
+        std::string n = std::string("cmp/") + std::to_string(&r - cmp_rows);
+        std::string k = std::to_string(&r - cmp_rows);
+        Timing o = summarise(rep.ns[n + "/ours/"]), x = summarise(rep.ns[n + "/xen/"]);
+        double io = ir.count(k + "/ours") ? ir[k + "/ours"] / static_cast<double>(r.icount_iters) : 0;
+        double ix = ir.count(k + "/xen") ? ir[k + "/xen"] / static_cast<double>(r.icount_iters) : 0;
+        line(r.name, o, x, io, ix, r.must_ratio, r.must, r.xen_what);
+        if ( r.ours == op_serialise )
+        {
+            // Per leaf: our 94 leaves against Xen's 65 (+ 2 MSRs each).
+            double lo = static_cast<double>(fx().gnr_leaves.size());
+            double lx = static_cast<double>(fx().xen_sized_leaves.size());
+            uint32_t xl = 0;
+            if ( xen().ok )
+            {
+                uint32_t nm = MAX_SERIALISED_MSRS;
+                xl = MAX_SERIALISED_LEAVES;
+                if ( xen().serialise(xen().xch, xen().host, C->leaves.data(), &xl, C->msrs, &nm) )
+                    xl = 0;
+                lx = xl;
+            }
+            Timing po = o, px = x;
+            po.min /= lo; po.median /= lo;
+            px.min /= lx ? lx : 1; px.median /= lx ? lx : 1;
+            char nm[64];
+            std::snprintf(nm, sizeof(nm), "  per leaf (%u vs %u leaves)", static_cast<unsigned>(lo), xl);
+            line(nm, po, px, io / lo, ix / (lx ? lx : 1), true, 1.0, "");
+        }
+    }
+    Timing po = summarise(proc_ours), px = summarise(proc_xen);
+    line("xen-cpuid: decode 2,000 featuresets", po, px, static_cast<double>(ir_proc_ours),
+         static_cast<double>(ir_proc_xen), true, 1.0, "Xen 4.17's xen-cpuid (whole process)");
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
+    // --compare (make bench-compare) and --icount (its callgrind child) take over.
+    bool compare = false, icount = false, callgrind = true;
+    const char *our_xen_cpuid = "build/bin/xen-cpuid";
+    int n = 1;
+    for ( int i = 1; i < argc; ++i )
+    {
+        if ( !std::strcmp(argv[i], "--compare") )
+            compare = true;
+        else if ( !std::strcmp(argv[i], "--icount") )
+            icount = true;
+        else if ( !std::strcmp(argv[i], "--no-callgrind") )
+            callgrind = false;
+        else if ( !std::strncmp(argv[i], "--ours-xen-cpuid=", 17) )
+            our_xen_cpuid = argv[i] + 17;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    static CmpState cs;
+    C = &cs;
+    if ( icount || compare )
+    {
+        fx();
+        if ( icount )
+            return icount_main();
+        char self[4096];
+        ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if ( len <= 0 )
+            return 2;
+        self[len] = 0;
+        return compare_main(argc, argv, self, our_xen_cpuid, callgrind);
+    }
     for ( const Query &q : queries )
         benchmark::RegisterBenchmark((std::string("BM_guest_cpuid/") + q.name).c_str(),
                                      BM_guest_cpuid, q);
