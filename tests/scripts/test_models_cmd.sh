@@ -196,6 +196,9 @@ grep -q "Bad-v1.xml:6: unknown feature 'hyperdrive'" "$tmp/err" && ok || bad "un
 sed -i 's/<vendor>GenuineIntel<\/vendor>/<vendour>GenuineIntel<\/vendour>/; s/hyperdrive/fpu2/' "$tmp/models/Bad-v1.xml"
 expect_rc 2 "schema violation" -- "$BIN" model validate "$tmp/models/Bad-v1.xml"
 grep -Eq "Bad-v1.xml:[0-9]+: " "$tmp/err" && ok || bad "schema violation names file:line ($(cat "$tmp/err"))"
+expect_rc 2 "validate --json" -- "$BIN" model validate --json "$MODELS/SkylakeXeon-v1.xml" "$tmp/models/Bad-v1.xml"
+py "j['version'] == 1 and j['files'][0]['valid'] is True and j['files'][1]['valid'] is False and \
+    j['files'][1]['error'].startswith('$tmp/models/Bad-v1.xml:')" "$tmp/out" "validate --json: per file, errors with file and line"
 expect_rc 2 "broken cpu map" -- "$BIN" model list --source libvirt --cpu-map "$tmp/models"
 grep -q "index.xml: no such file" "$tmp/err" && ok || bad "missing map: names index.xml"
 expect_rc 2 "unknown model" -- "$BIN" model show NoSuchCPU

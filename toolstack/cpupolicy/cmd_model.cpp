@@ -588,19 +588,26 @@ int do_from_dump(const Opts &o, int nargs, char **args)
     return exit_ok;
 }
 
-int do_validate(int nargs, char **args)
+int do_validate(const Opts &o, int nargs, char **args)
 {
     if ( nargs < 1 )
         return usage(stderr), exit_usage;
     int bad = 0;
+    json files = json::array();
     for ( int i = 0; i < nargs; ++i )
-        if ( cpupolicy_model_validate_file(args[i]) )
-        {
-            fprintf(stderr, "cpupolicy: %s\n", cpupolicy_last_error());
-            ++bad;
-        }
-        else
+    {
+        bool ok = cpupolicy_model_validate_file(args[i]) == 0;
+        files.push_back({{"file", args[i]}, {"valid", ok}, {"error", ok ? json(nullptr) : json(cpupolicy_last_error())}});
+        if ( o.as_json )
+            ;
+        else if ( ok )
             printf("%s: valid\n", args[i]);
+        else
+            fprintf(stderr, "cpupolicy: %s\n", cpupolicy_last_error());
+        bad += !ok;
+    }
+    if ( o.as_json )
+        puts(json{{"version", JSON_VERSION}, {"files", files}}.dump(2).c_str());
     return bad ? exit_usage : exit_ok;
 }
 
@@ -694,7 +701,7 @@ int cmd_model(int argc, char **argv)
     if ( !strcmp(sub, "from-dump") )
         return do_from_dump(o, nargs, args);
     if ( !strcmp(sub, "validate") )
-        return do_validate(nargs, args);
+        return do_validate(o, nargs, args);
     fprintf(stderr, "cpupolicy: unknown model subcommand '%s'\n", sub);
     usage(stderr);
     return exit_usage;
