@@ -150,7 +150,9 @@ int cpupolicy_model_suggest(const cpupolicy_models_t *m, unsigned int sources, u
 /* The domain builder's "apply model M to a policy": p's features become the model's
  * (the hypervisor's special bits stay p's; the dependency closure applied), leaf 0xd is
  * rebuilt from them, family/model/stepping and the numeric fields the model states are
- * the model's.  Verify the result against the host afterwards (cpupolicy_model_check /
+ * the model's.  A libvirt model's unmapped features cannot be applied (the policy has no
+ * such feature; cpupolicy_model_list_item(.., CPUPOLICY_MODEL_UNMAPPED, ..) names them).
+ * Verify the result against the host afterwards (cpupolicy_model_check /
  * cpupolicy_is_compatible).  -EINVAL when the vendors differ (p unchanged). */
 int cpupolicy_model_apply(const cpupolicy_models_t *m, uint32_t index, cpupolicy_t *p) CPUPOLICY_NOEXCEPT;
 
