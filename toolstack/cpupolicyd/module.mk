@@ -45,3 +45,12 @@ uninstall: uninstall-cpupolicyd
 uninstall-cpupolicyd:
 	rm -f $(DESTDIR)$(SBINDIR)/cpupolicyd $(DESTDIR)$(MANDIR)/man8/cpupolicyd.8 \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service
+
+# A bounded soak of the daemon: clients, SIGKILLs, restarts, damaged state files
+# (tests/soak/soak_cpupolicyd.py); prints calls, acknowledged and lost changes.
+SOAK_SECONDS ?= 60
+SOAK_CLIENTS ?= 4
+SOAK_DUMP ?= tests/data/cpuid-dumps/GenuineIntel00206D5_SandyBridgeEP.txt
+.PHONY: soak
+soak: $(CPUPOLICYD_BIN)
+	$(Q)python3 tests/soak/soak_cpupolicyd.py $(CPUPOLICYD_BIN) $(SOAK_DUMP) $(SOAK_SECONDS) $(SOAK_CLIENTS)
