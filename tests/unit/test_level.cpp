@@ -379,6 +379,50 @@ void a_supervisor_component_with_two_layouts_takes_every_feature_that_needs_it()
     }
 }
 
+// AMD mirrors leaf 1 EDX's FPU..APIC, MTRR..PSE36, MMX and FXSR into 0x80000001 EDX (APM
+// vol. 3 Fn8000_0001_EDX); Xen re-derives the mirror for every AMD policy
+// (recalculate_misc() in xen/arch/x86/cpu-policy.c).  The feature table does not name
+// those bits in word 2, so the featureset sanitise at the end of levelling used to drop
+// them: levelling Genoa's own HVM default gave 0x80000001.edx 2e500800 where the default
+// itself says 2fd3fbff.  Every levelled AMD/Hygon policy mirrors leaf 1; Intel's has none.
+void levelled_amd_policies_keep_the_leaf_1_edx_mirror()
+{
+    constexpr uint32_t COMMON_1D = 0x0183f3ffu;
+    Policy genoa_default;
+    expect_eq("derive Genoa hvm-default", 0,
+              policy_derive(genoa_default, dump("Genoa"), PolicyIndex::hvm_default, nullptr, nullptr));
+    expect_eq("Genoa hvm-default 0x80000001.edx", hex(0x2fd3fbff), hex(G(genoa_default, 0x80000001).d));
+
+    struct Case {
+        const char *what;
+        std::vector<const Policy *> pool;
+        bool mirrored;
+    };
+    const std::vector<Case> cases = {
+        {"Genoa hvm-default alone", {&genoa_default}, true},
+        {"Genoa", {&dump("Genoa")}, true},
+        {"Genoa Bergamo Turin", {&dump("Genoa"), &dump("Bergamo"), &dump("Turin")}, true},
+        {"Rome Milan", {&dump("Rome"), &dump("Milan")}, true},
+        {"Istanbul Interlagos Zen", {&dump("Istanbul"), &dump("Interlagos"), &dump("Zen")}, true},
+        {"Hygon", {&dump("Hygon")}, true},
+        {"Intel: SapphireRapids Haswell", {&dump("SapphireRapids"), &dump("Haswell")}, false},
+    };
+    for ( const Case &c : cases )
+    {
+        Policy out;
+        expect_eq(std::string(c.what) + ": rc", 0, level(out, c.pool));
+        uint32_t l1d = G(out, 1).d & COMMON_1D, e1d = G(out, 0x80000001).d & COMMON_1D;
+        expect_eq(std::string(c.what) + ": 0x80000001.edx common bits",
+                  hex(c.mirrored ? l1d : 0), hex(e1d));
+        if ( c.mirrored )
+            expect(std::string(c.what) + ": leaf 1 edx has them (fpu at least)", (l1d & 1) != 0);
+    }
+    Policy out;
+    expect_eq("Genoa hvm-default levelled: rc", 0, level(out, {&genoa_default}));
+    expect_eq("Genoa hvm-default levelled: 0x80000001.edx as the default's", hex(0x2fd3fbff),
+              hex(G(out, 0x80000001).d));
+}
+
 void pool_facts()
 {
     Policy out;
@@ -427,6 +471,7 @@ int main()
     TEST(avx10_and_xstate_numbers_are_minimised_and_sizes_recomputed);
     TEST(a_component_with_two_layouts_is_dropped_with_its_features);
     TEST(a_supervisor_component_with_two_layouts_takes_every_feature_that_needs_it);
+    TEST(levelled_amd_policies_keep_the_leaf_1_edx_mirror);
     TEST(pool_facts);
     return finish();
 }

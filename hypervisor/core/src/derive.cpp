@@ -414,7 +414,7 @@ void recalculate_misc(Policy &p, const Facts &F, const BootOptions &o, Kind kind
         e0->d = l0.d;
         e1->a = l1v.a;
         e1->b &= 0xff00ffffu;
-        e1->d |= l1v.d & COMMON_1D;
+        policy_mirror_common_1d(p);
         e8->c &= 0x0003f0ffu;               // NC and ApicIdSize; perf-TSC size hidden
     }
 }

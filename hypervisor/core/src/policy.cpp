@@ -69,6 +69,16 @@ void policy_apply_featureset(Policy &p, const Featureset &fs)
 {
     for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
         write_word(p, table::words[i].src, fs.w[i]);
+    policy_mirror_common_1d(p);
+}
+
+void policy_mirror_common_1d(Policy &p)
+{
+    if ( !vendor_is_amd_like(policy_vendor(p)) )
+        return;
+    Regs *e1 = at(p, Leaf{0x80000001u});
+    CHECK(e1);
+    e1->d = (e1->d & ~features::COMMON_1D) | (get(p, Leaf{1}).d & features::COMMON_1D);
 }
 
 } // namespace cpupolicy

@@ -22,6 +22,8 @@ namespace cpupolicy {
 //   0x80000008      guest physical address width [23:16] the minimum (0 = "as [7:0]")
 //   MSR 0xce        CPUID faulting only if every input has it; other bits from in[0]
 //   hv limits       the minimum
+//   0x80000001.edx  on AMD/Hygon the leaf 1 EDX mirror (features::COMMON_1D) follows the
+//                   levelled leaf 1, as in every policy (policy_mirror_common_1d)
 //   all else        from in[0], the reference host: identification, brand string,
 //                   cache/TLB/topology descriptors, frequencies, power and RDT leaves
 //                   describe a machine, not a capability; the hypervisor answers them

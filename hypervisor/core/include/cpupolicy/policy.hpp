@@ -237,8 +237,15 @@ Vendor policy_vendor(const Policy &p);
 
 // Featureset view: the 19 words read from / written into their leaves and MSR halves
 // (feature-table.hpp, table::words).
+// policy_apply_featureset then re-derives the AMD mirror (policy_mirror_common_1d): word 2
+// does not name those bits, so a sanitised featureset has them clear.
 Featureset policy_to_featureset(const Policy &p);
 void policy_apply_featureset(Policy &p, const Featureset &fs);
+// On AMD and Hygon, 0x80000001.EDX holds copies of leaf 1 EDX's FPU..APIC, MTRR..PSE36,
+// MMX and FXSR bits (features::COMMON_1D; APM vol. 3 Fn8000_0001_EDX); set them from
+// leaf 1, as Xen's recalculate_misc() does for every AMD policy.  Other vendors: no-op
+// (Intel reports 0 there; derive clears them).
+void policy_mirror_common_1d(Policy &p);
 
 // --- Ranges (hypervisor/core/src/policy_ops.cpp) ----------------------------------------
 // The highest extended leaf the policy advertises: 0x80000000.eax when it lies in
