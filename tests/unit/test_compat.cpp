@@ -106,6 +106,14 @@ void every_deep_check_fires_at_its_leaf()
         {"identical policies", nothing, nothing, 0, {}},
         {"vendor differs", nothing, [](Policy &g) { S(g, 0) = {0x24, 0x68747541, 0x444d4163, 0x69746e65}; },
          -EINVAL, {0, NONE, NONE}},
+        // Two signatures the vendor table does not know ("GenuineTMx86", "CyrixInstead")
+        // are two vendors, not one "unknown" vendor: compared as the 12 bytes.
+        {"two unknown vendors differ",
+         [](Policy &h) { S(h, 0) = {0x24, 0x756e6547, 0x3638784d, 0x54656e69}; },
+         [](Policy &g) { S(g, 0) = {0x24, 0x69727943, 0x64616574, 0x736e4978}; }, -EINVAL, {0, NONE, NONE}},
+        {"one unknown vendor on both",
+         [](Policy &h) { S(h, 0) = {0x24, 0x69727943, 0x64616574, 0x736e4978}; },
+         [](Policy &g) { S(g, 0) = {0x24, 0x69727943, 0x64616574, 0x736e4978}; }, 0, {}},
         {"7:0 max subleaf", nothing, [](Policy &g) { S(g, 7, 0).a = 2; }, -EINVAL, {7, 0, NONE}},
         {"feature in 7:0.ebx", [](Policy &h) { S(h, 7, 0).b &= ~(1u << 16); }, nothing, -EINVAL, {7, 0, NONE}},
         {"feature in 7:1.eax", [](Policy &h) { S(h, 7, 1).a = 0; }, nothing, -EINVAL, {7, 1, NONE}},

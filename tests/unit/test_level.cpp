@@ -79,6 +79,26 @@ void mixed_vendors_are_refused_naming_the_first_offender()
         {"Hygon, AMD", {"Hygon", "Genoa"}, 1},
         {"AMD, Intel, AMD", {"Turin", "Nehalem", "Rome"}, 1},
     };
+    // Two signatures the vendor table does not know are still two vendors: compared as
+    // the 12 bytes of leaf 0 (Xen's test vectors expect the failure at leaf 0).
+    {
+        Policy tm = dump("Haswell"), cyrix = dump("Haswell"), cyrix2 = dump("Haswell");
+        S(tm, 0) = {G(tm, 0).a, 0x756e6547, 0x3638784d, 0x54656e69};       // "GenuineTMx86"
+        S(cyrix, 0) = {G(cyrix, 0).a, 0x69727943, 0x64616574, 0x736e4978}; // "CyrixInstead"
+        S(cyrix2, 0) = G(cyrix, 0);
+        Policy out;
+        std::memset(&out, 0xa5, sizeof(out));
+        Policy before = out;
+        uint32_t bad = ~0u;
+        expect_eq("GenuineTMx86, CyrixInstead: rc", -EINVAL, level(out, {&tm, &cyrix}, &bad));
+        expect_eq("GenuineTMx86, CyrixInstead: bad_index", 1u, bad);
+        expect("GenuineTMx86, CyrixInstead: out untouched", same_bytes(before, out));
+        expect_eq("CyrixInstead twice: rc", 0, level(out, {&cyrix, &cyrix2}));
+        ErrRecord e;
+        expect_eq("CyrixInstead on GenuineTMx86: incompatible", -EINVAL,
+                  policy_is_compatible(tm, cyrix, &e, nullptr));
+        expect_eq("CyrixInstead on GenuineTMx86: at leaf 0", 0u, e.leaf);
+    }
     for ( const auto &v : vecs )
     {
         std::vector<const Policy *> in;

@@ -158,7 +158,7 @@ int policy_is_compatible(const Policy &host, const Policy &guest, ErrRecord *err
     // Each policy's ranges once: every field below reads through them.
     const PolicyRanges hr = policy_ranges(host), gr = policy_ranges(guest);
 
-    if ( policy_vendor(host) != policy_vendor(guest) )
+    if ( !policy_same_vendor(host, guest) )
         first.cpuid(0x0, NO_SUBLEAF);
 
     for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )

@@ -26,9 +26,8 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
         }
 
     const Policy &ref = *in[0];
-    const Vendor vendor = policy_vendor(ref);
     for ( uint32_t i = 1; i < n; ++i )
-        if ( policy_vendor(*in[i]) != vendor )
+        if ( !policy_same_vendor(*in[i], ref) )
         {
             if ( bad_index )
                 *bad_index = i;

@@ -100,7 +100,8 @@ Regs policy_effective(const Policy &p, uint32_t leaf, uint32_t subleaf);
 // written: on failure it names the first failing leaf/subleaf in leaf order, or, when
 // every CPUID leaf is fine, the failing MSR; fields that do not apply are ~0.  The
 // checks (all of them, so `missing` is complete):
-//   leaf 0        vendor equal; max basic leaf guest <= host
+//   leaf 0        vendor equal (the 12-byte signature, policy_same_vendor); max basic
+//                 leaf guest <= host
 //   numeric_fields every row
 //   0xd:n (n>=2)  each xstate component the guest has: same size, offset and flags on
 //                 the host (XSAVE runs natively, so the layout the guest parsed from

@@ -31,7 +31,7 @@ namespace cpupolicy {
 // Finally everything outside the levelled ranges is cleared (policy_clear_out_of_range).
 // `out` may be one of the inputs; it is written only on success.
 // Returns 0, or -EINVAL: n == 0 or in == NULL (*bad_index untouched), a NULL input
-// (*bad_index = its index), or an input whose vendor differs from in[0]'s
+// (*bad_index = its index), or an input whose vendor signature differs from in[0]'s
 // (*bad_index = the first such index).  bad_index may be NULL.
 CPUPOLICY_MUST_CHECK int policy_level(Policy &out, const Policy *const *in, uint32_t n,
                                       uint32_t *bad_index);

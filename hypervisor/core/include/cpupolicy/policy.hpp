@@ -234,6 +234,14 @@ constexpr uint64_t policy_xss(const Policy &p)
 
 // Vendor from leaf 0's EBX:EDX:ECX signature.
 Vendor policy_vendor(const Policy &p);
+// Whether two policies name the same vendor: their 12-byte leaf 0 signatures are equal.
+// Not policy_vendor(a) == policy_vendor(b): two signatures the vendor table does not
+// know are both Vendor::unknown, yet two vendors.
+constexpr bool policy_same_vendor(const Policy &a, const Policy &b)
+{
+    const Regs x = get(a, Leaf{0}), y = get(b, Leaf{0});
+    return x.b == y.b && x.c == y.c && x.d == y.d;
+}
 
 // Featureset view: the 19 words read from / written into their leaves and MSR halves
 // (feature-table.hpp, table::words).
