@@ -114,6 +114,9 @@ void every_deep_check_fires_at_its_leaf()
         {"one unknown vendor on both",
          [](Policy &h) { S(h, 0) = {0x24, 0x69727943, 0x64616574, 0x736e4978}; },
          [](Policy &g) { S(g, 0) = {0x24, 0x69727943, 0x64616574, 0x736e4978}; }, 0, {}},
+        // RSBA / RRSBA say "may behave worse": a guest told so runs on a host that does not.
+        {"guest told RSBA, host without", nothing, [](Policy &g) { g.arch_caps |= 1u << 2; }, 0, {}},
+        {"guest told RRSBA, host without", nothing, [](Policy &g) { g.arch_caps |= 1u << 19; }, 0, {}},
         {"7:0 max subleaf", nothing, [](Policy &g) { S(g, 7, 0).a = 2; }, -EINVAL, {7, 0, NONE}},
         {"feature in 7:0.ebx", [](Policy &h) { S(h, 7, 0).b &= ~(1u << 16); }, nothing, -EINVAL, {7, 0, NONE}},
         {"feature in 7:1.eax", [](Policy &h) { S(h, 7, 1).a = 0; }, nothing, -EINVAL, {7, 1, NONE}},

@@ -443,6 +443,55 @@ void levelled_amd_policies_keep_the_leaf_1_edx_mirror()
               hex(G(out, 0x80000001).d));
 }
 
+// RSBA (ARCH_CAPS bit 2) and RRSBA (bit 19) mean "this CPU may behave worse" (retpoline
+// not safe).  A guest may run on every host of its pool, so it must be told if any of
+// them has either (Xen's guest_common_max_feature_adjustments(): "even when it's only
+// some other server in the pool which suffers the identified behaviour"): OR, not AND -
+// and, as Xen's default policies, exactly one of the two, RRSBA when the guest sees
+// eIBRS (bit 1), RSBA otherwise.  Before, levelling ANDed them: a pool with one RSBA host
+// gave a guest neither bit.
+void rsba_and_rrsba_are_told_if_any_host_has_them()
+{
+    constexpr uint64_t EIBRS = 1u << 1, RSBA = 1u << 2, RRSBA = 1u << 19;
+    constexpr uint64_t BASE = 0xeb & ~EIBRS;  // rdcl-no, skip-l1dfl, mds-no, ...
+    struct Case {
+        const char *what;
+        uint64_t a, b;        // the two hosts' ARCH_CAPS
+        bool b_arch_caps;     // host b enumerates ARCH_CAPS (7:0.edx[29]) at all
+        uint64_t expected;    // the guest's RSBA | RRSBA | EIBRS bits
+    };
+    const Case cases[] = {
+        {"neither host", BASE | EIBRS, BASE | EIBRS, true, EIBRS},
+        {"one host RRSBA, eIBRS on both", BASE | EIBRS, BASE | EIBRS | RRSBA, true, EIBRS | RRSBA},
+        {"one host RSBA, eIBRS on both: the eIBRS form", BASE | EIBRS | RSBA, BASE | EIBRS, true,
+         EIBRS | RRSBA},
+        {"one host RRSBA, eIBRS on it only: RSBA", BASE, BASE | EIBRS | RRSBA, true, RSBA},
+        {"one host RSBA, no eIBRS", BASE | RSBA, BASE, true, RSBA},
+        {"both hosts RSBA", BASE | RSBA, BASE | RSBA, true, RSBA},
+        {"RSBA and RRSBA: one bit", BASE | EIBRS | RSBA, BASE | EIBRS | RRSBA, true, EIBRS | RRSBA},
+        {"RSBA host, other host without ARCH_CAPS: nowhere to say it", BASE | RSBA, 0, false, 0},
+    };
+    for ( const Case &c : cases )
+    {
+        Policy a = intel_base(), b = intel_base();
+        a.arch_caps = c.a;
+        b.arch_caps = c.b;
+        if ( !c.b_arch_caps )
+            S(b, 7, 0).d &= ~(1u << 29);
+        for ( bool reversed : {false, true} )
+        {
+            std::string w = std::string(c.what) + (reversed ? " (reversed)" : "");
+            Policy out;
+            expect_eq(w + ": rc", 0, reversed ? level(out, {&b, &a}) : level(out, {&a, &b}));
+            expect_eq(w + ": ARCH_CAPS RSBA/RRSBA/EIBRS", hex(c.expected),
+                      hex(out.arch_caps & (RSBA | RRSBA | EIBRS)));
+            for ( const Policy *host : {&a, &b} )
+                expect_eq(w + ": compatible with each host", 0,
+                          policy_is_compatible(*host, out, nullptr, nullptr));
+        }
+    }
+}
+
 void pool_facts()
 {
     Policy out;
@@ -492,6 +541,7 @@ int main()
     TEST(a_component_with_two_layouts_is_dropped_with_its_features);
     TEST(a_supervisor_component_with_two_layouts_takes_every_feature_that_needs_it);
     TEST(levelled_amd_policies_keep_the_leaf_1_edx_mirror);
+    TEST(rsba_and_rrsba_are_told_if_any_host_has_them);
     TEST(pool_facts);
     return finish();
 }

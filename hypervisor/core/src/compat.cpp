@@ -99,10 +99,12 @@ Featureset missing_features(const Policy &host, const PolicyRanges &hr, const Po
                             const PolicyRanges &gr)
 {
     // Only named features: every max policy is within features::known, so a bit the
-    // table does not name never reaches a guest and cannot matter to one.
+    // table does not name never reaches a guest and cannot matter to one.  Nor the
+    // features a pool offers when any host has them (features::pool_any: '|' and the
+    // "may behave worse" RSBA/RRSBA).
     return (policy_effective_featureset(guest, gr) & features::known)
         .and_not(policy_effective_featureset(host, hr))
-        .and_not(features::or_mask);
+        .and_not(features::pool_any);
 }
 
 } // namespace

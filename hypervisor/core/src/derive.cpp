@@ -521,8 +521,7 @@ void default_internal(Policy &def, const Policy &max, const Policy &host, const 
 
     // Rule RSBA: a host with RSBA/RRSBA tells a guest that sees ARCH_CAPS the one that
     // matches the eIBRS it sees.
-    if ( fs.test(f::arch_caps) && (F.host.test(f::rsba) || F.host.test(f::rrsba)) )
-        fs.set(fs.test(f::eibrs) ? f::rrsba : f::rsba);
+    featureset_tell_worse_behaviour(fs, !(F.host & features::worse_behaviour).empty());
 
     // A default never offers what its max lacks (implied by the rules; enforced).
     fs &= max_fs;

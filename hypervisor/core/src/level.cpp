@@ -189,6 +189,9 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
         policy_clear_out_of_range(res);
         fs = policy_effective_featureset(res);
         featureset_sanitise(fs);
+        // RSBA/RRSBA say "may behave worse": if any host has either, the guest may run
+        // there and is told (features::worse_behaviour), as the one matching its eIBRS.
+        featureset_tell_worse_behaviour(fs, !(any & features::worse_behaviour).empty());
         policy_apply_featureset(res, fs);
         policy_clear_out_of_range(res);
     }

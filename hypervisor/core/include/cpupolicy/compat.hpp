@@ -108,14 +108,16 @@ Regs policy_effective(const Policy &p, uint32_t leaf, uint32_t subleaf);
 //                 CPUID must be the one the hardware writes); xstate_layouts_agree
 //   0x80000000    effective max extended leaf guest <= host
 //   each featureset word, at its leaf/subleaf (or MSR 0x10a): the guest's named
-//                 features within the host's, except the '|' (OR-levelled) ones
+//                 features within the host's, except features::pool_any (the '|'
+//                 ones and RSBA/RRSBA)
 //   MSR 0xce      CPUID faulting in the guest needs it on the host
 // `missing` (may be NULL) receives policy_missing_features(host, guest).
 CPUPOLICY_MUST_CHECK int policy_is_compatible(const Policy &host, const Policy &guest,
                                               ErrRecord *err, Featureset *missing);
 
 // Guest features the host lacks: what a toolstack prints as "host lacks avx512f, ...".
-// Excluded: the '|' features (not a reason for incompatibility) and bits the feature
+// Excluded: features::pool_any (the '|' features and RSBA/RRSBA: not a reason for
+// incompatibility) and bits the feature
 // table does not name (no max policy offers them, so no guest can depend on them; a
 // raw dump has plenty, e.g. AMD's 0x80000008.ebx bit 31).
 Featureset policy_missing_features(const Policy &host, const Policy &guest);

@@ -391,6 +391,32 @@ static_assert(COMMON_1D == 0x0183f3ffu, "APM: bits 0-9, 12-17, 23, 24");
 static_assert(table::words[0].src.leaf == 0x1 && table::words[0].src.reg == Reg::edx &&
               table::words[2].src.leaf == 0x80000001u && table::words[2].src.reg == Reg::edx);
 
+// Features that say "this CPU may behave worse", not "this CPU can do more": RSBA
+// (MSR_ARCH_CAPABILITIES bit 2, "RSB Alternative": an empty RSB may fall back to other
+// predictors, so retpoline is not safe) and RRSBA (bit 19: the same, restricted to the
+// current prediction mode while eIBRS is on).  A guest may run on any host of its pool,
+// so it must be told if any of them behaves so: levelling ORs them, and a guest told
+// so may run on a host that behaves better.  Source: Xen, xen/arch/x86/cpu-policy.c
+// guest_common_max_feature_adjustments() - RSBA/RRSBA "need to be visible to a guest in
+// all cases, even when it's only some other server in the pool which suffers the
+// identified behaviour" (commit "x86/cpu-policy: Derive RSBA/RRSBA for guest policies",
+// June 2023) - after Intel's definitions of the bits (Intel, "Retpoline: A Branch Target
+// Injection Mitigation" and "Branch History Injection and Intra-mode Branch Target
+// Injection" guidance).  Xen's table does not mark them '|', and ours is held to Xen's
+// letters, so the rule is this list.
+inline constexpr const char *worse_behaviour_names[] = {"rsba", "rrsba"};
+consteval Featureset make_worse_behaviour()
+{
+    Featureset r;
+    for ( const char *n : worse_behaviour_names )
+        r.set(feature_named(n));
+    return r;
+}
+inline constexpr Featureset worse_behaviour = make_worse_behaviour();
+// What a pool offers when any one host has it: the '|' features and the worse-behaviour
+// ones.  Never a reason for incompatibility (compat.hpp).
+inline constexpr Featureset pool_any = or_mask | worse_behaviour;
+
 } // namespace features
 
 // --- Dependency rules on featuresets ---------------------------------------------------
@@ -409,5 +435,10 @@ CPUPOLICY_MUST_CHECK int featureset_check_offer(const Featureset &fs, const Feat
 uint32_t featureset_missing_prereq(const Featureset &fs, uint32_t feature);
 // Clear unknown bits, then clear the closure of every absent prerequisite.
 void featureset_sanitise(Featureset &fs);
+// The RSBA rule, on a sanitised featureset, for a guest that may run where RSBA or RRSBA
+// hold (`any_host_has`): such a guest that sees MSR_ARCH_CAPABILITIES is told exactly
+// one of them - RRSBA when it sees eIBRS, else RSBA (CPUs are not expected to enumerate
+// both; Xen's calculate_{pv,hvm}_def_policy()).  Otherwise both are cleared.
+void featureset_tell_worse_behaviour(Featureset &fs, bool any_host_has);
 
 } // namespace cpupolicy
