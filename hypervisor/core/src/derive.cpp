@@ -303,15 +303,9 @@ void clean_cache_leaf(Policy &p)
     }
 }
 
-// Rules MISC and GATE (Xen's recalculate_misc(), extended to this object's leaves).
-void recalculate_misc(Policy &p, const Facts &F, const BootOptions &o, Kind kind)
+// Rule MISC, basic range: what no guest is given.
+void misc_basic_leaves(Policy &p)
 {
-    Featureset fs = policy_to_featureset(p);
-    auto gate = [&](uint32_t leaf, Feature feat) {
-        if ( !fs.test(feat) )
-            zero_leaf(p, leaf);
-    };
-
     // Leaf 1: processor type and reserved EAX bits; the initial APIC ID is per vCPU.
     Regs *l1 = slot(p, 1);
     l1->a &= 0x0fff0fffu;
@@ -337,17 +331,45 @@ void recalculate_misc(Policy &p, const Facts &F, const BootOptions &o, Kind kind
         Regs *r = slot(p, 7, s);
         *r = Regs{0, 0, 0, s == 2 ? r->d : 0};
     }
+}
 
-    // Leaves that only mean something with their feature.
-    gate(0xf, f::pqm);
-    gate(0x10, f::pqe);
-    gate(0x12, f::sgx);
-    gate(0x14, f::proc_trace);
-    gate(0x1a, f::hybrid);
-    gate(0x1b, f::pconfig);
-    gate(0x1c, f::arch_lbr);
-    gate(0x1d, f::amx_tile);
-    gate(0x1e, f::amx_tile);
+// Rule MISC, extended range (the vendor-specific registers: rule VENDOR).
+void misc_extended_leaves(Policy &p)
+{
+    slot(p, 0x80000001)->d &= ~COMMON_1D;   // AMD's copies come back in rule VENDOR
+    Regs *e7 = slot(p, 0x80000007);
+    e7->a = e7->b = e7->c = 0;
+    field_set(p, field::guest_maxphysaddr, 0);  // only for the hypervisor
+    Regs *e8 = slot(p, 0x80000008);
+    e8->a &= 0x00ffffffu;                   // EAX[31:24] reserved
+    e8->d = 0;
+    zero_leaf(p, 0x80000009);
+    zero_leaves(p, 0x8000000b, 0x80000018);
+    zero_leaf(p, 0x8000001b);               // IBS
+    zero_leaves(p, 0x8000001d, 0x80000020); // TopoExt cache/IDs, SEV, PQoS
+    Regs *e21 = slot(p, 0x80000021);
+    e21->b = e21->d = 0;
+    zero_leaves(p, 0x80000022, EXTD_LAST);  // PerfMonV2, memory encryption, topology
+}
+
+// Rule GATE: leaves that only mean something with their feature; rule VPMU; SVM.
+void misc_gates(Policy &p, const Facts &F, const BootOptions &o, Kind kind)
+{
+    const Featureset fs = policy_to_featureset(p);
+    struct Gate {
+        uint32_t leaf;
+        Feature feature;
+    };
+    static constexpr Gate gates[] = {
+        {0xf, f::pqm},          {0x10, f::pqe},       {0x12, f::sgx},
+        {0x14, f::proc_trace},  {0x1a, f::hybrid},    {0x1b, f::pconfig},
+        {0x1c, f::arch_lbr},    {0x1d, f::amx_tile},  {0x1e, f::amx_tile},
+        {0x80000019, f::page1gb},                     // 1G TLB details
+        {0x8000001c, f::lwp},
+    };
+    for ( const Gate &g : gates )
+        if ( !fs.test(g.feature) )
+            zero_leaf(p, g.leaf);
 
     // Rule VPMU: the PMU leaves exist only with a virtual PMU, which Xen has for Intel.
     if ( !(o.vpmu && F.intel) )
@@ -357,28 +379,12 @@ void recalculate_misc(Policy &p, const Facts &F, const BootOptions &o, Kind kind
     }
     else
     {
-        gate(0x23, f::arch_perf_mon);
+        if ( !fs.test(f::arch_perf_mon) )
+            zero_leaf(p, 0x23);
         Regs *a = slot(p, 0xa);
         if ( kind != Kind::host && (a->a & 0xff) > 3 )
             a->a = (a->a & ~0xffu) | 3;  // Xen emulates up to architectural PMU v3
     }
-
-    // Extended leaves.
-    Regs *e1 = slot(p, 0x80000001);
-    e1->d &= ~COMMON_1D;
-    slot(p, 0x80000007)->a = slot(p, 0x80000007)->b = slot(p, 0x80000007)->c = 0;
-    Regs *e8 = slot(p, 0x80000008);
-    field_set(p, field::guest_maxphysaddr, 0);  // only for the hypervisor
-    e8->a &= 0x00ffffffu;                   // EAX[31:24] reserved
-    e8->d = 0;
-    zero_leaf(p, 0x80000009);
-    zero_leaves(p, 0x8000000b, 0x80000018);
-    gate(0x80000019, f::page1gb);           // 1G TLB details
-    zero_leaf(p, 0x8000001b);               // IBS
-    gate(0x8000001c, f::lwp);
-    zero_leaves(p, 0x8000001d, 0x80000020); // TopoExt cache/IDs, SEV, PQoS
-    slot(p, 0x80000021)->b = slot(p, 0x80000021)->d = 0;
-    zero_leaves(p, 0x80000022, EXTD_LAST);  // PerfMonV2, memory encryption, topology
 
     // SVM: only with the feature; for HVM, only what Xen implements for nested guests.
     if ( !fs.test(f::svm) )
@@ -389,14 +395,17 @@ void recalculate_misc(Policy &p, const Facts &F, const BootOptions &o, Kind kind
         sv->d &= SVM_NPT | SVM_LBRV | SVM_NRIPS | SVM_PAUSEFILTER | SVM_DECODEASSISTS;
         sv->d |= SVM_VMCBCLEAN;
     }
+}
 
-    // Rule VENDOR: the leaves each vendor defines.
+// Rule VENDOR: the leaves each vendor defines.
+void misc_vendor(Policy &p, const Facts &F)
+{
+    Regs *e0 = slot(p, EXTD_FIRST), *e1 = slot(p, 0x80000001), *e8 = slot(p, 0x80000008);
     if ( F.intel )
     {
         Regs *l2 = slot(p, 2);
         l2->a = (l2->a & ~0xffu) | 1;       // leaf 2 is queried once
         clean_cache_leaf(p);
-        Regs *e0 = slot(p, EXTD_FIRST);
         e0->b = e0->c = e0->d = 0;          // no vendor string in the extended range
         e1->a = e1->b = 0;
         zero_leaf(p, 0x80000005);
@@ -407,16 +416,25 @@ void recalculate_misc(Policy &p, const Facts &F, const BootOptions &o, Kind kind
     else if ( F.amd )
     {
         zero_leaves(p, 0x2, 0x4);           // Intel-only cache descriptor leaves
-        Regs l0 = rd(p, 0), l1v = rd(p, 1);
-        Regs *e0 = slot(p, EXTD_FIRST);
+        const Regs l0 = rd(p, 0), l1 = rd(p, 1);
         e0->b = l0.b;
         e0->c = l0.c;
         e0->d = l0.d;
-        e1->a = l1v.a;
+        e1->a = l1.a;
         e1->b &= 0xff00ffffu;
         policy_mirror_common_1d(p);
         e8->c &= 0x0003f0ffu;               // NC and ApicIdSize; perf-TSC size hidden
     }
+}
+
+// Rules MISC, GATE, VPMU and VENDOR (Xen's recalculate_misc(), extended to this object's
+// leaves).  The gates read the features before anything is zeroed.
+void recalculate_misc(Policy &p, const Facts &F, const BootOptions &o, Kind kind)
+{
+    misc_gates(p, F, o, kind);
+    misc_basic_leaves(p);
+    misc_extended_leaves(p);
+    misc_vendor(p, F);
 }
 
 // Rule ADDRESS-WIDTHS (Xen's recalculate_cpuid_policy(), per guest type).
