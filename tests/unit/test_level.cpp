@@ -446,10 +446,9 @@ void levelled_amd_policies_keep_the_leaf_1_edx_mirror()
 // RSBA (ARCH_CAPS bit 2) and RRSBA (bit 19) mean "this CPU may behave worse" (retpoline
 // not safe).  A guest may run on every host of its pool, so it must be told if any of
 // them has either (Xen's guest_common_max_feature_adjustments(): "even when it's only
-// some other server in the pool which suffers the identified behaviour"): OR, not AND -
-// and, as Xen's default policies, exactly one of the two, RRSBA when the guest sees
-// eIBRS (bit 1), RSBA otherwise.  Before, levelling ANDed them: a pool with one RSBA host
-// gave a guest neither bit.
+// some other server in the pool which suffers the identified behaviour"): OR, not AND;
+// RRSBA needs eIBRS (bit 1), and where it went with eIBRS the guest is told RSBA.
+// Before, levelling ANDed them: a pool with one RSBA host gave a guest neither bit.
 void rsba_and_rrsba_are_told_if_any_host_has_them()
 {
     constexpr uint64_t EIBRS = 1u << 1, RSBA = 1u << 2, RRSBA = 1u << 19;
@@ -463,12 +462,12 @@ void rsba_and_rrsba_are_told_if_any_host_has_them()
     const Case cases[] = {
         {"neither host", BASE | EIBRS, BASE | EIBRS, true, EIBRS},
         {"one host RRSBA, eIBRS on both", BASE | EIBRS, BASE | EIBRS | RRSBA, true, EIBRS | RRSBA},
-        {"one host RSBA, eIBRS on both: the eIBRS form", BASE | EIBRS | RSBA, BASE | EIBRS, true,
-         EIBRS | RRSBA},
+        {"one host RSBA, eIBRS on both", BASE | EIBRS | RSBA, BASE | EIBRS, true, EIBRS | RSBA},
         {"one host RRSBA, eIBRS on it only: RSBA", BASE, BASE | EIBRS | RRSBA, true, RSBA},
         {"one host RSBA, no eIBRS", BASE | RSBA, BASE, true, RSBA},
         {"both hosts RSBA", BASE | RSBA, BASE | RSBA, true, RSBA},
-        {"RSBA and RRSBA: one bit", BASE | EIBRS | RSBA, BASE | EIBRS | RRSBA, true, EIBRS | RRSBA},
+        {"one host RSBA, the other RRSBA", BASE | EIBRS | RSBA, BASE | EIBRS | RRSBA, true,
+         EIBRS | RSBA | RRSBA},
         {"RSBA host, other host without ARCH_CAPS: nowhere to say it", BASE | RSBA, 0, false, 0},
     };
     for ( const Case &c : cases )

@@ -56,10 +56,8 @@ void featureset_tell_worse_behaviour(Featureset &fs, bool any_host_has)
 {
     constexpr Feature rsba = feature_named("rsba"), rrsba = feature_named("rrsba"),
                       eibrs = feature_named("eibrs"), arch_caps = feature_named("arch-caps");
-    const bool eibrs_seen = fs.test(eibrs);
-    fs = fs.and_not(worse_behaviour);
-    if ( any_host_has && fs.test(arch_caps) )
-        fs.set(eibrs_seen ? rrsba : rsba);
+    if ( any_host_has && fs.test(arch_caps) && (fs & worse_behaviour).empty() )
+        fs.set(fs.test(eibrs) ? rrsba : rsba);
 }
 
 } // namespace cpupolicy

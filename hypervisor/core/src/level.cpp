@@ -158,12 +158,13 @@ Featureset level_xstate(Policy &res, const Gathered &g, const Policy &ref)
     return dropped;
 }
 
-// Step 5: features.  AND, the '|' ones OR (Xen gen-cpuid.py: safe to offer if any host
-// has them, e.g. MD_CLEAR - a guest issuing VERW on a host without it is harmless),
-// without those of dropped xstate components.
+// Step 5: features.  AND; OR for features::pool_any: the '|' ones (Xen gen-cpuid.py: safe
+// to offer if any host has them, e.g. MD_CLEAR - a guest issuing VERW on a host without
+// it is harmless) and RSBA/RRSBA ("may behave worse": the guest may run on the host that
+// does); without the features of dropped xstate components.
 void level_features(Policy &res, const Gathered &g, const Featureset &dropped)
 {
-    Featureset fs = (g.all | (g.any & features::or_mask)).and_not(dropped);
+    Featureset fs = (g.all | (g.any & features::pool_any)).and_not(dropped);
 
     // Apply, cut to the levelled ranges, then sanitise what is left: a feature whose leaf
     // fell out of range takes its dependents with it.
@@ -171,8 +172,7 @@ void level_features(Policy &res, const Gathered &g, const Featureset &dropped)
     policy_clear_out_of_range(res);
     fs = policy_effective_featureset(res);
     featureset_sanitise(fs);
-    // RSBA/RRSBA say "may behave worse": if any host has either, the guest may run there
-    // and is told (features::worse_behaviour), as the one matching its eIBRS.
+    // If RRSBA went with eIBRS, the guest is still told: RSBA.
     featureset_tell_worse_behaviour(fs, !(g.any & features::worse_behaviour).empty());
     policy_apply_featureset(res, fs);
     policy_clear_out_of_range(res);

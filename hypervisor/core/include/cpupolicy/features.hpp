@@ -436,9 +436,10 @@ uint32_t featureset_missing_prereq(const Featureset &fs, uint32_t feature);
 // Clear unknown bits, then clear the closure of every absent prerequisite.
 void featureset_sanitise(Featureset &fs);
 // The RSBA rule, on a sanitised featureset, for a guest that may run where RSBA or RRSBA
-// hold (`any_host_has`): such a guest that sees MSR_ARCH_CAPABILITIES is told exactly
-// one of them - RRSBA when it sees eIBRS, else RSBA (CPUs are not expected to enumerate
-// both; Xen's calculate_{pv,hvm}_def_policy()).  Otherwise both are cleared.
+// hold (`any_host_has`): such a guest that sees MSR_ARCH_CAPABILITIES and has neither
+// bit is told one - RRSBA when it sees eIBRS, else RSBA (Xen's
+// calculate_{pv,hvm}_def_policy(); RRSBA means nothing without eIBRS, so a levelled
+// guest whose RRSBA went with eIBRS gets RSBA).  Bits it already has stay.
 void featureset_tell_worse_behaviour(Featureset &fs, bool any_host_has);
 
 } // namespace cpupolicy

@@ -12,8 +12,7 @@ namespace cpupolicy {
 //   features        AND over the inputs' effective featuresets, the '|' features OR,
 //                   then featureset_sanitise (unknown bits and features whose
 //                   prerequisite did not survive are dropped); RSBA/RRSBA ("may behave
-//                   worse") by OR: if any input has either and the result has
-//                   ARCH_CAPS, the one matching the result's eIBRS
+//                   worse") OR too, and RSBA for an RRSBA that went with eIBRS
 //                   (featureset_tell_worse_behaviour)
 //   numeric_fields  `le` fields the minimum, `subset` fields the AND (compat.hpp)
 //   max ext. leaf   the smallest effective one
