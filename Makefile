@@ -44,6 +44,11 @@ CORE_CXXFLAGS := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti \
 HOST_CXXFLAGS := -std=c++20 -fno-exceptions -fno-rtti -fPIC -fvisibility=hidden \
     $(OPT) $(WARN) $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 HOST_CFLAGS := -std=c11 $(OPT) -Wall -Wextra -Werror -Ilibcpupolicy/include
+# A distribution's build flags for userspace only (debian/rules passes dpkg-buildflags'
+# hardening here); never the core's, which stays freestanding (no stack protector).
+HOST_EXTRA_CXXFLAGS ?=
+HOST_LDFLAGS ?=
+HOST_CXXFLAGS += $(HOST_EXTRA_CXXFLAGS)
 
 # Appended to by module.mk files.
 CORE_SRCS    :=
@@ -77,6 +82,7 @@ include tests/fuzz/module.mk
 include tests/module.mk
 include docs/module.mk
 include mk/sanitize.mk
+include mk/deb.mk
 
 # --- Generic rules -----------------------------------------------------------------
 $(BUILD)/core/%.o: hypervisor/core/src/%.cpp

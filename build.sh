@@ -6,4 +6,5 @@ set -eu
 cd "$(dirname "$0")"
 sh mk/ensure-deps.sh
 case " $* " in *" fuzz "*) sh mk/ensure-deps.sh fuzz ;; esac
+case " $* " in *" deb "*|*" deb-test "*) sh mk/ensure-deps.sh deb ;; esac
 exec make -j"$(nproc 2>/dev/null || echo 2)" "$@"

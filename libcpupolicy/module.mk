@@ -22,7 +22,7 @@ $(LIBSO_REAL): $(LIB_OBJS) $(CORE_OBJS) libcpupolicy/libcpupolicy.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
 	$(Q)$(CXX) -shared -Wl,-soname,$(LIBSO_SONAME) -Wl,--version-script=libcpupolicy/libcpupolicy.map \
-	    -Wl,--no-undefined -o $@ $(LIB_OBJS) $(CORE_OBJS) $(LIB_LDLIBS) -ldl
+	    -Wl,--no-undefined -o $@ $(LIB_OBJS) $(CORE_OBJS) $(LIB_LDLIBS) -ldl $(HOST_LDFLAGS)
 	$(Q)ln -sf libcpupolicy.so.$(VERSION) $(BUILD)/lib/$(LIBSO_SONAME)
 	$(Q)ln -sf $(LIBSO_SONAME) $(BUILD)/lib/libcpupolicy.so
 $(LIBSO): $(LIBSO_REAL)

@@ -6,10 +6,13 @@ CPUPOLICY_SRCS := $(wildcard toolstack/cpupolicy/*.cpp)
 CPUPOLICY_OBJS := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CPUPOLICY_SRCS))
 ALL_OBJS       += $(CPUPOLICY_OBJS)
 CPUPOLICY_LDLIBS ?=
+# The build tree and a plain `make install` find the library through $ORIGIN; a
+# distribution package sets CPUPOLICY_RPATH= (empty: the library is on the system path).
+CPUPOLICY_RPATH ?= -Wl,-rpath,'$$ORIGIN/../lib'
 CPUPOLICY_BIN := $(BUILD)/bin/cpupolicy
 $(CPUPOLICY_BIN): $(CPUPOLICY_OBJS) $(LIBSO_REAL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
-	$(Q)$(CXX) -o $@ $(CPUPOLICY_OBJS) -L$(BUILD)/lib -lcpupolicy $(CPUPOLICY_LDLIBS) -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CXX) -o $@ $(CPUPOLICY_OBJS) -L$(BUILD)/lib -lcpupolicy $(CPUPOLICY_LDLIBS) $(CPUPOLICY_RPATH) $(HOST_LDFLAGS)
 BINS += $(CPUPOLICY_BIN)
 all: $(CPUPOLICY_BIN)

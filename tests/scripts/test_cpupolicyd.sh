@@ -12,6 +12,12 @@ DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
 CONF="$BUILD/tests/check/check_conformance"
 . tests/scripts/cpupolicyd_lib.sh
 
+# --- --socket-mode: only 0600 and 0660 ----------------------------------------------------
+"$D" --socket "$T/bad.sock" --socket-mode 0666 >"$T/bad.out" 2>&1; rc=$?
+check "--socket-mode 0666 refused (exit 2, naming the option)" "2 --socket-mode 0666: expected 0600 or 0660" \
+    "$rc $(grep -o -- '--socket-mode.*' "$T/bad.out" | head -1)"
+[ ! -e "$T/bad.sock" ] && ok "no socket after a refused --socket-mode" || bad "socket created despite a bad --socket-mode"
+
 # --- Two daemons, two hosts -----------------------------------------------------------
 start snb "$SNB" --cpus 2 --io-timeout 500
 start milan "$MILAN" --cpus 2
@@ -74,6 +80,15 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
         && ok "refusal logged with its reason" || bad "refusal logged with its reason"
     check "root may still create" "0" "$(C "$T/snb.sock" create 0 | cut -d' ' -f1)"
     chmod 0600 "$T/snb.sock"
+    # --socket-mode 0660 (Debian's unit, for the cpupolicy group): the daemon's group
+    # connects and reads, may not change; others still cannot connect.
+    start grp "$SNB" --socket-mode 0660
+    check "--socket-mode 0660: socket mode" "srw-rw----" "$(ls -l "$T/grp.sock" | cut -c1-10)"
+    GM() { setpriv --reuid=nobody --regid="$(id -g)" --clear-groups "$PY" "$T/client.py" "$@"; }
+    check "a member of the daemon's group reads the featureset" "0 bfebfbff" "$(GM "$T/grp.sock" featureset 1 | cut -c1-10)"
+    check "a member of the daemon's group: domain_create is -EPERM" "-1 -" "$(GM "$T/grp.sock" create 0)"
+    check "others cannot connect to the 0660 socket" "EACCES" "$(NB "$T/grp.sock" probe)"
+    stop grp
     # Reserved slots: nobody holds every slot it may take; root still gets in.
     start few "$SNB" --max-clients 6 --reserved-clients 2
     chmod 0666 "$T/few.sock"

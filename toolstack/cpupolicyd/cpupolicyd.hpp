@@ -122,6 +122,6 @@ private:
 // A listening socket at `path`, created 0600 under a temporary name and renamed into place;
 // `path`.lock is held (flock) for the daemon's life, so of two daemons started at once on
 // one path exactly one serves it.  The descriptor, or a negative errno after a log line.
-[[nodiscard]] int make_listener(const std::string &path);
+[[nodiscard]] int make_listener(const std::string &path, unsigned mode = 0600);
 
 } // namespace cpupolicy::daemon

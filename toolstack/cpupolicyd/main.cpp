@@ -64,6 +64,7 @@ namespace {
 
 struct Options {
     std::string socket_path, log_path, state_dir;
+    unsigned socket_mode = 0600;
     sim::SimConfig sim;
     ServerConfig server;
     bool reserved_given = false;
@@ -76,6 +77,8 @@ void usage(FILE *f)
             "Serve one simulated host's CPU policy hypercalls over a UNIX socket.\n"
             "\n"
             "  -s, --socket PATH      socket to create (mode 0600); required\n"
+            "  -M, --socket-mode MODE 0600 (default: the daemon's user only) or 0660 (also\n"
+            "                         its group, e.g. cpupolicy: read-only clients)\n"
             "  -d, --dump PATH        boot the simulated host on this CPUID dump\n"
             "                         (default: this machine's CPU)\n"
             "  -b, --boot OPTS        Xen command-line options (e.g. cpuid=no-avx512f)\n"
@@ -108,6 +111,7 @@ int parse_options(int argc, char **argv, Options &o, bool *done)
 {
     static const option opts[] = {
         {"socket", required_argument, nullptr, 's'},
+        {"socket-mode", required_argument, nullptr, 'M'},
         {"dump", required_argument, nullptr, 'd'},
         {"boot", required_argument, nullptr, 'b'},
         {"cpus", required_argument, nullptr, 'c'},
@@ -127,11 +131,18 @@ int parse_options(int argc, char **argv, Options &o, bool *done)
         fprintf(stderr, "cpupolicyd: %s %s: expected %s\n", opt, printable(arg).c_str(), expected);
         return EXIT_USAGE;
     };
-    while ( (c = getopt_long(argc, argv, "s:d:b:c:S:l:m:r:t:vh", opts, nullptr)) != -1 )
+    while ( (c = getopt_long(argc, argv, "s:M:d:b:c:S:l:m:r:t:vh", opts, nullptr)) != -1 )
     {
         switch ( c )
         {
         case 's': o.socket_path = optarg; break;
+        case 'M':
+            // Only these two: the socket never opens to every local user.
+            if ( strcmp(optarg, "0600") && strcmp(optarg, "600") && strcmp(optarg, "0660") &&
+                 strcmp(optarg, "660") )
+                return bad("--socket-mode", optarg, "0600 or 0660");
+            o.socket_mode = optarg[strlen(optarg) - 2] == '6' ? 0660 : 0600;
+            break;
         case 'd': o.sim.dump_path = optarg; break;
         case 'b': o.sim.boot_options = optarg; break;
         case 'c':
@@ -265,7 +276,7 @@ int main(int argc, char **argv)
     }
     sigset_t waitmask;
     install_signals(&waitmask);
-    int lfd = make_listener(o.socket_path);
+    int lfd = make_listener(o.socket_path, o.socket_mode);
     if ( lfd < 0 )
         return 1;
 

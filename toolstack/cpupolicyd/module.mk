@@ -12,17 +12,17 @@ ZLIB_LDLIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 $(CPUPOLICYD_BIN): $(CPUPOLICYD_OBJS) $(HOSTED_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD        $@")
-	$(Q)$(CXX) -o $@ $(CPUPOLICYD_OBJS) $(HOSTED_LIB) $(LIB_LDLIBS) $(ZLIB_LDLIBS) -ldl -lpthread
+	$(Q)$(CXX) -o $@ $(CPUPOLICYD_OBJS) $(HOSTED_LIB) $(LIB_LDLIBS) $(ZLIB_LDLIBS) -ldl -lpthread $(HOST_LDFLAGS)
 ALL_OBJS += $(CPUPOLICYD_OBJS)
 all: $(CPUPOLICYD_BIN)
 
 SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
 .PHONY: install-cpupolicyd
 install: install-cpupolicyd
-install-cpupolicyd: $(CPUPOLICYD_BIN)
+install-cpupolicyd: $(CPUPOLICYD_BIN) $(BUILD)/man/cpupolicyd.8
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(CPUPOLICYD_BIN) $(DESTDIR)$(SBINDIR)/
-	install -m 0644 toolstack/cpupolicyd/cpupolicyd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/man/cpupolicyd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' toolstack/cpupolicyd/cpupolicyd.service \
 	    > $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service

@@ -70,7 +70,8 @@ void Server::accept_all()
         }
         // Xen lets only the control domain change domains; here the daemon's owner (and
         // root) stands in for it.  Everyone who could connect (the socket is 0600, so by
-        // default the same set of users) may read.
+        // default the same set of users; 0660 with --socket-mode adds the daemon's group,
+        // as the Debian package's cpupolicy group) may read.
         bool may_write = cred.uid == 0 || cred.uid == cfg_.my_uid;
         // The last reserved_clients slots are for privileged clients only: on a socket
         // opened to others, they cannot hold every slot and lock out root.
@@ -346,7 +347,7 @@ void Server::run(volatile sig_atomic_t *stop, const sigset_t *waitmask)
 // that is not a socket.  PATH.lock, held for the daemon's life, makes the check and the
 // replacement one step: without it two daemons started at once could both find the path
 // free and both serve (one of them unreachable).
-int make_listener(const std::string &path)
+int make_listener(const std::string &path, unsigned mode)
 {
     sockaddr_un sa{};
     std::string tmp = path + ".new." + std::to_string(getpid());
@@ -414,7 +415,7 @@ int make_listener(const std::string &path)
     int rc = bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa));
     umask(old);
     if ( rc == 0 )
-        rc = chmod(tmp.c_str(), 0600);
+        rc = chmod(tmp.c_str(), mode == 0660 ? 0660 : 0600);  // --socket-mode, after bind
     if ( rc == 0 )
         rc = listen(fd, SOMAXCONN);
     if ( rc == 0 )
