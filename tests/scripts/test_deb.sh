@@ -105,7 +105,7 @@ if dpkg --root="$root" --force-not-root --force-depends --force-script-chrootles
 else
     bad "dpkg --root install failed: $(tail -5 "$tmp/dpkg.log")"
 fi
-st=$(dpkg --root="$root" -l 2>/dev/null | awk '/^[a-z][a-z] / { print $1, $2 }' | sort | tr '\n' ' ')
+st=$(dpkg --root="$root" -l 2>/dev/null | awk '/^[a-zA-Z][a-zA-Z] / { sub(/:.*/, "", $2); print $1, $2 }' | LC_ALL=C sort | tr '\n' ' ')
 [ "$st" = "iU cpupolicyd ii cpupolicy-tools ii libcpupolicy-dev ii libcpupolicy1 " ] && ok || bad "dpkg status in the root: $st"
 
 cat >"$tmp/user.c" <<'C'
