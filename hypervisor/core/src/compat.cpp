@@ -95,17 +95,26 @@ uint64_t xstates_of(const Policy &p, const PolicyRanges &r)
     return xsave_components(effective_slot(p, r, XSTATE_SLOT), effective_slot(p, r, XSTATE_SLOT + 1));
 }
 
-Featureset missing_features(const Policy &host, const PolicyRanges &hr, const Policy &guest,
-                            const PolicyRanges &gr)
+// Only named features: every max policy is within features::known, so a bit the
+// table does not name never reaches a guest and cannot matter to one.  Nor the
+// features a pool offers when any host has them (features::pool_any: '|' and the
+// "may behave worse" RSBA/RRSBA).
+Featureset missing_features(const Featureset &host_eff, const Featureset &guest_eff)
 {
-    // Only named features: every max policy is within features::known, so a bit the
-    // table does not name never reaches a guest and cannot matter to one.  Nor the
-    // features a pool offers when any host has them (features::pool_any: '|' and the
-    // "may behave worse" RSBA/RRSBA).
-    return (policy_effective_featureset(guest, gr) & features::known)
-        .and_not(policy_effective_featureset(host, hr))
-        .and_not(features::pool_any);
+    return (guest_eff & features::known).and_not(host_eff).and_not(features::pool_any);
 }
+
+// Whether each numeric field compares as `le` (else `subset`), one bit per field.
+constexpr uint64_t make_le_fields()
+{
+    uint64_t m = 0;
+    for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
+        if ( numeric_fields[i].kind == FieldKind::le )
+            m |= 1ull << i;
+    return m;
+}
+static_assert(NR_NUMERIC_FIELDS <= 64, "one bit per numeric field");
+constexpr uint64_t le_fields = make_le_fields();
 
 } // namespace
 
@@ -150,28 +159,48 @@ Featureset policy_effective_featureset(const Policy &p)
 
 Featureset policy_missing_features(const Policy &host, const Policy &guest)
 {
-    return missing_features(host, policy_ranges(host), guest, policy_ranges(guest));
+    return missing_features(policy_effective_featureset(host), policy_effective_featureset(guest));
 }
 
-int policy_is_compatible(const Policy &host, const Policy &guest, ErrRecord *err,
+void compat_view_prepare(CompatView &v, const Policy &p)
+{
+    v.policy = &p;
+    v.ranges = policy_ranges(p);
+    numeric_field_values(p, v.ranges, v.numeric);
+    v.effective = policy_effective_featureset(p, v.ranges);
+    v.xstates = xstates_of(p, v.ranges);
+    v.extd_limit = policy_extd_limit(p);
+    v.cpuid_faulting = p.platform_info & PLATFORM_INFO_CPUID_FAULTING;
+    const Regs l0 = get(p, Leaf{0});
+    v.vendor_sig[0] = l0.b;
+    v.vendor_sig[1] = l0.c;
+    v.vendor_sig[2] = l0.d;
+}
+
+int policy_is_compatible(const CompatView &host, const CompatView &guest, ErrRecord *err,
                          Featureset *missing)
 {
     FirstFailure first;
-    // Each policy's ranges once: every field below reads through them.
-    const PolicyRanges hr = policy_ranges(host), gr = policy_ranges(guest);
 
-    if ( !policy_same_vendor(host, guest) )
+    // Same vendor: the 12-byte signature of leaf 0 (policy_same_vendor).
+    if ( host.vendor_sig[0] != guest.vendor_sig[0] || host.vendor_sig[1] != guest.vendor_sig[1] ||
+         host.vendor_sig[2] != guest.vendor_sig[2] )
         first.cpuid(0x0, NO_SUBLEAF);
 
+    // Every numeric field, without a branch per field: a bit per failing field, then
+    // only the failing ones (none, for a compatible pair) are looked up.
+    uint64_t bad = 0;
+#pragma GCC unroll 64
     for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
     {
-        const NumericField &f = numeric_fields[i];
-        const Field &fl = f.field;
-        uint32_t g = value(guest, gr, field_slots.numeric[i]);
-        uint32_t h = value(host, hr, field_slots.numeric[i]);
-        bool bad = f.kind == FieldKind::le ? g > h : (g & ~h) != 0;
-        if ( bad )
-            first.cpuid(fl.leaf, fl.subleaf);
+        const uint32_t g = guest.numeric[i], h = host.numeric[i];
+        const bool b = (le_fields >> i) & 1 ? g > h : (g & ~h) != 0;
+        bad |= uint64_t{b} << i;
+    }
+    for ( ; bad; bad &= bad - 1 )
+    {
+        const Field &fl = numeric_fields[__builtin_ctzll(bad)].field;
+        first.cpuid(fl.leaf, fl.subleaf);
     }
 
     // Layout of every xstate component the guest has and the host has too (one the
@@ -181,35 +210,35 @@ int policy_is_compatible(const Policy &host, const Policy &guest, ErrRecord *err
     // A policy that does not enumerate a component's subleaf (all zero: some dump
     // tools skip them) states no layout, so there is nothing to disagree with.
     // Components 2..62 (bit 63 is reserved), visited by their set bits.
-    uint64_t common = xstates_of(guest, gr) & xstates_of(host, hr) & ~3ull & ~(1ull << 63);
+    uint64_t common = guest.xstates & host.xstates & ~3ull & ~(1ull << 63);
     for ( ; common; common &= common - 1 )
     {
         int n = __builtin_ctzll(common);
-        Regs g = effective_slot(guest, gr, XSTATE_SLOT + n);
-        Regs h = effective_slot(host, hr, XSTATE_SLOT + n);
+        Regs g = effective_slot(*guest.policy, guest.ranges, XSTATE_SLOT + n);
+        Regs h = effective_slot(*host.policy, host.ranges, XSTATE_SLOT + n);
         if ( !xstate_layouts_agree(g, h) )
             first.cpuid(0xd, static_cast<uint32_t>(n));
     }
 
-    if ( policy_extd_limit(guest) > policy_extd_limit(host) )
+    if ( guest.extd_limit > host.extd_limit )
         first.cpuid(EXTD_FIRST, NO_SUBLEAF);
 
-    Featureset lacking = missing_features(host, hr, guest, gr);
-    for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
-    {
-        if ( !lacking.w[i] )
-            continue;
-        const WordSource &src = table::words[i].src;
-        if ( src.is_msr )
-            first.msr(src.leaf);
-        else
-            first.cpuid(src.leaf, src.subleaf);
-    }
+    Featureset lacking = missing_features(host.effective, guest.effective);
+    if ( !lacking.empty() )
+        for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
+        {
+            if ( !lacking.w[i] )
+                continue;
+            const WordSource &src = table::words[i].src;
+            if ( src.is_msr )
+                first.msr(src.leaf);
+            else
+                first.cpuid(src.leaf, src.subleaf);
+        }
 
     // CPUID faulting is a property of the physical CPU that the hypervisor passes on
     // (Xen: platform_info.cpuid_faulting, checked the same way).
-    if ( (guest.platform_info & PLATFORM_INFO_CPUID_FAULTING) &&
-         !(host.platform_info & PLATFORM_INFO_CPUID_FAULTING) )
+    if ( guest.cpuid_faulting && !host.cpuid_faulting )
         first.msr(MSR_PLATFORM_INFO);
 
     if ( missing )
@@ -217,6 +246,16 @@ int policy_is_compatible(const Policy &host, const Policy &guest, ErrRecord *err
     if ( err )
         *err = first.record();
     return first.failed() ? -cpupolicy::err::einval : 0;
+}
+
+int policy_is_compatible(const Policy &host, const Policy &guest, ErrRecord *err,
+                         Featureset *missing)
+{
+    // One implementation: both policies' views, then the comparison.
+    CompatView h, g;
+    compat_view_prepare(h, host);
+    compat_view_prepare(g, guest);
+    return policy_is_compatible(h, g, err, missing);
 }
 
 } // namespace cpupolicy

@@ -37,13 +37,6 @@ Vendor policy_vendor(const Policy &p)
 
 // Words 16 and 17 are the halves of ARCH_CAPABILITIES, the only MSR carrying
 // featureset words; the others are CPUID registers.
-static uint32_t read_word(const Policy &p, const WordSource &src)
-{
-    if ( src.is_msr )
-        return static_cast<uint32_t>(p.arch_caps >> (32 * src.subleaf));
-    return reg(get(p, Leaf{src.leaf}, Subleaf{src.subleaf}), src.reg);
-}
-
 static void write_word(Policy &p, const WordSource &src, uint32_t val)
 {
     if ( src.is_msr )
@@ -57,11 +50,60 @@ static void write_word(Policy &p, const WordSource &src, uint32_t val)
     reg(*r, src.reg) = val;
 }
 
+namespace {
+// Where each featureset word lives, resolved at compile time: a slot and the register
+// as a member pointer (a load at a constant offset), or a half of ARCH_CAPABILITIES.
+// read_word() would redo the (leaf, subleaf) -> slot lookup and branch on the register
+// for every word.
+struct WordLoc {
+    int16_t slot;              // -1: MSR word
+    uint8_t msr_shift;
+    uint32_t Regs::*reg;
+};
+constexpr uint32_t Regs::*reg_member(Reg which)
+{
+    switch ( which ) {
+    case Reg::eax: return &Regs::a;
+    case Reg::ebx: return &Regs::b;
+    case Reg::ecx: return &Regs::c;
+    default:       return &Regs::d;
+    }
+}
+struct WordLocs {
+    WordLoc w[NR_FEATUREWORDS];
+};
+constexpr WordLocs make_word_locs()
+{
+    WordLocs t{};
+    for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
+    {
+        const WordSource &src = table::words[i].src;
+        t.w[i] = WordLoc{static_cast<int16_t>(src.is_msr ? -1 : slot_exact(src.leaf, src.subleaf)),
+                         static_cast<uint8_t>(src.is_msr ? 32 * src.subleaf : 0), reg_member(src.reg)};
+    }
+    return t;
+}
+constexpr WordLocs word_locs = make_word_locs();
+constexpr bool every_cpuid_word_has_a_slot()
+{
+    for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
+        if ( !table::words[i].src.is_msr && word_locs.w[i].slot < 0 )
+            return false;
+    return true;
+}
+static_assert(every_cpuid_word_has_a_slot(), "a featureset word names a leaf the policy does not hold");
+} // namespace
+
 Featureset policy_to_featureset(const Policy &p)
 {
     Featureset fs;
+    // Unrolled, every location is a constant: 19 loads at fixed offsets.
+#pragma GCC unroll 32
     for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
-        fs.w[i] = read_word(p, table::words[i].src);
+    {
+        const WordLoc &l = word_locs.w[i];
+        fs.w[i] = l.slot < 0 ? static_cast<uint32_t>(p.arch_caps >> l.msr_shift) : p.slot[l.slot].*l.reg;
+    }
     return fs;
 }
 

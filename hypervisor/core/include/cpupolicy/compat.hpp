@@ -115,6 +115,30 @@ Regs policy_effective(const Policy &p, uint32_t leaf, uint32_t subleaf);
 CPUPOLICY_MUST_CHECK int policy_is_compatible(const Policy &host, const Policy &guest,
                                               ErrRecord *err, Featureset *missing);
 
+// --- Prepared views ------------------------------------------------------------------
+// Everything policy_is_compatible reads of one policy, worked out once: its ranges, the
+// numeric fields and featureset as a guest sees them, the xstate components, the
+// extended limit, the vendor and CPUID faulting.  A caller that checks one guest
+// against many hosts (or a pool's hosts against each other) prepares each policy once
+// and compares views; policy_is_compatible(Policy, Policy) prepares both on every call.
+// A view is read-only and points at its policy (the xstate layouts are read from it):
+// the policy must outlive the view and not change, or the view is prepared again.
+struct CompatView {
+    const Policy *policy;
+    PolicyRanges ranges;
+    uint32_t numeric[NR_NUMERIC_FIELDS];  // numeric_field_values()
+    Featureset effective;                 // policy_effective_featureset()
+    uint64_t xstates;                     // effective XCR0 | XSS components
+    uint32_t extd_limit;                  // policy_extd_limit()
+    bool cpuid_faulting;                  // MSR 0xce bit 31
+    uint32_t vendor_sig[3];               // leaf 0 EBX, ECX, EDX (policy_same_vendor)
+};
+void compat_view_prepare(CompatView &v, const Policy &p);
+
+// policy_is_compatible on prepared views: the same checks, answer, `err` and `missing`.
+CPUPOLICY_MUST_CHECK int policy_is_compatible(const CompatView &host, const CompatView &guest,
+                                              ErrRecord *err, Featureset *missing);
+
 // Guest features the host lacks: what a toolstack prints as "host lacks avx512f, ...".
 // Excluded: features::pool_any (the '|' features and RSBA/RRSBA: not a reason for
 // incompatibility) and bits the feature
