@@ -91,6 +91,14 @@ bool parse_domid(const char *s, uint32_t *domid)
 int resolve(Connection &c, const char *spec, Operand &op)
 {
     op.spec = spec;
+    // An empty operand would reach cpupolicy_import_dump(""), which reads this machine's
+    // CPU: a typo ("$UNSET_VAR") must not silently compare against it.
+    if ( !*spec )
+    {
+        fprintf(stderr, "%s: --diff operand is empty: give a featureset, sys:NAME, "
+                "dom:DOMID or a dump file\n", kProg);
+        return kExitUsage;
+    }
     const bool sys = !strncmp(spec, "sys:", 4), dom = !strncmp(spec, "dom:", 4);
     if ( sys || dom )
     {

@@ -26,6 +26,7 @@
 #include "cpupolicy/features.hpp"
 #include "decode.hpp"
 #include "live.hpp"
+#include "tool_print.hpp"
 
 using namespace cpupolicy;
 using namespace xcpuid;
@@ -380,7 +381,7 @@ bool parse_policy_domid(const char *s, long *domid)
 
 } // namespace
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     Mode mode = Mode::none;
     std::string mode_opt;  // how the mode was chosen, for messages: "--list", "info"
@@ -476,4 +477,9 @@ int main(int argc, char **argv)
         break;
     }
     return kExitUsage;  // unreachable: every mode is handled above
+}
+
+int main(int argc, char **argv)
+{
+    return cpupolicy::tools::finish_output("xen-cpuid", run(argc, argv), 2);
 }

@@ -4,8 +4,10 @@
 // use it.
 #pragma once
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <string>
 #include <vector>
@@ -14,6 +16,20 @@
 #include "cpupolicy/masking.hpp"
 
 namespace cpupolicy::tools {
+
+// A tool's last step: standard output flushed and checked, so that output that could not
+// be written (a full disk, a closed pipe, /dev/full) is an error rather than exit 0.
+// Returns `status`, or `error_status` after saying what failed.
+inline int finish_output(const char *prog, int status, int error_status)
+{
+    if ( fflush(stdout) != 0 || ferror(stdout) )
+    {
+        fprintf(stderr, "%s: writing standard output failed: %s\n", prog,
+                errno ? strerror(errno) : "write error");
+        return error_status;
+    }
+    return status;
+}
 
 // Names of the features set in fs[0..nr), space separated; "<N>" for an unnamed bit.
 inline std::string feature_names(const uint32_t *fs, size_t nr)

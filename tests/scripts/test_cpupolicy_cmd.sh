@@ -450,5 +450,17 @@ check_rc "--help" 0 && ok
 has "$tmp/out" "--help lists the commands" "level DUMP..."
 has "$tmp/out" "--help lists masking" "masking HOST [GUEST]"
 
+# --- output errors (issue 11, item 6) -------------------------------------------------------
+if [ -w /dev/full ]; then
+    for args in "policy $HSW" "featureset $HSW" "model list"; do
+        # shellcheck disable=SC2086
+        "$BIN" $args >/dev/full 2>"$tmp/full.err"; rc=$?
+        [ $rc -eq 2 ] && grep -q '^cpupolicy: writing standard output failed' "$tmp/full.err" && ok ||
+            bad "$args > /dev/full: exit $rc, '$(cat "$tmp/full.err")' (expected 2 and a message)"
+    done
+else
+    skip "no writable /dev/full here"
+fi
+
 finish
 [ "$fail" -eq 0 ]

@@ -240,5 +240,16 @@ expect_fail "--diff absent domain" 3 "^xen-cpuid: --diff operand 'dom:9': No suc
 expect_fail "--diff unreadable operand" 2 "^xen-cpuid: --diff operand '$tmp/none' is neither a featureset" --diff 1 "$tmp/none"
 expect_fail "--masking takes no argument" 2 "^xen-cpuid: unexpected argument 'x' after --masking" --masking x
 expect_fail "-p conflicts with --diff" 2 "^xen-cpuid: --diff conflicts with --policy" -p --diff 1 2
+# An empty operand is refused, not read as this machine's CPU (issue 11, item 9).
+expect_fail "--diff empty operand" 2 "^xen-cpuid: --diff operand is empty" --diff '' 1
+expect_fail "--diff empty second operand" 2 "^xen-cpuid: --diff operand is empty" --diff 1 ''
+# Output that cannot be written is an error (issue 11, item 6).
+if [ -w /dev/full ]; then
+    "$BIN" --list >/dev/full 2>"$tmp/full.err"; rc=$?
+    [ $rc -eq 2 ] && grep -q '^xen-cpuid: writing standard output failed' "$tmp/full.err" && ok ||
+        bad "--list > /dev/full: exit $rc, '$(cat "$tmp/full.err")' (expected 2 and a message)"
+else
+    skip "no writable /dev/full here"
+fi
 
 finish

@@ -589,7 +589,7 @@ int cmd_masking(const Options &o, int argc, char **argv)
 
 } // namespace
 
-int main(int argc, char **argv)
+int run(int argc, char **argv)
 {
     if ( argc < 2 )
         return usage(stderr), exit_usage;
@@ -649,4 +649,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "cpupolicy: unknown command '%s'\n", cmd);
     usage(stderr);
     return exit_usage;
+}
+
+int main(int argc, char **argv)
+{
+    return cpupolicy::tools::finish_output("cpupolicy", run(argc, argv), exit_usage);
 }
