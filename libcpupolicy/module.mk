@@ -1,14 +1,15 @@
 # libcpupolicy/: the C ABI library (L2, libcpupolicy/src) over the L1 userspace pieces -
 # the dump importer (libcpupolicy/import), the protocol codec (libcpupolicy/protocol),
-# the simulated machine the embedded backend boots in-process (hypervisor/sim) - and the
+# the simulated machine the embedded backend boots in-process (hypervisor/sim), the
+# toolstack's SQLite store (libcpupolicy/store) - and the
 # same core objects.  Include lists per module: mk/layers.mk.
-L1_SRCS  := $(wildcard libcpupolicy/import/*.cpp libcpupolicy/protocol/*.cpp)
+L1_SRCS  := $(wildcard libcpupolicy/import/*.cpp libcpupolicy/protocol/*.cpp libcpupolicy/store/*.cpp)
 SIM_SRCS := $(wildcard hypervisor/sim/*.cpp)
 LIB_SRCS += $(wildcard libcpupolicy/src/*.cpp)
 LIB_OBJS  = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(L1_SRCS) $(SIM_SRCS) $(LIB_SRCS))
 ALL_OBJS += $(LIB_OBJS)
 
-LIB_LDLIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
+LIB_LDLIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null) $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 # Where the library finds the shipped CPU models when not next to it (api_models.cpp).
 $(BUILD)/obj/libcpupolicy/src/api_models.o: HOST_CXXFLAGS += -DCPUPOLICY_MODELS_DIR='"$(DATADIR)/cpupolicy/cpu-models"'
 
@@ -40,7 +41,8 @@ $(BUILD)/lib/pkgconfig/cpupolicy.pc: libcpupolicy/cpupolicy.pc.in Makefile
 all: $(LIBSO_REAL) $(HOSTED_LIB) $(BUILD)/lib/pkgconfig/cpupolicy.pc
 
 INSTALL_HDRS += libcpupolicy/include/cpupolicy.h $(wildcard libcpupolicy/include/cpupolicy_sim.h) \
-    libcpupolicy/include/cpupolicy_models.h
+    libcpupolicy/include/cpupolicy_models.h \
+    libcpupolicy/include/cpupolicy_toolstack.h
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR)

@@ -15,6 +15,7 @@
 #   protocol    L1     libcpupolicy/protocol           libcpupolicy/protocol
 #   sim         L1     hypervisor/sim                  hypervisor/sim
 #   models      L1     libcpupolicy/models             libcpupolicy/models (libxml2)
+#   store       L1     libcpupolicy/store              libcpupolicy/store (SQLite)
 #   lib         L2     libcpupolicy/src                libcpupolicy/include (public, installed)
 #                                                      libcpupolicy/internal (our tools only)
 #   xencpuid    L3     xen-cpuid
@@ -22,7 +23,7 @@
 #   cpupolicyd  L3     toolstack/cpupolicyd
 #   tests, docs        white-box: everything, including the library's private headers
 
-LAYER_MODULES := core import protocol sim models lib xencpuid cpupolicy cpupolicyd docs tests
+LAYER_MODULES := core import protocol sim models store lib xencpuid cpupolicy cpupolicyd docs tests
 
 core.dir       := hypervisor/core/src
 core.exports   := hypervisor/core/include
@@ -47,9 +48,15 @@ models.exports := libcpupolicy/models
 models.extra   := $(BUILD)/gen/models
 models.uses    := core
 
+# The toolstack's store: rows and transactions in SQLite; policies are opaque text to it,
+# so it needs nothing of the core.
+store.dir      := libcpupolicy/store
+store.exports  := libcpupolicy/store
+store.uses     :=
+
 lib.dir        := libcpupolicy/src
 lib.exports    := libcpupolicy/include libcpupolicy/internal
-lib.uses       := core import protocol sim models
+lib.uses       := core import protocol sim models store
 
 xencpuid.dir   := xen-cpuid
 xencpuid.uses  := core lib
@@ -66,7 +73,7 @@ docs.dir       := docs
 docs.uses      := core
 
 tests.dir      := tests
-tests.uses     := core import protocol sim models lib
+tests.uses     := core import protocol sim models store lib
 tests.extra    := libcpupolicy/src tests/unit tests/check tests/fuzz
 
 # -I flags of a module: its own folder and exports, then what it may use.

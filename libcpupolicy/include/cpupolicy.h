@@ -304,6 +304,12 @@ int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *path, unsigned int
  *   "sim:dump=PATH[,boot=OPTS][,cpus=N]"  the embedded simulated hypervisor on the host a
  *                                 CPUID dump describes, with Xen-style boot options
  *                                 (commas inside OPTS are fine) and N physical CPUs.
+ *   "unix:PATH"                   a cpupolicyd serving one simulated host on PATH.
+ *   "ssh:[USER@]HOST[:PORT]/SOCKET"  a cpupolicyd on HOST, reached by running the system's
+ *                                 ssh client with `cpupolicyd --stdio-bridge SOCKET` as the
+ *                                 remote command (libvirt's qemu+ssh model); ssh
+ *                                 authenticates.  CPUPOLICY_SSH, CPUPOLICY_SSH_CONFIG (-F)
+ *                                 and CPUPOLICY_SSH_BRIDGE adjust it (docs/toolstack.md).
  *   "xen:"                        the Xen this process runs on (dom0, root), through
  *                                 libxenctrl/libxenguest 4.17, loaded with dlopen() here
  *                                 (this library does not link them).  -ENODEV when they

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "backend_embedded.hpp"
+#include "backend_ssh.hpp"
 #include "backend_unix.hpp"
 #include "backend_xen.hpp"
 
@@ -155,13 +156,15 @@ int backend_open(std::unique_ptr<Backend> &out, const char *uri, std::string &wh
     }
     else if ( strncmp(uri, "unix:", 5) == 0 )
         return UnixBackend::open(uri + 5, out, why);  // a running cpupolicyd
+    else if ( strncmp(uri, "ssh:", 4) == 0 )
+        return ssh_backend_open(out, uri + 4, why);  // a cpupolicyd on another machine
     else if ( strncmp(uri, "xen:", 4) == 0 )
         return xen_backend_open(out, uri + 4, why);  // a real Xen (backend_xen.hpp)
     else
     {
         const char *colon = strchr(uri, ':');
         why = "unsupported URI scheme '" + std::string(uri, colon ? colon - uri : strlen(uri)) +
-              "' (supported: \"\", sim:, unix:, xen:)";
+              "' (supported: \"\", sim:, unix:, ssh:, xen:)";
         return -EINVAL;
     }
 

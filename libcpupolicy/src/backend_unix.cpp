@@ -109,10 +109,66 @@ std::vector<uint32_t> fold_featureset(const uint32_t *fs, uint32_t nr)
     return w;
 }
 
+namespace {
+
+// "unix:PATH": connect(2) to the daemon's socket.
+class PathTransport final : public Transport {
+public:
+    PathTransport(std::string path, int timeout_ms) : path_(std::move(path)), timeout_ms_(timeout_ms) {}
+    std::string name() const override { return "unix:" + path_; }
+    const char *kind() const override { return "unix"; }
+    int connect(int *out, std::string *why) override
+    {
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        if ( path_.empty() || path_.size() >= sizeof(sa.sun_path) )
+        {
+            if ( why )
+                *why = "unix:" + path_ + ": socket path empty or longer than " +
+                       std::to_string(sizeof(sa.sun_path) - 1) + " bytes";
+            return path_.empty() ? -EINVAL : -ENAMETOOLONG;
+        }
+        memcpy(sa.sun_path, path_.c_str(), path_.size() + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if ( fd < 0 )
+        {
+            int rc = -errno;
+            if ( why )
+                *why = std::string("socket: ") + strerror(-rc);
+            return rc;
+        }
+        timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));  // bounds connect() only
+        if ( ::connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0 )
+        {
+            int rc = io_errno(errno);
+            close(fd);
+            if ( why )
+                *why = "unix:" + path_ + ": cannot reach cpupolicyd: " + strerror(-rc) +
+                       (rc == -ENOENT || rc == -ECONNREFUSED ? " (is the daemon running?)" : "");
+            return rc;
+        }
+        *out = fd;
+        return 0;
+    }
+
+private:
+    std::string path_;
+    int timeout_ms_;
+};
+
+} // namespace
+
 int UnixBackend::open(const std::string &path, std::unique_ptr<Backend> &out, std::string &why,
                       int timeout_ms)
 {
-    std::unique_ptr<UnixBackend> b(new UnixBackend(path, timeout_ms));
+    return open(std::make_unique<PathTransport>(path, timeout_ms), out, why, timeout_ms);
+}
+
+int UnixBackend::open(std::unique_ptr<Transport> t, std::unique_ptr<Backend> &out,
+                      std::string &why, int timeout_ms)
+{
+    std::unique_ptr<UnixBackend> b(new UnixBackend(std::move(t), timeout_ms));
     std::lock_guard<std::mutex> g(b->lock_);
     if ( int rc = b->connect_locked(&why) )
         return rc;
@@ -128,42 +184,18 @@ UnixBackend::~UnixBackend()
 void UnixBackend::drop_locked()
 {
     if ( fd_ >= 0 )
+    {
         close(fd_);
-    fd_ = -1;
+        fd_ = -1;
+        transport_->disconnected();
+    }
 }
 
 int UnixBackend::connect_locked(std::string *why)
 {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if ( path_.empty() || path_.size() >= sizeof(sa.sun_path) )
-    {
-        if ( why )
-            *why = "unix:" + path_ + ": socket path empty or longer than " +
-                   std::to_string(sizeof(sa.sun_path) - 1) + " bytes";
-        return path_.empty() ? -EINVAL : -ENAMETOOLONG;
-    }
-    memcpy(sa.sun_path, path_.c_str(), path_.size() + 1);
-
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if ( fd < 0 )
-    {
-        int rc = -errno;
-        if ( why )
-            *why = std::string("socket: ") + strerror(-rc);
+    int fd = -1;
+    if ( int rc = transport_->connect(&fd, why) )
         return rc;
-    }
-    timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));  // bounds connect() only
-    if ( connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0 )
-    {
-        int rc = io_errno(errno);
-        close(fd);
-        if ( why )
-            *why = "unix:" + path_ + ": cannot reach cpupolicyd: " + strerror(-rc) +
-                   (rc == -ENOENT || rc == -ECONNREFUSED ? " (is the daemon running?)" : "");
-        return rc;
-    }
     fd_ = fd;
 
     proto::Request req;
@@ -179,7 +211,12 @@ int UnixBackend::connect_locked(std::string *why)
     {
         drop_locked();
         if ( why )
-            *why = "unix:" + path_ + ": handshake with cpupolicyd failed: " + strerror(-rc);
+        {
+            std::string extra = transport_->detail();
+            if ( !extra.empty() )
+                extra = " (" + extra + ")";
+            *why = transport_->name() + ": handshake with cpupolicyd failed: " + strerror(-rc) + extra;
+        }
         return rc;
     }
     hello_ = rep.hello;

@@ -21,13 +21,33 @@
 
 namespace cpupolicy {
 
+// How a UnixBackend reaches its daemon: a connected byte stream (a UNIX socket, or the
+// pipe of an ssh client running a bridge on the remote host: backend_ssh.hpp).
+class Transport {
+public:
+    virtual ~Transport() = default;
+    // A connected stream socket in *fd (the caller owns and closes it), or -errno with
+    // `why` saying what failed.
+    [[nodiscard]] virtual int connect(int *fd, std::string *why) = 0;
+    // Called after the fd from connect() was closed (reap helpers).
+    virtual void disconnected() {}
+    // For messages: "unix:PATH", "ssh:HOST/PATH".
+    virtual std::string name() const = 0;
+    virtual const char *kind() const = 0;
+    // More words on why the last connection failed (e.g. the ssh client's stderr), or "".
+    virtual std::string detail() const { return ""; }
+};
+
 class UnixBackend final : public Backend {
 public:
     // Connect and say hello.  `timeout_ms` bounds connect() and each call as a whole.
     [[nodiscard]] static int open(const std::string &path, std::unique_ptr<Backend> &out,
                                   std::string &why, int timeout_ms = 10000);
+    // The same protocol over another transport.
+    [[nodiscard]] static int open(std::unique_ptr<Transport> t, std::unique_ptr<Backend> &out,
+                                  std::string &why, int timeout_ms = 10000);
     ~UnixBackend() override;
-    const char *kind() const override { return "unix"; }
+    const char *kind() const override { return transport_->kind(); }
 
     [[nodiscard]] int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) override;
     [[nodiscard]] int get_system_policy(unsigned idx, Policy &out) override;
@@ -45,7 +65,8 @@ public:
     const proto::HelloInfo &hello() const { return hello_; }
 
 private:
-    UnixBackend(std::string path, int timeout_ms) : path_(std::move(path)), timeout_ms_(timeout_ms) {}
+    UnixBackend(std::unique_ptr<Transport> t, int timeout_ms)
+        : transport_(std::move(t)), timeout_ms_(timeout_ms) {}
     [[nodiscard]] int connect_locked(std::string *why);
     void drop_locked();
     // Send `req` (id assigned here), receive and check its reply.  0 when a reply came
@@ -58,7 +79,7 @@ private:
                            const uint32_t *fs = nullptr, uint32_t nr = 0);
 
     std::mutex lock_;
-    std::string path_;
+    std::unique_ptr<Transport> transport_;
     int timeout_ms_;
     int fd_ = -1;
     uint64_t next_id_ = 1;

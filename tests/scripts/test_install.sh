@@ -18,7 +18,8 @@ if ! make -s BUILD="$build" PREFIX=/usr DESTDIR="$tmp/stage" install >"$tmp/log"
     cat "$tmp/log"; bad "make install failed"; finish; exit 1
 fi
 for f in /usr/lib/libcpupolicy.so.$V /usr/lib/libcpupolicy.so.1 /usr/lib/libcpupolicy.so \
-         /usr/include/cpupolicy.h /usr/include/cpupolicy_sim.h /usr/lib/pkgconfig/cpupolicy.pc \
+         /usr/include/cpupolicy.h /usr/include/cpupolicy_sim.h /usr/include/cpupolicy_toolstack.h \
+         /usr/lib/pkgconfig/cpupolicy.pc \
          /usr/lib/libcpupolicy-core.a /usr/include/cpupolicy/policy.hpp \
          /usr/include/cpupolicy/platform.hpp /usr/bin/xen-cpuid /usr/bin/cpupolicy /usr/share/man/man1/xen-cpuid.1 /usr/share/man/man8/cpupolicyd.8 \
          /usr/include/cpupolicy_models.h /usr/share/cpupolicy/cpu-models/cpu-model.rng \

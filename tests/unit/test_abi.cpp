@@ -14,6 +14,7 @@
 #include "cpupolicy.h"
 #include "cpupolicy_sim.h"
 #include "cpupolicy_models.h"
+#include "cpupolicy_toolstack.h"
 #include "harness.hpp"
 
 using namespace unittest;
@@ -85,6 +86,33 @@ template <class R, class... A> constexpr bool is_noexcept(R (*)(A...)) { return 
     X(cpupolicy_model_export) \
     X(cpupolicy_model_from_policy) \
     X(cpupolicy_model_validate_file) \
+    X(cpupolicy_featureset_parse) \
+    X(cpupolicy_featureset_format) \
+    X(cpupolicy_policy_format_text) \
+    X(cpupolicy_policy_parse_text) \
+    X(cpupolicy_compat_report) \
+    X(cpupolicy_report_free) \
+    X(cpupolicy_vm_build) \
+    X(cpupolicy_build_report_free) \
+    X(cpupolicy_store_open) \
+    X(cpupolicy_store_close) \
+    X(cpupolicy_store_path) \
+    X(cpupolicy_json_free) \
+    X(cpupolicy_pool_create) \
+    X(cpupolicy_pool_join) \
+    X(cpupolicy_pool_eject) \
+    X(cpupolicy_pool_refresh) \
+    X(cpupolicy_pool_show) \
+    X(cpupolicy_pool_list) \
+    X(cpupolicy_pool_history) \
+    X(cpupolicy_pool_get_level) \
+    X(cpupolicy_vm_create) \
+    X(cpupolicy_vm_show) \
+    X(cpupolicy_vm_list) \
+    X(cpupolicy_vm_destroy) \
+    X(cpupolicy_vm_get_policy) \
+    X(cpupolicy_vm_migrate_check) \
+    X(cpupolicy_vm_migrate) \
 
 #define ASSERT_NOEXCEPT(f) static_assert(is_noexcept(&f), #f " is not noexcept");
 CPUPOLICY_EXPORTS(ASSERT_NOEXCEPT)
@@ -125,7 +153,8 @@ TEST(the_public_header_has_no_internal_conditional)
     // Only the language test of CPUPOLICY_NOEXCEPT may appear: no build-internal macro
     // (CPUPOLICY_INTERNAL_CXX used to select a different struct tag).
     for ( const char *h : {"libcpupolicy/include/cpupolicy.h", "libcpupolicy/include/cpupolicy_sim.h",
-                           "libcpupolicy/include/cpupolicy_models.h"} )
+                           "libcpupolicy/include/cpupolicy_models.h",
+                           "libcpupolicy/include/cpupolicy_toolstack.h"} )
     {
         std::ifstream in(h);
         std::string line;

@@ -26,6 +26,7 @@
 #include "cpupolicy/masking.hpp"
 #include "tool_print.hpp"
 #include "cmd_model.hpp"
+#include "cmd_toolstack.hpp"
 
 #include <errno.h>
 #include <getopt.h>
@@ -599,6 +600,18 @@ int run(int argc, char **argv)
     const char *cmd = argv[1];
     if ( !strcmp(cmd, "model") )
         return cmd_model(argc - 1, argv + 1);
+    // The toolstack subcommands (toolstack/cpupolicy/cmd_*.cpp).
+    if ( !strcmp(cmd, "pool") )
+        return cpupolicy::cmd::cmd_pool(argc - 2, argv + 2);
+    if ( !strcmp(cmd, "vm") )
+        return cpupolicy::cmd::cmd_vm(argc - 2, argv + 2);
+    for ( int i = 2; i < argc; ++i )
+        if ( (!strcmp(cmd, "compare") && (cpupolicy::cmd::is_toolstack_source(argv[i]) ||
+                                          !strcmp(argv[i], "--json") || !strcmp(argv[i], "--store"))) ||
+             (!strcmp(cmd, "policy") && (cpupolicy::cmd::is_toolstack_source(argv[i]) ||
+                                         !strncmp(argv[i], "--format", 8))) )
+            return !strcmp(cmd, "compare") ? cpupolicy::cmd::cmd_compare_any(argc - 1, argv + 1)
+                                           : cpupolicy::cmd::cmd_policy_any(argc - 1, argv + 1);
     Options o;
     optind = 2;
     int c;

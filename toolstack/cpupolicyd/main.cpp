@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "printable.hpp"
+#include "stdio_bridge.hpp"
 
 namespace cpupolicy::daemon {
 
@@ -91,7 +92,9 @@ void usage(FILE *f)
             "  -t, --io-timeout MS    close a client stalled mid-frame or not reading its\n"
             "                         reply for MS milliseconds (default 10000)\n"
             "  -v, --verbose          log every connection and failing call\n"
-            "  -h, --help             this text\n");
+            "  -h, --help             this text\n"
+            "or:    cpupolicyd --stdio-bridge SOCKET\n"
+            "Copy stdin/stdout to a running daemon's SOCKET (what ssh: handles run remotely).\n");
 }
 
 // A decimal number in [lo, hi], digits only.
@@ -250,6 +253,9 @@ void install_signals(sigset_t *waitmask)
 
 int main(int argc, char **argv)
 {
+    // The remote end of an ssh: handle (stdio_bridge.cpp), not a daemon.
+    if ( argc == 3 && !strcmp(argv[1], "--stdio-bridge") )
+        return stdio_bridge(argv[2]);
     Options o;
     bool done;
     if ( int st = parse_options(argc, argv, o, &done); st || done )

@@ -2,10 +2,11 @@
 # (docs/cpupolicyd.md).  White-box: it links the hosted archive, since it is the
 # hypervisor's side of the protocol, not a libcpupolicy client.
 # main.cpp (options, log, boot), server.cpp (connections, socket), state.cpp (the state
-# directory), state_file.cpp (the state file's bytes: pure, shared with its fuzz target).
+# directory), state_file.cpp (the state file's bytes: pure, shared with its fuzz target),
+# stdio_bridge.cpp (--stdio-bridge: the remote end of ssh: handles).
 CPUPOLICYD_BIN := $(BUILD)/sbin/cpupolicyd
 CPUPOLICYD_STATE_OBJS := $(BUILD)/obj/toolstack/cpupolicyd/state_file.o
-CPUPOLICYD_OBJS := $(patsubst %,$(BUILD)/obj/toolstack/cpupolicyd/%.o,main server state) \
+CPUPOLICYD_OBJS := $(patsubst %,$(BUILD)/obj/toolstack/cpupolicyd/%.o,main server state stdio_bridge) \
     $(CPUPOLICYD_STATE_OBJS)
 # zlib: the state file's CRC-32 (Debian zlib1g-dev).
 ZLIB_LDLIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)

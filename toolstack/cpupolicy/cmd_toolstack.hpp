@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// The toolstack subcommands of `cpupolicy` (pool, vm, compare over hosts/pools/VMs, policy
+// text): thin layers over cpupolicy_toolstack.h.  Each library call answers with a JSON
+// document; --json prints it as is, otherwise it is rendered as text here.
+#pragma once
+
+#define JSON_NOEXCEPTION 1
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "cpupolicy.h"
+#include "cpupolicy_toolstack.h"
+
+namespace cpupolicy::cmd {
+
+using json = nlohmann::json;
+
+enum Exit { exit_ok = 0, exit_no = 1, exit_usage = 2 };
+
+// Options shared by the toolstack subcommands.
+struct Common {
+    const char *store = nullptr;  // --store PATH
+    bool json = false;            // --json
+    bool force = false;           // --force
+};
+
+int cmd_pool(int argc, char **argv);
+int cmd_vm(int argc, char **argv);
+// compare HOST GUEST where either is a DUMP, a host URI, pool:NAME or vm:NAME.
+int cmd_compare_any(int argc, char **argv);
+// policy [--format text|table] [--index I] [--boot-options O] SOURCE (text:FILE reads
+// the text form back).
+int cmd_policy_any(int argc, char **argv);
+// Whether a compare/policy argument needs the toolstack path (URI, pool:, vm:, text:).
+bool is_toolstack_source(const char *arg);
+
+// --- helpers (cmd_common.cpp) ----------------------------------------------------------
+cpupolicy_store_t *open_store(const Common &c);
+// Print the library's document (--json) or render it; then map rc to an exit code.
+int finish(cpupolicy_store_t *s, const Common &c, int rc, char *doc, void (*render)(json &));
+std::string str(const json &j);
+std::string hex(const json &j);
+std::string where(json &item);
+void print_loss(json &loss, const char *indent, const char *old_name, const char *new_name);
+void print_items(json &items, const char *indent, const char *gname, const char *hname);
+std::string join(json &arr, const char *sep = " ");
+void print_verdict(json &verdict);
+
+} // namespace cpupolicy::cmd
