@@ -117,6 +117,7 @@ void cpupolicy_report_free(cpupolicy_report_t *r) CPUPOLICY_NOEXCEPT;
 /* ------------------------------------------------------------------------------- */
 
 /* A VM's CPU configuration, applied in this order onto `base`:
+ * (A named model is applied to base by the caller first: cpupolicy_model_apply.)
  *  1. cpuid[0..nr_cpuid): xl.cfg(5) cpuid= strings, either form:
  *       libxl list    "host,avx512f=0,rtm=1,family=6"  (host = start from base; NAME=0|1
  *                     for a feature, x = base's value, k/s = the host's; family, model,
@@ -216,7 +217,8 @@ typedef struct cpupolicy_vm_config {
     const char *name;
     const char *pool;
     const char *host;             /* a member of the pool */
-    const char *model;            /* NULL; a named model (-EOPNOTSUPP until models exist) */
+    const char *model;            /* NULL, or a named model (cpupolicy_models.h: ours, then
+                                     libvirt's CPU map) applied to the level's default */
     const char *const *cpuid;
     uint32_t nr_cpuid;
     const char *features;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build.hpp"
+#include "cpupolicy_models.h"
 #include "store.hpp"
 
 using namespace cpupolicy;
@@ -992,10 +993,6 @@ static int impl_cpupolicy_vm_create(cpupolicy_store_t *s, const cpupolicy_vm_con
     s->err.clear();
     if ( bad_name(cfg->name) )
         return fail(s, -EINVAL, "bad VM name: 1-128 printable characters, no ':' or '/'");
-    if ( cfg->model && *cfg->model )
-        return fail(s, -EOPNOTSUPP,
-                    std::string("--model ") + cfg->model +
-                        ": named CPU models are not available in this build yet (issue 10)");
     store::Store &st = *s->st;
     PoolState ps;
     if ( int rc = load_pool(s, cfg->pool, ps) )
@@ -1013,7 +1010,37 @@ static int impl_cpupolicy_vm_create(cpupolicy_store_t *s, const cpupolicy_vm_con
     if ( !pol )
         return -ENOMEM;
 
-    cpupolicy_vm_spec_t spec{ps.level_def.get(), hmax.get(), ps.level.get(), cfg->cpuid,
+    // The base: the level's default policy, then the named model (cpupolicy_models.h)
+    // applied to it - our own models first, then libvirt's CPU map where installed.
+    PolicyPtr base = new_policy();
+    if ( !base )
+        return -ENOMEM;
+    *base = *ps.level_def;
+    json model_changes = json::array();
+    if ( cfg->model && *cfg->model )
+    {
+        cpupolicy_models_t *m = nullptr;
+        uint32_t idx = 0;
+        int mrc = cpupolicy_models_load(&m, CPUPOLICY_MODELS_ALL, nullptr, nullptr);
+        if ( mrc )
+            mrc = cpupolicy_models_load(&m, CPUPOLICY_MODELS_BUILTIN, nullptr, nullptr);
+        if ( mrc )
+            return fail(s, mrc, std::string("--model ") + cfg->model + ": cannot load the CPU models: " +
+                                    cpupolicy_last_error());
+        std::unique_ptr<cpupolicy_models_t, void (*)(cpupolicy_models_t *)> keep(m, cpupolicy_models_free);
+        if ( (mrc = cpupolicy_models_find(m, cfg->model, CPUPOLICY_MODELS_ALL, &idx)) )
+            return fail(s, mrc, std::string("--model ") + cfg->model + ": no such model (cpupolicy model list)");
+        if ( (mrc = cpupolicy_model_apply(m, idx, base.get())) )
+            return fail(s, mrc, std::string("--model ") + cfg->model + ": " + cpupolicy_last_error());
+        const std::vector<uint32_t> before = featureset_of(ps.level_def.get()), after = featureset_of(base.get());
+        for ( const auto &n : feature_names(minus(before, after)) )
+            model_changes.push_back(json{{"feature", n}, {"set", false}, {"named", true},
+                                         {"cause", std::string("model ") + cfg->model}});
+        for ( const auto &n : feature_names(minus(after, before)) )
+            model_changes.push_back(json{{"feature", n}, {"set", true}, {"named", true},
+                                         {"cause", std::string("model ") + cfg->model}});
+    }
+    cpupolicy_vm_spec_t spec{base.get(), hmax.get(), ps.level.get(), cfg->cpuid,
                              cfg->nr_cpuid, cfg->features};
     BuildImpl rep;
     cpupolicy_parse_error_t perr{};
@@ -1023,7 +1050,7 @@ static int impl_cpupolicy_vm_create(cpupolicy_store_t *s, const cpupolicy_vm_con
         cpuids.push_back(cfg->cpuid[i] ? cfg->cpuid[i] : "");
     json config{{"cpuid", cpuids},
                 {"features", cfg->features ? cfg->features : ""},
-                {"model", nullptr}};
+                {"model", cfg->model && *cfg->model ? json(cfg->model) : json(nullptr)}};
     json j = doc("vm-create");
     j["vm"] = cfg->name;
     j["pool"] = ps.pool.name;
@@ -1041,7 +1068,7 @@ static int impl_cpupolicy_vm_create(cpupolicy_store_t *s, const cpupolicy_vm_con
         j["created"] = false;
         return refuse(s, j, out, -EINVAL);
     }
-    json changes = json::array();
+    json changes = model_changes;
     for ( uint32_t i = 0; i < rep.nr_changes; ++i )
     {
         const auto &c = rep.changes[i];

@@ -96,6 +96,13 @@ scenario() {
     check "$M: every blocker listed: avx512-fp16 against host and level, forbid:sse4-2" \
         "avx512-fp16:host avx512-fp16:pool level sse4-2:forbid:sse4-2: the host has it" \
         "$(J "$T/v3" 'sorted(b["name"]+":"+b["detail"] for b in d["blockers"] if b["name"] in ("avx512-fp16","sse4-2"))')"
+    # Named models (cpupolicy_models.h): applied to the level's default, then verified.
+    c vm create bad --pool prod --on skx --model SkylakeXeon-v1 --json >"$T/v4" 2>"$e"
+    check "$M: --model SkylakeXeon-v1 in a pool with Sapphire Rapids: mpx blocks (level)" "1 mpx:pool level" \
+        "$? $(J "$T/v4" '[b["name"]+":"+b["detail"] for b in d["blockers"]]')"
+    c vm create bad --pool prod --on skx --model NoSuchModel >"$o" 2>"$e"
+    check "$M: an unknown model is bad input" 2 $?
+    grep -q "no such model" "$e" && ok "$M: ... saying so" || bad "$M: unknown model: $(cat "$e")"
     c vm list --json >"$T/vl" 2>"$e"
     check "$M: nothing of the refused VMs was recorded" "db web" "$(J "$T/vl" '[v["name"] for v in d["vms"]]')"
 
@@ -211,6 +218,13 @@ uri() {
 make_gone() { rm -f "$T/gone.txt"; }
 after_migrate() { :; }  # a sim: host's domains live as long as the process that made them
 scenario sim
+
+# A model that fits: a pool of the Skylake host alone takes SkylakeXeon-v1 (made from it).
+"$CP" pool create solo --store "$T/solo.db" >/dev/null 2>&1
+"$CP" pool join solo "sim:dump=$SKX" --host-name skx --store "$T/solo.db" >/dev/null 2>&1
+"$CP" vm create m1 --pool solo --on skx --model SkylakeXeon-v1 --store "$T/solo.db" --json >"$T/m1.json" 2>"$T/m1.err"
+check "--model SkylakeXeon-v1 on its own host: created, the model's features named" "0 True SkylakeXeon-v1 True" \
+    "$? $(J "$T/m1.json" '[d["created"], d["config"]["model"], any(c["cause"]=="model SkylakeXeon-v1" and c["feature"]=="mpx" and c["set"] for c in d["changes"])]')"
 
 # --- ssh: hosts ------------------------------------------------------------------------
 SSHD=/usr/sbin/sshd
