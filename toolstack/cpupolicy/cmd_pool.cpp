@@ -181,6 +181,8 @@ int cmd_pool(int argc, char **argv)
     if ( argc < 1 )
         return usage(stderr), exit_usage;
     const std::string sub = argv[0];
+    if ( sub == "--help" || sub == "-h" || sub == "help" )
+        return usage(stdout), exit_ok;
     Common c;
     const char *type = "hvm", *host_name = nullptr;
     optind = 1;

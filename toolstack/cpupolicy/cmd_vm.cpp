@@ -124,6 +124,8 @@ int cmd_vm(int argc, char **argv)
     if ( argc < 1 )
         return usage(stderr), exit_usage;
     const std::string sub = argv[0];
+    if ( sub == "--help" || sub == "-h" || sub == "help" )
+        return usage(stdout), exit_ok;
     Common c;
     const char *pool = nullptr, *on = nullptr, *to = nullptr, *model = nullptr, *features = nullptr;
     std::vector<const char *> cpuid;
