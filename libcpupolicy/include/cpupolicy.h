@@ -351,9 +351,16 @@ int cpupolicy_get_featureset(cpupolicy_handle_t *h, unsigned int idx, uint32_t *
 int cpupolicy_set_featureset(cpupolicy_handle_t *h, uint32_t domid, const uint32_t *fs,
                              uint32_t nr, cpupolicy_err_t *err) CPUPOLICY_NOEXCEPT;
 
-/* Could the hypervisor offer fs to a guest of featureset idx (a MAX index, usually)?
- * 0, or -EINVAL with *bad_feature = the first feature it cannot provide or that lacks a
- * prerequisite; -EOPNOTSUPP for nonzero words beyond this build's featureset. */
+/* Does fs fit the hypervisor's featureset idx (a MAX index, usually): every feature of
+ * fs offered there, and with its prerequisites in fs?  0, or -EINVAL with *bad_feature =
+ * the first feature it cannot provide or that lacks a prerequisite; -EOPNOTSUPP for
+ * nonzero words beyond this build's featureset.  One word per meaning: "check_deps"
+ * is the dependency rule alone (cpupolicy_featureset_check_deps, offline), "fits_max"
+ * this question to a hypervisor.  Since 1.1. */
+int cpupolicy_featureset_fits_max(cpupolicy_handle_t *h, unsigned int idx, const uint32_t *fs,
+                                  uint32_t nr, uint32_t *bad_feature) CPUPOLICY_NOEXCEPT;
+/* Deprecated since 1.1: the 1.0 name of cpupolicy_featureset_fits_max ("verify" meant
+ * two things). */
 int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned int idx, const uint32_t *fs,
                                 uint32_t nr, uint32_t *bad_feature) CPUPOLICY_NOEXCEPT;
 

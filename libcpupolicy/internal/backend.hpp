@@ -28,7 +28,7 @@ public:
     [[nodiscard]] virtual int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) = 0;
     [[nodiscard]] virtual int get_system_policy(unsigned idx, Policy &out) = 0;
     [[nodiscard]] virtual int get_levelling_caps(uint32_t *caps) = 0;
-    [[nodiscard]] virtual int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+    [[nodiscard]] virtual int featureset_fits_max(unsigned idx, const uint32_t *fs, uint32_t nr,
                                   uint32_t *bad_feature) = 0;
 
     [[nodiscard]] virtual int domain_create(unsigned type, uint32_t *domid) = 0;

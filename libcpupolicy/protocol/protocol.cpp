@@ -151,7 +151,7 @@ const char *op_name(uint16_t op)
 {
     static const char *const names[] = {
         "hello", "get_featureset", "get_system_policy", "get_levelling_caps",
-        "verify_featureset", "domain_create", "domain_start", "domain_destroy",
+        "featureset_fits_max", "domain_create", "domain_start", "domain_destroy",
         "get_domain_policy", "set_domain_policy", "set_featureset",
     };
     static_assert(sizeof(names) / sizeof(names[0]) == OP_LAST - OP_FIRST + 1);
@@ -222,7 +222,7 @@ int encode_request(const Request &r, std::vector<uint8_t> &out)
         put32(b, r.arg);
         put32(b, r.nr);
         break;
-    case Op::verify_featureset:
+    case Op::featureset_fits_max:
     case Op::set_featureset:
         if ( r.words.size() > MAX_FS_WORDS )
             return -E2BIG;
@@ -270,7 +270,7 @@ int decode_request(const Header &h, const uint8_t *payload, size_t len, Request 
         if ( !rd.u32(&r.arg) || !rd.u32(&r.nr) )
             return -EBADMSG;
         break;
-    case Op::verify_featureset:
+    case Op::featureset_fits_max:
     case Op::set_featureset:
         if ( !rd.u32(&r.arg) )
             return -EBADMSG;
@@ -337,7 +337,7 @@ int encode_reply(const Reply &r, std::vector<uint8_t> &out)
             put_policy(b, r.policy);
             break;
         case Op::get_levelling_caps:
-        case Op::verify_featureset:
+        case Op::featureset_fits_max:
         case Op::domain_create:
             put32(b, r.value);
             break;
@@ -406,7 +406,7 @@ int decode_reply(const Header &h, const uint8_t *payload, size_t len, Reply &out
             e = get_policy(rd, r.policy);
             break;
         case Op::get_levelling_caps:
-        case Op::verify_featureset:
+        case Op::featureset_fits_max:
         case Op::domain_create:
             if ( !rd.u32(&r.value) )
                 return -EBADMSG;

@@ -57,7 +57,7 @@ enum class Op : uint16_t {
     get_featureset = 2,
     get_system_policy = 3,
     get_levelling_caps = 4,
-    verify_featureset = 5,
+    featureset_fits_max = 5,
     domain_create = 6,
     domain_start = 7,
     domain_destroy = 8,
@@ -98,7 +98,7 @@ struct HelloInfo {
 //   get_featureset     arg = featureset index, nr = buffer words or NR_QUERY
 //   get_system_policy  arg = policy index
 //   get_levelling_caps -
-//   verify_featureset  arg = featureset index, words
+//   featureset_fits_max  arg = featureset index, words
 //   domain_create      arg = domain type
 //   domain_start/destroy, get_domain_policy  arg = domid
 //   set_domain_policy  arg = domid, policy
@@ -118,7 +118,7 @@ struct Request {
 //                      or count_only and nr (the answer to a NR_QUERY request)
 //   get_*_policy       policy               (rc == 0)
 //   get_levelling_caps value = caps         (rc == 0)
-//   verify_featureset  value = bad_feature  (always; ~0 when not applicable)
+//   featureset_fits_max  value = bad_feature  (always; ~0 when not applicable)
 //   domain_create      value = domid        (rc == 0)
 struct Reply {
     Op op = Op::hello;

@@ -108,7 +108,7 @@ static int impl_featureset_check_deps(const uint32_t *fs, uint32_t nr,
     if ( !fs )
         rc = -err::einval;
     else if ( (rc = featureset_from_words(set, fs, nr)) == 0 )
-        rc = featureset_verify(set, &bad);  // writes `bad` only on failure
+        rc = featureset_check_deps(set, &bad);  // writes `bad` only on failure
 
     if ( bad_feature )
         *bad_feature = bad;

@@ -110,7 +110,7 @@ static int impl_set_featureset(cpupolicy_handle_t *h, uint32_t domid,
     return rc;
 }
 
-static int impl_verify_featureset(cpupolicy_handle_t *h, unsigned int idx,
+static int impl_featureset_fits_max(cpupolicy_handle_t *h, unsigned int idx,
                                                  const uint32_t *fs, uint32_t nr,
                                                  uint32_t *bad_feature)
 {
@@ -119,7 +119,7 @@ static int impl_verify_featureset(cpupolicy_handle_t *h, unsigned int idx,
         *bad_feature = ~0u;
     if ( !h || (nr && !fs) )
         return -EINVAL;
-    return h->b->verify_featureset(idx, fs, nr, bad_feature);
+    return h->b->featureset_fits_max(idx, fs, nr, bad_feature);
 }
 
 static int impl_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps)
@@ -327,16 +327,25 @@ CPUPOLICY_EXPORT int cpupolicy_set_featureset(cpupolicy_handle_t *h, uint32_t do
     return c.done(rc, err);
 }
 
+CPUPOLICY_EXPORT int cpupolicy_featureset_fits_max(cpupolicy_handle_t *h, unsigned int idx,
+                                                 const uint32_t *fs, uint32_t nr,
+                                                 uint32_t *bad_feature) noexcept
+{
+    abi::Call c("cpupolicy_featureset_fits_max");
+    uint32_t bad_local;  // the message names the feature even for a NULL bad_feature
+    if ( !bad_feature )
+        bad_feature = &bad_local;
+    int rc = impl_featureset_fits_max(h, idx, fs, nr, bad_feature);
+    return c.done_feature(rc, bad_feature);
+}
+
+// Deprecated (CPUPOLICY_1.0): the 1.0 name of cpupolicy_featureset_fits_max, kept so that
+// programs linked against 1.0 still resolve it.
 CPUPOLICY_EXPORT int cpupolicy_verify_featureset(cpupolicy_handle_t *h, unsigned int idx,
                                                  const uint32_t *fs, uint32_t nr,
                                                  uint32_t *bad_feature) noexcept
 {
-    abi::Call c("cpupolicy_verify_featureset");
-    uint32_t bad_local;  // the message names the feature even for a NULL bad_feature
-    if ( !bad_feature )
-        bad_feature = &bad_local;
-    int rc = impl_verify_featureset(h, idx, fs, nr, bad_feature);
-    return c.done_feature(rc, bad_feature);
+    return cpupolicy_featureset_fits_max(h, idx, fs, nr, bad_feature);
 }
 
 CPUPOLICY_EXPORT int cpupolicy_get_levelling_caps(cpupolicy_handle_t *h, uint32_t *caps) noexcept

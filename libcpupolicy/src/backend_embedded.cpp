@@ -25,11 +25,11 @@ int EmbeddedBackend::get_levelling_caps(uint32_t *caps)
     return call([&](Hypervisor &hv) { return hv.get_levelling_caps(CONTROL_DOMID, caps); });
 }
 
-int EmbeddedBackend::verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+int EmbeddedBackend::featureset_fits_max(unsigned idx, const uint32_t *fs, uint32_t nr,
                                        uint32_t *bad_feature)
 {
     return call([&](Hypervisor &hv) {
-        return hv.verify_featureset(CONTROL_DOMID, idx, fs, nr, bad_feature);
+        return hv.featureset_fits_max(CONTROL_DOMID, idx, fs, nr, bad_feature);
     });
 }
 

@@ -349,13 +349,13 @@ int UnixBackend::get_levelling_caps(uint32_t *caps)
     return 0;
 }
 
-int UnixBackend::verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+int UnixBackend::featureset_fits_max(unsigned idx, const uint32_t *fs, uint32_t nr,
                                    uint32_t *bad_feature)
 {
     if ( !fs && nr )
         return -EINVAL;
     proto::Reply rep;
-    if ( int rc = call(proto::Op::verify_featureset, idx, rep, fs, nr) )
+    if ( int rc = call(proto::Op::featureset_fits_max, idx, rep, fs, nr) )
         return rc;
     if ( !rep.has_body )
         return -EPROTO;

@@ -52,7 +52,7 @@ public:
     [[nodiscard]] int get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs) override;
     [[nodiscard]] int get_system_policy(unsigned idx, Policy &out) override;
     [[nodiscard]] int get_levelling_caps(uint32_t *caps) override;
-    [[nodiscard]] int verify_featureset(unsigned idx, const uint32_t *fs, uint32_t nr,
+    [[nodiscard]] int featureset_fits_max(unsigned idx, const uint32_t *fs, uint32_t nr,
                                         uint32_t *bad_feature) override;
     [[nodiscard]] int domain_create(unsigned type, uint32_t *domid) override;
     [[nodiscard]] int domain_start(uint32_t domid) override;

@@ -194,10 +194,10 @@ public:
         return lib_->get_cpu_levelling_caps(xch_, caps) ? neg_errno() : 0;
     }
 
-    // The embedded hypervisor's rule (featureset_check_offer, features.hpp), against the
+    // The embedded hypervisor's rule (featureset_fits_max, features.hpp), against the
     // featureset Xen reports for idx: the lowest feature fs has that the set lacks, or
     // whose prerequisite fs lacks.
-    int verify_featureset(unsigned idx, const uint32_t *words, uint32_t nr,
+    int featureset_fits_max(unsigned idx, const uint32_t *words, uint32_t nr,
                           uint32_t *bad_feature) override
     {
         if ( idx >= NR_FEATURESET_INDEX || (!words && nr) )
@@ -214,7 +214,7 @@ public:
         Featureset set;
         if ( (rc = featureset_from_words(set, xw, xnr)) )
             return rc;
-        return featureset_check_offer(fs, set, bad_feature);
+        return cpupolicy::featureset_fits_max(fs, set, bad_feature);
     }
 
     int domain_create(unsigned, uint32_t *) override { return -EOPNOTSUPP; }

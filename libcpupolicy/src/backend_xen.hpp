@@ -11,7 +11,7 @@
 //   get_system_policy     xc_cpu_policy_get_system + xc_cpu_policy_serialise, then our
 //                         policy_deserialise (the wire structs are Xen's, wire.hpp)
 //   get_levelling_caps    xc_get_cpu_levelling_caps (the same public bit numbers)
-//   verify_featureset     computed here from xc_get_cpu_featureset(idx): Xen has no
+//   featureset_fits_max     computed here from xc_get_cpu_featureset(idx): Xen has no
 //                         hypercall for it (libxl checks in the toolstack too)
 //   get_domain_policy     xc_cpu_policy_get_domain + serialise + policy_deserialise
 //   set_domain_policy     policy_serialise, then xc_set_domain_cpu_policy, whose

@@ -68,9 +68,9 @@ void serve(Backend &b, const Request &q, Reply &r)
         r.has_body = r.rc == 0;
         break;
 
-    case Op::verify_featureset:
+    case Op::featureset_fits_max:
         r.value = ~0u;
-        r.rc = b.verify_featureset(q.arg, words, nr_words, &r.value);
+        r.rc = b.featureset_fits_max(q.arg, words, nr_words, &r.value);
         r.has_body = true;
         break;
 

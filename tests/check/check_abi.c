@@ -244,6 +244,34 @@ START_TEST(last_error_is_per_thread)
 }
 END_TEST
 
+/* "verify" meant two things; 1.1 names the hypercall cpupolicy_featureset_fits_max and
+ * keeps the 1.0 symbol as an alias that answers alike. */
+START_TEST(verify_featureset_is_an_alias_of_featureset_fits_max)
+{
+    cpupolicy_handle_t *h;
+    uint32_t max[NR_WORDS], fs[NR_WORDS], nr = NR_WORDS, bad_old, bad_new;
+    unsigned i;
+    ck_assert_int_eq(cpupolicy_open(&h, ""), 0);
+    ck_assert_int_eq(cpupolicy_get_featureset(h, CPUPOLICY_FEATURESET_HVM_MAX, &nr, max), 0);
+    for ( i = 0; i < 3; ++i )
+    {
+        memcpy(fs, max, sizeof(fs));
+        if ( i == 1 )
+            fs[7] = 0xffffffffu;  /* more than max offers */
+        if ( i == 2 )
+            fs[1] &= ~(1u << 28);  /* avx gone, avx2 (which needs it) kept */
+        bad_old = bad_new = 7;
+        ck_assert_int_eq(E(cpupolicy_verify_featureset(h, CPUPOLICY_FEATURESET_HVM_MAX, fs,
+                                                       NR_WORDS, &bad_old)),
+                         E(cpupolicy_featureset_fits_max(h, CPUPOLICY_FEATURESET_HVM_MAX, fs,
+                                                         NR_WORDS, &bad_new)));
+        ck_assert_uint_eq(bad_old, bad_new);
+        ck_assert_msg(i == 0 ? bad_new == NONE : bad_new != NONE, "case %u: bad %u", i, bad_new);
+    }
+    cpupolicy_close(h);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cpupolicy ABI contracts");
@@ -254,6 +282,7 @@ int main(void)
     tcase_add_loop_test(tc, last_error_names_what_was_wrong_and_success_clears_it, 0,
                         N(failures));
     tcase_add_test(tc, last_error_is_per_thread);
+    tcase_add_test(tc, verify_featureset_is_an_alias_of_featureset_fits_max);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

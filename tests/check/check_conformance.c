@@ -180,7 +180,7 @@ START_TEST(featureset_bad_index_and_missing_count_are_einval)
         nr = GUARD;
         RC(-EINVAL, cpupolicy_get_featureset(h, bad[i], &nr, NULL));
         RC(-EINVAL, cpupolicy_get_system_policy(h, bad[i], p));
-        RC(-EINVAL, cpupolicy_verify_featureset(h, bad[i], fs, 0, NULL));
+        RC(-EINVAL, cpupolicy_featureset_fits_max(h, bad[i], fs, 0, NULL));
     }
     RC(-EINVAL, cpupolicy_get_featureset(h, CPUPOLICY_FEATURESET_HOST, NULL, fs));
     RC(-EINVAL, cpupolicy_get_featureset(h, CPUPOLICY_FEATURESET_HOST, NULL, NULL));
@@ -719,7 +719,7 @@ START_TEST(set_featureset_refusals_are_atomic)
 }
 END_TEST
 
-START_TEST(verify_featureset_accepts_max_names_what_it_cannot_offer)
+START_TEST(featureset_fits_max_accepts_max_names_what_it_cannot_offer)
 {
     cpupolicy_handle_t *h = open_uri(_i);
     int hvm;
@@ -736,19 +736,19 @@ START_TEST(verify_featureset_accepts_max_names_what_it_cannot_offer)
         max[NR_WORDS] = 0;
 
         bad = 0;
-        RC(0, cpupolicy_verify_featureset(h, idx, max, NR_WORDS, &bad));
+        RC(0, cpupolicy_featureset_fits_max(h, idx, max, NR_WORDS, &bad));
         ck_assert_msg(bad == NONE, "%s: verify(max) ok: bad_feature expected ~0, got %u",
                       uri_of(_i), bad);
-        RC(0, cpupolicy_verify_featureset(h, idx, def, NR_WORDS, &bad));
-        RC(0, cpupolicy_verify_featureset(h, idx, NULL, 0, &bad));
-        RC(0, cpupolicy_verify_featureset(h, idx, max, NR_WORDS + 1, &bad));
+        RC(0, cpupolicy_featureset_fits_max(h, idx, def, NR_WORDS, &bad));
+        RC(0, cpupolicy_featureset_fits_max(h, idx, NULL, 0, &bad));
+        RC(0, cpupolicy_featureset_fits_max(h, idx, max, NR_WORDS + 1, &bad));
 
         /* One extra feature, prerequisites satisfied: it is the one named. */
         memcpy(fs, max, sizeof(fs));
         f = feature_beyond(fs, max);
         ck_assert_msg(f != NONE, "%s: nothing known beyond max", uri_of(_i));
         set_bit(fs, f);
-        rc = E(cpupolicy_verify_featureset(h, idx, fs, NR_WORDS, &bad));
+        rc = E(cpupolicy_featureset_fits_max(h, idx, fs, NR_WORDS, &bad));
         ck_assert_msg(rc == -EINVAL && bad == f,
                       "%s: verify(%s-max + %s): expected %d naming %u, got %d naming %u",
                       uri_of(_i), hvm ? "hvm" : "pv", cpupolicy_feature_name(f), -EINVAL, f,
@@ -759,7 +759,7 @@ START_TEST(verify_featureset_accepts_max_names_what_it_cannot_offer)
         ck_assert_msg(f != NONE, "%s: max has no feature with a present dependent", uri_of(_i));
         clear_bit(fs, f);
         RC(-EINVAL, cpupolicy_featureset_check_deps(fs, NR_WORDS, &want));
-        rc = E(cpupolicy_verify_featureset(h, idx, fs, NR_WORDS, &bad));
+        rc = E(cpupolicy_featureset_fits_max(h, idx, fs, NR_WORDS, &bad));
         ck_assert_msg(rc == -EINVAL && bad == want,
                       "%s: verify(%s-max without %s): expected %d naming %s, got %d naming %u",
                       uri_of(_i), hvm ? "hvm" : "pv", cpupolicy_feature_name(f), -EINVAL,
@@ -767,8 +767,8 @@ START_TEST(verify_featureset_accepts_max_names_what_it_cannot_offer)
         /* A newer peer's features are never truncated into a pass. */
         memcpy(fs, max, sizeof(fs));
         fs[NR_WORDS] = 1;
-        RC(-EOPNOTSUPP, cpupolicy_verify_featureset(h, idx, fs, NR_WORDS + 1, &bad));
-        RC(-EINVAL, cpupolicy_verify_featureset(h, idx, NULL, 1, &bad));
+        RC(-EOPNOTSUPP, cpupolicy_featureset_fits_max(h, idx, fs, NR_WORDS + 1, &bad));
+        RC(-EINVAL, cpupolicy_featureset_fits_max(h, idx, NULL, 1, &bad));
     }
     close_handle(h);
 }
@@ -829,7 +829,7 @@ START_TEST(pool_join_levels_two_hosts_to_one_featureset)
         const int hk = host[k];
         cpupolicy_err_t err;
         int rc;
-        RC(0, cpupolicy_verify_featureset(h[k], max_idx, level, NR_WORDS, NULL));
+        RC(0, cpupolicy_featureset_fits_max(h[k], max_idx, level, NR_WORDS, NULL));
         has_domain[k] = backend[hk].can_create ||
                         (backend[hk].has_test_domain && backend[hk].test_type == type);
         if ( !has_domain[k] )
@@ -968,8 +968,8 @@ START_TEST(null_handle_is_einval_everywhere)
     RC(-EINVAL, cpupolicy_get_featureset(NULL, 0, &nr, fs));
     RC(-EINVAL, cpupolicy_set_featureset(NULL, 1, fs, NR_WORDS, &err));
     assert_err(&err, NONE, NONE, NONE, "set_featureset(NULL handle)");
-    RC(-EINVAL, cpupolicy_verify_featureset(NULL, 0, fs, NR_WORDS, &bad));
-    ck_assert_msg(bad == NONE, "verify_featureset(NULL handle): bad_feature expected ~0, got %u", bad);
+    RC(-EINVAL, cpupolicy_featureset_fits_max(NULL, 0, fs, NR_WORDS, &bad));
+    ck_assert_msg(bad == NONE, "featureset_fits_max(NULL handle): bad_feature expected ~0, got %u", bad);
     RC(-EINVAL, cpupolicy_get_levelling_caps(NULL, &caps));
     RC(-EINVAL, cpupolicy_get_system_policy(NULL, 0, p));
     RC(-EINVAL, cpupolicy_domain_create(NULL, 0, &d));
@@ -1236,7 +1236,7 @@ static Suite *conformance_suite(void)
     tc = tcase_create("featureset-ops");
     add_per_domain_type(tc, set_featureset_clearing_a_feature_takes_its_dependents);
     add_per_domain_type(tc, set_featureset_refusals_are_atomic);
-    add_per_uri(tc, verify_featureset_accepts_max_names_what_it_cannot_offer, ANY_BACKEND);
+    add_per_uri(tc, featureset_fits_max_accepts_max_names_what_it_cannot_offer, ANY_BACKEND);
     add_per_domain_type(tc, pool_join_levels_two_hosts_to_one_featureset);
     suite_add_tcase(s, tc);
 

@@ -12,7 +12,7 @@
 //   - the whole file is validated whichever block is asked for: -ERANGE means block 0
 //     imports, and asking for block nr_cpus_in_file is always -ERANGE;
 //   - downstream, the imported CPU as a raw policy derives all six policies, each
-//     deterministic and passing featureset_verify(), nested default <= max <= host <= raw
+//     deterministic and passing featureset_check_deps(), nested default <= max <= host <= raw
 //     apart from the features derive_synthesised() names (derive.hpp's properties, here
 //     over CPUID data no real CPU produced).
 #include "fuzz.hpp"
@@ -89,13 +89,13 @@ void check_derivations(const CpuDump &dump)
         if ( idx != PolicyIndex::raw )
         {
             uint32_t bad = ~0u;
-            rc = featureset_verify(policy_to_featureset(p[i]), &bad);
+            rc = featureset_check_deps(policy_to_featureset(p[i]), &bad);
             if ( rc )
             {
                 const char *n = features::name(Feature{bad});
                 uint32_t pre = featureset_missing_prereq(policy_to_featureset(p[i]), bad);
                 const char *pn = pre < NR_FEATURE_BITS ? features::name(Feature{pre}) : nullptr;
-                FUZZ_CHECK(rc == 0, "%s fails featureset_verify: %s (%u) lacks %s (%u)",
+                FUZZ_CHECK(rc == 0, "%s fails featureset_check_deps: %s (%u) lacks %s (%u)",
                            policy_index_name(idx), n ? n : "?", bad, pn ? pn : "?", pre);
             }
         }

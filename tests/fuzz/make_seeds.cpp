@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     reply("rep_set_domain_policy_erange.bin", rp);
     rp = {};
     rp.id = 8;
-    rp.op = Op::verify_featureset;
+    rp.op = Op::featureset_fits_max;
     rp.rc = -err::einval;
     rp.has_body = true;
     rp.value = 52;

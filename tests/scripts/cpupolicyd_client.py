@@ -18,7 +18,7 @@ HDR = struct.Struct("<IHHIIQ")  # magic, version, op, flags, len, id
 MAX_PAYLOAD = 16384
 OPS = {
     "hello": 1, "get_featureset": 2, "get_system_policy": 3, "get_levelling_caps": 4,
-    "verify_featureset": 5, "domain_create": 6, "domain_start": 7, "domain_destroy": 8,
+    "featureset_fits_max": 5, "domain_create": 6, "domain_start": 7, "domain_destroy": 8,
     "get_domain_policy": 9, "set_domain_policy": 10, "set_featureset": 11,
 }
 NR_QUERY = 0xFFFFFFFF
@@ -231,7 +231,7 @@ def main():
         cases = [
             ("truncated get_featureset", frame(OPS["get_featureset"], u32(1)), -74),
             ("trailing bytes", frame(OPS["domain_start"], u32(1) + b"\0"), -74),
-            ("words count 1000", frame(OPS["verify_featureset"], u32(1, 1000)), -7),
+            ("words count 1000", frame(OPS["featureset_fits_max"], u32(1, 1000)), -7),
             ("leaves count 1e6", frame(OPS["set_domain_policy"], u32(1, 1000000, 0)), -7),
             ("policy bytes missing", frame(OPS["set_domain_policy"], u32(1, 2, 0)), -74),
             ("unknown op 99", frame(99, u32(1)), -95),

@@ -68,6 +68,7 @@ template <class R, class... A> constexpr bool is_noexcept(R (*)(A...)) { return 
     X(cpupolicy_import_dump_notes) \
     X(cpupolicy_last_error) \
     X(cpupolicy_version) \
+    X(cpupolicy_featureset_fits_max) \
     X(cpupolicy_models_load) \
     X(cpupolicy_models_free) \
     X(cpupolicy_models_count) \

@@ -4,7 +4,7 @@
 //
 // Two kinds of test: table-driven rule tests that name one rule of docs/policy.md and
 // check it on a dump (or a dump with one fact changed), and properties over all twenty
-// dumps (nesting of the feature sets, featureset_verify, determinism, compatibility of
+// dumps (nesting of the feature sets, featureset_check_deps, determinism, compatibility of
 // each default with its max).  Expected values are facts from the manuals, from the
 // dumps themselves (what the hardware reported) or from Xen's behaviour, spelt out
 // rather than recomputed by the code under test.
@@ -205,7 +205,7 @@ void derived_policies_pass_featureset_verify()
             {
                 Policy p = derive(d.p, i, opts);
                 uint32_t bad = ~0u;
-                int rc = featureset_verify(policy_to_featureset(p), &bad);
+                int rc = featureset_check_deps(policy_to_featureset(p), &bad);
                 const char *n = rc ? features::name(Feature{bad}) : "";
                 expect_eq(d.name + " " + policy_index_name(i) + (opts ? std::string(" ") + opts : "") +
                               " verify (feature " + (n ? n : "?") + ")",

@@ -276,8 +276,8 @@ void xsave_closure_has_47_features_from_avx_to_amx()
 void verify_accepts_known_and_empty_and_names_lowest_offender()
 {
     uint32_t bad = 12345;
-    expect_eq("known verifies", 0, featureset_verify(features::known, &bad));
-    expect_eq("empty verifies", 0, featureset_verify(Featureset{}, &bad));
+    expect_eq("known verifies", 0, featureset_check_deps(features::known, &bad));
+    expect_eq("empty verifies", 0, featureset_check_deps(Featureset{}, &bad));
     expect_eq("bad untouched on success", 12345u, bad);
 
     struct {
@@ -296,20 +296,20 @@ void verify_accepts_known_and_empty_and_names_lowest_offender()
     for ( const auto &c : cases )
     {
         bad = 12345;
-        expect_eq(std::string(c.name) + ": rc", -err::einval, featureset_verify(c.fs, &bad));
+        expect_eq(std::string(c.name) + ": rc", -err::einval, featureset_check_deps(c.fs, &bad));
         expect_eq(std::string(c.name) + ": bad feature", c.bad, bad);
         expect_eq(std::string(c.name) + ": missing prerequisite", c.missing,
                   featureset_missing_prereq(c.fs, c.bad));
         expect_eq(std::string(c.name) + ": NULL bad_feature allowed", -err::einval,
-                  featureset_verify(c.fs, nullptr));
+                  featureset_check_deps(c.fs, nullptr));
     }
     expect_eq("missing_prereq when nothing is missing", NR_FEATURE_BITS,
               featureset_missing_prereq(fs_of({XSAVE, AVX}), AVX));
     // Unknown bits carry no prerequisites: verify does not judge them.
-    expect_eq("unknown bit passes verify", 0, featureset_verify(fs_of({UNNAMED_0_10}), nullptr));
+    expect_eq("unknown bit passes verify", 0, featureset_check_deps(fs_of({UNNAMED_0_10}), nullptr));
 }
 
-// The verify-featureset hypercall's rule (featureset_check_offer): the lowest feature of
+// The fits-max hypercall (featureset_fits_max)'s rule (featureset_fits_max): the lowest feature of
 // fs that the offered set lacks, or whose prerequisite fs lacks (avx needs xsave,
 // deps.tsv); 0 and *bad untouched when there is none.
 void check_offer_names_the_lowest_feature_not_offered_or_missing_a_prerequisite()
@@ -331,10 +331,10 @@ void check_offer_names_the_lowest_feature_not_offered_or_missing_a_prerequisite(
     for ( const auto &c : cases )
     {
         uint32_t bad = ~0u;
-        expect_eq(std::string(c.name) + ": rc", c.rc, featureset_check_offer(c.fs, offered, &bad));
+        expect_eq(std::string(c.name) + ": rc", c.rc, featureset_fits_max(c.fs, offered, &bad));
         expect_eq(std::string(c.name) + ": bad feature", c.bad, bad);
         expect_eq(std::string(c.name) + ": rc without bad_feature", c.rc,
-                  featureset_check_offer(c.fs, offered, nullptr));
+                  featureset_fits_max(c.fs, offered, nullptr));
     }
 }
 
@@ -345,7 +345,7 @@ void sanitise_clears_exactly_the_closure_of_an_absent_prerequisite()
     expect_eq("known - xsave, sanitised", features::known.and_not(fs_of({XSAVE})).and_not(xsave_closure()), fs);
     expect_eq("count", 287u - 1 - 47, fs.count());
     expect_eq("features that differ from known", 48u, (fs ^ features::known).count());
-    expect_eq("verifies", 0, featureset_verify(fs, nullptr));
+    expect_eq("verifies", 0, featureset_check_deps(fs, nullptr));
 
     // Transitive: avx512bw goes when avx goes, through avx2 and avx512f.
     Featureset g = fs_of({FPU, FXSR, SSE, SSE2, XSAVE, AVX2, AVX512F, AVX512BW, FMA});
@@ -403,7 +403,7 @@ void sanitise_properties_hold_on_random_featuresets()
         featureset_sanitise(s);
         std::string r = "round " + std::to_string(round);
         uint32_t bad = 0;
-        if ( !expect_eq(r + ": sanitised verifies", 0, featureset_verify(s, &bad)) )
+        if ( !expect_eq(r + ": sanitised verifies", 0, featureset_check_deps(s, &bad)) )
             std::printf("    offender %u (%s)\n", bad, features::name(Feature{bad}));
         if ( !expect_eq(r + ": sanitised is a subset of input & known", true,
                         s.subset_of(x & features::known)) )
@@ -421,7 +421,7 @@ void sanitise_properties_hold_on_random_featuresets()
             Featureset back = s;
             back.set(Feature{f});
             if ( !expect_eq(r + ": dropping " + features::name(Feature{f}) + " was necessary",
-                            -err::einval, featureset_verify(back, nullptr)) )
+                            -err::einval, featureset_check_deps(back, nullptr)) )
                 return;
         }
         // Monotone: a subset sanitises to a subset.
@@ -446,14 +446,14 @@ void derived_masks_verify_where_xen_would_offer_them()
     for ( const auto &c : hvm )
     {
         uint32_t bad = ~0u;
-        if ( !expect_eq(std::string(c.name) + " verifies", 0, featureset_verify(c.m, &bad)) )
+        if ( !expect_eq(std::string(c.name) + " verifies", 0, featureset_check_deps(c.m, &bad)) )
             std::printf("    offender %u (%s)\n", bad, features::name(Feature{bad}));
     }
     // The PV masks offer epsf ('A') without its prerequisite psfd ('S': HVM only), as
     // the reference table says; a PV guest's policy is sanitised on the way.  Pin it so
     // a change to the table is noticed.
     uint32_t bad = ~0u;
-    expect_eq("pv_def fails verify", -err::einval, featureset_verify(features::pv_def, &bad));
+    expect_eq("pv_def fails verify", -err::einval, featureset_check_deps(features::pv_def, &bad));
     expect_eq("pv_def offender", feature_number("epsf"), bad);
 }
 

@@ -113,7 +113,7 @@ TEST(get_featureset_bad_index_or_nr_is_einval)
     EXPECT_RC(-EINVAL, get_fs(*m, 0, nullptr, fs));
 }
 
-// verify_featureset: a max set itself passes; a feature outside it is named; a feature
+// featureset_fits_max: a max set itself passes; a feature outside it is named; a feature
 // whose prerequisite is missing is named (the lowest such); unknown extra words refused.
 TEST(verify_featureset_names_the_first_feature_it_cannot_offer)
 {
@@ -122,7 +122,7 @@ TEST(verify_featureset_names_the_first_feature_it_cannot_offer)
         return;
     auto verify = [&](unsigned idx, const Featureset &fs, uint32_t *bad) {
         return hc(*m, [&](Hypervisor &hv) {
-            return hv.verify_featureset(CONTROL_DOMID, idx, fs.w, NR_FEATUREWORDS, bad);
+            return hv.featureset_fits_max(CONTROL_DOMID, idx, fs.w, NR_FEATUREWORDS, bad);
         });
     };
     uint32_t words[19], nr = 19;
@@ -151,9 +151,9 @@ TEST(verify_featureset_names_the_first_feature_it_cannot_offer)
 
     uint32_t longer[21] = {};
     std::copy(words, words + 19, longer);
-    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.verify_featureset(CONTROL_DOMID, 4, longer, 21, &bad); }));
+    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.featureset_fits_max(CONTROL_DOMID, 4, longer, 21, &bad); }));
     longer[20] = 1;
-    EXPECT_RC(-EOPNOTSUPP, hc(*m, [&](Hypervisor &hv) { return hv.verify_featureset(CONTROL_DOMID, 4, longer, 21, &bad); }));
+    EXPECT_RC(-EOPNOTSUPP, hc(*m, [&](Hypervisor &hv) { return hv.featureset_fits_max(CONTROL_DOMID, 4, longer, 21, &bad); }));
     EXPECT_RC(-EINVAL, verify(6, pvmax, &bad));
 }
 

@@ -112,7 +112,7 @@ std::vector<Request> sample_requests()
         r.arg = r.op == Op::get_levelling_caps ? 0 : 3 + op;  // the one op without arguments
         if ( r.op == Op::get_featureset )
             r.nr = 7;
-        if ( r.op == Op::verify_featureset || r.op == Op::set_featureset )
+        if ( r.op == Op::featureset_fits_max || r.op == Op::set_featureset )
             r.words = {0xbfebfbff, 0x17bee3ff, 0, 0x80000001};
         if ( r.op == Op::set_domain_policy )
             r.policy = small_policy();
@@ -235,7 +235,7 @@ void every_reply_round_trips()
             r.policy = small_policy();
             break;
         case Op::get_levelling_caps:
-        case Op::verify_featureset:
+        case Op::featureset_fits_max:
         case Op::domain_create:
             r.has_body = true;
             r.value = 0x1ff;
@@ -336,9 +336,9 @@ void counts_beyond_their_bound_are_e2big_before_the_size_is_used()
         int expect;
     };
     const Case cases[] = {
-        {"featureset words MAX_FS_WORDS + 1", Op::verify_featureset, 4, MAX_FS_WORDS + 1, -E2BIG},
+        {"featureset words MAX_FS_WORDS + 1", Op::featureset_fits_max, 4, MAX_FS_WORDS + 1, -E2BIG},
         {"featureset words 0xffffffff", Op::set_featureset, 4, 0xffffffffu, -E2BIG},
-        {"featureset words MAX_FS_WORDS, bytes absent", Op::verify_featureset, 4, MAX_FS_WORDS,
+        {"featureset words MAX_FS_WORDS, bytes absent", Op::featureset_fits_max, 4, MAX_FS_WORDS,
          -EBADMSG},
         {"leaves MAX_SERIALISED_LEAVES + 1", Op::set_domain_policy, 4, MAX_SERIALISED_LEAVES + 1,
          -E2BIG},
@@ -361,7 +361,7 @@ void counts_beyond_their_bound_are_e2big_before_the_size_is_used()
     }
     // The encoders refuse to build such frames and leave the output alone.
     Request r;
-    r.op = Op::verify_featureset;
+    r.op = Op::featureset_fits_max;
     r.words.assign(MAX_FS_WORDS + 1, 0);
     std::vector<uint8_t> out = {42};
     expect_eq("encode MAX_FS_WORDS + 1 words", errname(-E2BIG), errname(encode_request(r, out)));
@@ -677,7 +677,7 @@ void unix_backend_answers_as_the_embedded_one_call_for_call()
     expect_eq("levelling caps rc (direct)", 0, direct->get_levelling_caps(&ca));
     expect_eq("levelling caps", ca, cu);
 
-    // verify_featureset: fine, a feature beyond max, words beyond this build (folded).
+    // featureset_fits_max: fine, a feature beyond max, words beyond this build (folded).
     uint32_t host[100] = {}, nr = NR_FEATUREWORDS;
     if ( direct->get_featureset(1, &nr, host) )
         return;
@@ -694,9 +694,9 @@ void unix_backend_answers_as_the_embedded_one_call_for_call()
         for ( unsigned idx : {2u, 4u, 9u} )
         {
             uint32_t ba = ~0u, bu = ~0u;
-            int ra = direct->verify_featureset(idx, fs.data(), uint32_t(fs.size()), &ba);
-            int ru = u->verify_featureset(idx, fs.data(), uint32_t(fs.size()), &bu);
-            std::string w = "verify_featureset(" + str(idx) + ", " + name + ")";
+            int ra = direct->featureset_fits_max(idx, fs.data(), uint32_t(fs.size()), &ba);
+            int ru = u->featureset_fits_max(idx, fs.data(), uint32_t(fs.size()), &bu);
+            std::string w = "featureset_fits_max(" + str(idx) + ", " + name + ")";
             expect_eq(w + " rc", errname(ra), errname(ru));
             expect_eq(w + " bad feature", ba, bu);
         }

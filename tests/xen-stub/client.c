@@ -130,18 +130,18 @@ int main(int argc, char **argv)
     expect_u("err msr", 0xffffffffu, e.msr);
     expect_i("set_domain_policy(3)", -ESRCH, cpupolicy_set_domain_policy(h, 3, p, &e));
 
-    /* verify_featureset against Xen's featureset 0 (raw): word 5 bit 0 (fsgsbase) only. */
+    /* featureset_fits_max against Xen's featureset 0 (raw): word 5 bit 0 (fsgsbase) only. */
     memset(fs, 0, sizeof(fs));
     fs[5] = 1u << 0;
-    expect_i("verify: subset", 0, cpupolicy_verify_featureset(h, CPUPOLICY_FEATURESET_RAW, fs, 19, &bad));
+    expect_i("verify: subset", 0, cpupolicy_featureset_fits_max(h, CPUPOLICY_FEATURESET_RAW, fs, 19, &bad));
     expect_u("verify: bad_feature untouched (~0)", 0xffffffffu, bad);
     fs[5] |= 1u << 3;  /* feature 163 (bmi1), absent from the stub's raw featureset */
-    expect_i("verify: not offered", -EINVAL, cpupolicy_verify_featureset(h, CPUPOLICY_FEATURESET_RAW, fs, 19, &bad));
+    expect_i("verify: not offered", -EINVAL, cpupolicy_featureset_fits_max(h, CPUPOLICY_FEATURESET_RAW, fs, 19, &bad));
     expect_u("verify: bad_feature", 5 * 32 + 3, bad);
     /* HVM max offers word 5 bit 5 (avx2) but not its prerequisite avx (1.ecx[28]). */
     memset(fs, 0, sizeof(fs));
     fs[5] = 1u << 5;
-    expect_i("verify: missing prerequisite", -EINVAL, cpupolicy_verify_featureset(h, CPUPOLICY_FEATURESET_HVM_MAX, fs, 19, &bad));
+    expect_i("verify: missing prerequisite", -EINVAL, cpupolicy_featureset_fits_max(h, CPUPOLICY_FEATURESET_HVM_MAX, fs, 19, &bad));
     expect_u("verify: bad_feature avx2", 5 * 32 + 5, bad);
 
     cpupolicy_close(h);

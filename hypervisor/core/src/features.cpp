@@ -5,7 +5,7 @@ namespace cpupolicy {
 
 using namespace features;
 
-int featureset_verify(const Featureset &fs, uint32_t *bad_feature)
+int featureset_check_deps(const Featureset &fs, uint32_t *bad_feature)
 {
     uint32_t bad = NR_FEATURE_BITS;
 
@@ -21,10 +21,10 @@ int featureset_verify(const Featureset &fs, uint32_t *bad_feature)
     return -err::einval;
 }
 
-int featureset_check_offer(const Featureset &fs, const Featureset &offered, uint32_t *bad_feature)
+int featureset_fits_max(const Featureset &fs, const Featureset &offered, uint32_t *bad_feature)
 {
     uint32_t bad = fs.and_not(offered).next(0), dep = NR_FEATURE_BITS;
-    if ( featureset_verify(fs, &dep) == 0 )
+    if ( featureset_check_deps(fs, &dep) == 0 )
         dep = NR_FEATURE_BITS;
     if ( dep < bad )
         bad = dep;

@@ -398,7 +398,7 @@ int Hypervisor::get_levelling_caps(DomId caller, uint32_t *caps) const
     return 0;
 }
 
-int Hypervisor::verify_featureset(DomId caller, unsigned idx, const uint32_t *words, uint32_t nr,
+int Hypervisor::featureset_fits_max(DomId caller, unsigned idx, const uint32_t *words, uint32_t nr,
                                   uint32_t *bad_feature) const
 {
     if ( !booted_ )
@@ -413,7 +413,7 @@ int Hypervisor::verify_featureset(DomId caller, unsigned idx, const uint32_t *wo
         return rc;
     const Featureset offered =
         policy_to_featureset(system_policy(policy_index_of(static_cast<FeaturesetIndex>(idx))));
-    return featureset_check_offer(fs, offered, bad_feature);
+    return cpupolicy::featureset_fits_max(fs, offered, bad_feature);
 }
 
 // --- Domains --------------------------------------------------------------------------------
@@ -466,7 +466,7 @@ int Hypervisor::check_policy(const Domain &dom, const Policy &p, ErrRecord *err)
         return rc;
     }
     uint32_t bad = 0;
-    if ( featureset_verify(policy_to_featureset(p), &bad) != 0 )
+    if ( featureset_check_deps(policy_to_featureset(p), &bad) != 0 )
     {
         err_for_word(err, bad / 32);
         return -err::einval;

@@ -14,7 +14,7 @@
 // Properties (tests/unit/test_derive.cpp checks them over every dump):
 //  - features: default <= max <= host <= raw, except for the features a rule
 //    synthesises for guests (derive_synthesised(), each with its rule);
-//  - every derived policy passes featureset_verify();
+//  - every derived policy passes featureset_check_deps();
 //  - deriving is deterministic, and on a bad boot option nothing is written.
 #pragma once
 

@@ -420,16 +420,18 @@ inline constexpr Featureset pool_any = or_mask | worse_behaviour;
 } // namespace features
 
 // --- Dependency rules on featuresets ---------------------------------------------------
+// Two questions, one word each: check_deps (are fs's own prerequisites present?) and
+// fits_max (does fs fit a max featureset, prerequisites included?).
 // 0 when every present feature has all its prerequisites; otherwise -EINVAL and
 // *bad_feature = the lowest-numbered feature present without one.  Unknown bits are
 // not judged here (see featureset_sanitise / the known mask).
-CPUPOLICY_MUST_CHECK int featureset_verify(const Featureset &fs, uint32_t *bad_feature);
-// The rule of the verify-featureset hypercall: could a guest whose max featureset is
-// `offered` be given fs?  0, or -EINVAL and *bad_feature (may be NULL) = the
+CPUPOLICY_MUST_CHECK int featureset_check_deps(const Featureset &fs, uint32_t *bad_feature);
+// The rule of the fits-max hypercall (Hypervisor::featureset_fits_max): could a guest
+// whose max featureset is `offered` be given fs?  0, or -EINVAL and *bad_feature (may be NULL) = the
 // lowest-numbered feature of fs that `offered` lacks or whose prerequisite fs lacks.
 // Shared by the hypervisor and by backends that apply it to a featureset read from a
 // real Xen, so every backend answers alike.
-CPUPOLICY_MUST_CHECK int featureset_check_offer(const Featureset &fs, const Featureset &offered,
+CPUPOLICY_MUST_CHECK int featureset_fits_max(const Featureset &fs, const Featureset &offered,
                                                 uint32_t *bad_feature);
 // The missing prerequisite of `feature` in fs (for messages), or NR_FEATURE_BITS.
 uint32_t featureset_missing_prereq(const Featureset &fs, uint32_t feature);

@@ -123,7 +123,7 @@ public:
     // Could a guest of featureset `idx` be offered fs[0..nr)?  0, or -EINVAL with
     // *bad_feature = the lowest-numbered feature that the set lacks or whose prerequisite
     // is absent from fs; -EOPNOTSUPP for non-zero words beyond this build's featureset.
-    CPUPOLICY_MUST_CHECK int verify_featureset(DomId caller, unsigned idx, const uint32_t *fs,
+    CPUPOLICY_MUST_CHECK int featureset_fits_max(DomId caller, unsigned idx, const uint32_t *fs,
                                                uint32_t nr, uint32_t *bad_feature) const;
 
     // --- Domains (domctl) ---------------------------------------------------------------
@@ -153,7 +153,7 @@ public:
     CPUPOLICY_MUST_CHECK int get_domain_info(DomId caller, DomId d, DomainInfo &out) const;
     CPUPOLICY_MUST_CHECK int get_domain_policy(DomId caller, DomId d, Policy &out) const;
     // Replace the domain's policy.  Checked against the type's max policy with the deep
-    // compatibility check (compat.hpp) and the dependency rules (featureset_verify);
+    // compatibility check (compat.hpp) and the dependency rules (featureset_check_deps);
     // refused once started (-EEXIST); atomic: on any error the old policy, its guest
     // CPUID context and its levelling state stand.  -EINVAL with `err` naming the first
     // failing leaf/subleaf/MSR (for a dependency error: where the offending feature's word
@@ -162,7 +162,7 @@ public:
                                                ErrRecord *err);
     // Apply fs[0..nr) onto the domain's current policy (missing prerequisites take their
     // dependents with them; leaf 0xd recomputed from the result) and set it through
-    // set_domain_policy's checks.  -EOPNOTSUPP as verify_featureset.
+    // set_domain_policy's checks.  -EOPNOTSUPP as featureset_fits_max.
     CPUPOLICY_MUST_CHECK int set_featureset(DomId caller, DomId d, const uint32_t *fs,
                                             uint32_t nr, ErrRecord *err);
     // What native CPUID would show this domain's PV guests that its policy does not say
