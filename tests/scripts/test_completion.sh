@@ -49,7 +49,8 @@ if cpupolicy pool --help 2>/dev/null | head -1 | grep -q 'cpupolicy pool'; then
     else
         bad "cpupolicy pool create --store $tmp/db completion-pool failed"
     fi
-    echo "_cpupolicy|cpupolicy po||= pool" >>"$tmp/table"
+    echo "_cpupolicy|cpupolicy poo||= pool" >>"$tmp/table"
+    echo "_cpupolicy|cpupolicy po||= policy pool" >>"$tmp/table"
 fi
 
 cat >"$tmp/drive.bash" <<'B'
