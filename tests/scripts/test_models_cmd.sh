@@ -5,7 +5,7 @@
 #                numeric fields, origin of a generated model, parent/unmapped of libvirt's)
 #   check        exit 0 runnable / 1 not, EVERY blocker by name (features by number order,
 #                numeric fields with the model's and the level's values, the vendor);
-#                `--pool` without the pool store exits 2 saying so
+#                `--pool P` judges the pool's level (a pool of one host = that host)
 #   tsx          SkylakeXeon-v1 is blocked (hle, rtm) on the same CPU after a TSX-removing
 #                update, SkylakeXeon-v2 runs there, and v1 stays valid and published
 #   suggest      the most capable runnable model of a host and the exact delta, checked
@@ -104,8 +104,22 @@ want = {w * 32 + b for w in range(len(mw)) for b in range(32) if mw[w] >> b & 1 
 extra = want - missing
 sys.exit(0 if missing <= want and len(extra) <= 3 and chk['runnable'] is False else 1)
 PY
-expect_rc 2 "check --pool without the pool store" -- "$BIN" model check SkylakeXeon-v1 --pool prod
-grep -q "pool store" "$tmp/err" && ok || bad "--pool: says the pool store is missing"
+# --pool: a pool of one host levels to that host's max policy, so a model's verdict on
+# the pool is its verdict on the host, blocker for blocker.
+DB="$tmp/store.db"
+expect_rc 0 "pool create" -- "$BIN" pool create --store "$DB" solo
+expect_rc 0 "pool join SKX" -- "$BIN" pool join --store "$DB" solo "sim:dump=$SKX"
+for m in SkylakeXeon-v1 SapphireRapidsXeon-v1 Haswell; do
+    "$BIN" model check "$m" --pool solo --store "$DB" --json >"$tmp/pool.json" 2>"$tmp/err"; rp=$?
+    "$BIN" model check "$m" --host "sim:dump=$SKX" --json >"$tmp/host.json" 2>>"$tmp/err"; rh=$?
+    [ $rp -eq $rh ] && [ $rp -le 1 ] && ok || bad "check $m: --pool exit $rp, --host exit $rh"
+    python3 -c "import json,sys; p=json.load(open(sys.argv[1])); h=json.load(open(sys.argv[2]));
+sys.exit(0 if p['blockers'] == h['blockers'] and p['runnable'] == h['runnable'] and p['level']['kind'] == 'pool' and p['level']['pool'] == 'solo' else 1)" \
+        "$tmp/pool.json" "$tmp/host.json" && ok || bad "check $m: --pool solo and --host SKX disagree"
+done
+expect_rc 0 "suggest --pool" -- "$BIN" model suggest --pool solo --store "$DB" --json
+expect_rc 2 "check --pool of an unknown pool" -- "$BIN" model check SkylakeXeon-v1 --pool prod --store "$DB"
+grep -q "pool 'prod'" "$tmp/err" && ok || bad "--pool prod: the error names the pool: $(cat "$tmp/err")"
 
 # --- suggest ---------------------------------------------------------------------------
 expect_rc 0 "suggest CLX" -- "$BIN" model suggest --host "sim:dump=$CLX" --json

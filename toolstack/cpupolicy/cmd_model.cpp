@@ -31,6 +31,7 @@
 
 #include "cpupolicy.h"
 #include "cpupolicy_models.h"
+#include "cpupolicy_toolstack.h"
 
 namespace {
 
@@ -157,9 +158,28 @@ PolicyPtr load_level(const Opts &o, json *where)
         return nullptr;
     if ( o.pool )
     {
-        fprintf(stderr, "cpupolicy: --pool needs the toolstack's pool store, which this build "
-                        "does not have yet; use --host URI\n");
-        return nullptr;
+        // The pool's level (its max policy), from the toolstack's store.
+        cpupolicy_store_t *st = nullptr;
+        int rc = cpupolicy_store_open(&st, o.store);
+        if ( rc )
+        {
+            const char *why = cpupolicy_last_error();
+            fprintf(stderr, "cpupolicy: cannot open the store%s%s: %s\n", o.store ? " " : "",
+                    o.store ? o.store : "", why && *why ? why : strerror(-rc));
+            return nullptr;
+        }
+        rc = cpupolicy_pool_get_level(st, o.pool, 0, p.get());
+        const char *why = rc ? cpupolicy_last_error() : "";
+        std::string msg = why && *why ? why : strerror(-rc);
+        cpupolicy_store_close(st);
+        if ( rc )
+        {
+            fprintf(stderr, "cpupolicy: the level of pool '%s': %s\n", o.pool, msg.c_str());
+            return nullptr;
+        }
+        *where = {{"kind", "pool"}, {"uri", std::string("pool:") + o.pool}, {"pool", o.pool},
+                  {"policy", "level"}};
+        return p;
     }
     cpupolicy_handle_t *h = nullptr;
     int rc = cpupolicy_open(&h, o.host);
