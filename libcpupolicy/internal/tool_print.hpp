@@ -31,6 +31,33 @@ inline int finish_output(const char *prog, int status, int error_status)
     return status;
 }
 
+// A featureset in xen-cpuid form: 8-digit hex words joined by ':'.
+inline std::string featureset_hex(const std::vector<uint32_t> &fs)
+{
+    std::string s;
+    char w[16];
+    for ( size_t i = 0; i < fs.size(); ++i )
+    {
+        snprintf(w, sizeof(w), "%s%08" PRIx32, i ? ":" : "", fs[i]);
+        s += w;
+    }
+    return s;
+}
+
+// Names of the features set in fs, one string each; "<N>" for an unnamed bit.
+inline std::vector<std::string> feature_name_list(const std::vector<uint32_t> &fs)
+{
+    std::vector<std::string> v;
+    for ( uint32_t w = 0; w < fs.size(); ++w )
+        for ( uint32_t b = 0; b < 32; ++b )
+            if ( fs[w] & (1u << b) )
+            {
+                const char *n = cpupolicy_feature_name(w * 32 + b);
+                v.push_back(n ? n : "<" + std::to_string(w * 32 + b) + ">");
+            }
+    return v;
+}
+
 // Names of the features set in fs[0..nr), space separated; "<N>" for an unnamed bit.
 inline std::string feature_names(const uint32_t *fs, size_t nr)
 {

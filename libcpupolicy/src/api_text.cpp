@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpupolicy/featureset.hpp"
+#include "tool_print.hpp"
 #include "toolstack.hpp"
 
 using namespace cpupolicy;
@@ -76,29 +77,11 @@ std::vector<uint32_t> featureset_of(const cpupolicy_t *p)
     return fs;
 }
 
-std::string featureset_text(const std::vector<uint32_t> &fs)
-{
-    std::string s;
-    char w[16];
-    for ( size_t i = 0; i < fs.size(); ++i )
-    {
-        snprintf(w, sizeof(w), "%s%08" PRIx32, i ? ":" : "", fs[i]);
-        s += w;
-    }
-    return s;
-}
+std::string featureset_text(const std::vector<uint32_t> &fs) { return tools::featureset_hex(fs); }
 
 std::vector<std::string> feature_names(const std::vector<uint32_t> &fs)
 {
-    std::vector<std::string> v;
-    for ( uint32_t w = 0; w < fs.size(); ++w )
-        for ( uint32_t b = 0; b < 32; ++b )
-            if ( fs[w] & (1u << b) )
-            {
-                const char *n = cpupolicy_feature_name(w * 32 + b);
-                v.push_back(n ? n : "<" + std::to_string(w * 32 + b) + ">");
-            }
-    return v;
+    return tools::feature_name_list(fs);
 }
 
 std::string vendor_of(const cpupolicy_t *p)

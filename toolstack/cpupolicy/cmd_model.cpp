@@ -31,6 +31,7 @@
 
 #include "cpupolicy.h"
 #include "cpupolicy_models.h"
+#include "tool_print.hpp"
 #include "cpupolicy_toolstack.h"
 
 namespace {
@@ -87,30 +88,8 @@ const char *source_name(unsigned s)
     return s == CPUPOLICY_MODELS_BUILTIN ? "builtin" : s == CPUPOLICY_MODELS_LIBVIRT ? "libvirt" : "all";
 }
 
-std::string hexfs(const std::vector<uint32_t> &fs)
-{
-    std::string s;
-    char b[16];
-    for ( size_t i = 0; i < fs.size(); ++i )
-    {
-        snprintf(b, sizeof(b), "%s%08" PRIx32, i ? ":" : "", fs[i]);
-        s += b;
-    }
-    return s;
-}
-
-std::vector<std::string> names_of(const std::vector<uint32_t> &fs)
-{
-    std::vector<std::string> v;
-    for ( uint32_t w = 0; w < fs.size(); ++w )
-        for ( uint32_t b = 0; b < 32; ++b )
-            if ( fs[w] & (1u << b) )
-            {
-                const char *n = cpupolicy_feature_name(w * 32 + b);
-                v.push_back(n ? n : "<" + std::to_string(w * 32 + b) + ">");
-            }
-    return v;
-}
+using cpupolicy::tools::feature_name_list;
+using cpupolicy::tools::featureset_hex;
 
 std::string joined(const std::vector<std::string> &v)
 {
@@ -274,8 +253,8 @@ json model_json(cpupolicy_models_t *m, uint32_t idx)
     j["signature"] = in.nr_signatures ? json{{"family", in.family}, {"model", in.model},
                                              {"stepping", in.stepping == ~0u ? json(nullptr) : json(in.stepping)}}
                                       : json(nullptr);
-    j["featureset"] = hexfs(fs);
-    j["features"] = names_of(fs);
+    j["featureset"] = featureset_hex(fs);
+    j["features"] = feature_name_list(fs);
     json num = json::object();
     for ( unsigned f = 0; f < CPUPOLICY_MODEL_NR_FIELDS; ++f )
     {
@@ -444,7 +423,7 @@ int do_suggest(const Opts &o, int nargs)
         bool ok;
         json blockers = blockers_json(m.get(), idx, level.get(), &ok);
         json s = {{"model", in.name}, {"source", source_name(in.source)}, {"nr_features", in.nr_features},
-                  {"add", names_of(add)}, {"lacks", names_of(lacks)}, {"blockers", blockers}};
+                  {"add", feature_name_list(add)}, {"lacks", feature_name_list(lacks)}, {"blockers", blockers}};
         // Numeric fields the level offers beyond what the model states.
         json more = json::object();
         for ( unsigned f = 0; f < CPUPOLICY_MODEL_NR_FIELDS; ++f )
