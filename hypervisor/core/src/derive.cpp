@@ -8,6 +8,11 @@
 
 namespace cpupolicy {
 
+// Reached only during constant evaluation, when leaves() is given something that is not
+// a run of leaves the object holds: calling a non-constexpr function there is a compile
+// error naming it.
+void not_a_run_of_held_leaves();
+
 namespace {
 
 namespace f {
@@ -64,20 +69,24 @@ Regs rd(const Policy &p, uint32_t leaf, uint32_t sub = NO_SUBLEAF)
 {
     return get(p, Leaf{leaf}, Subleaf{sub});
 }
-void zero_leaf(Policy &p, uint32_t leaf)
+// The slots of leaves first..last, resolved at compile time: slots are assigned in leaf
+// order (policy_layout), so leaves of one range are one run of slots.
+struct SlotRun {
+    uint16_t first, end;
+};
+consteval SlotRun leaves(uint32_t first, uint32_t last)
 {
-    uint32_t nr;
-    LeafKind k = leaf_kind(leaf, &nr);
-    if ( k == LeafKind::plain )
-        *slot(p, leaf) = Regs{};
-    else if ( k == LeafKind::indexed )
-        for ( uint32_t s = 0; s < nr; ++s )
-            *slot(p, leaf, s) = Regs{};
+    uint32_t nr = 1;
+    if ( first > last || (first <= BASIC_LAST) != (last <= BASIC_LAST) ||
+         leaf_kind(first) == LeafKind::absent || leaf_kind(last, &nr) == LeafKind::absent )
+        not_a_run_of_held_leaves();
+    return {static_cast<uint16_t>(slot_cpuid(first, 0)),
+            static_cast<uint16_t>(slot_cpuid(last, 0) + static_cast<int>(nr))};
 }
-void zero_leaves(Policy &p, uint32_t first, uint32_t last)
+consteval SlotRun leaf(uint32_t l) { return leaves(l, l); }
+void zero(Policy &p, SlotRun r)
 {
-    for ( uint32_t l = first; l <= last; ++l )
-        zero_leaf(p, l);
+    __builtin_memset(&p.slot[r.first], 0, (r.end - r.first) * sizeof(Regs));
 }
 uint32_t nr_subleaves(uint32_t leaf)
 {
@@ -311,19 +320,19 @@ void misc_basic_leaves(Policy &p)
     l1->a &= 0x0fff0fffu;
     l1->b &= 0x00ffffffu;
 
-    zero_leaf(p, 0x3);                      // PSN: never exposed
-    zero_leaves(p, 0x5, 0x6);               // MONITOR, thermal/power
-    zero_leaf(p, 0x8);                      // reserved
-    zero_leaf(p, 0x9);                      // DCA
-    zero_leaf(p, 0xb);                      // topology: the toolstack's choice
-    zero_leaf(p, 0xc);                      // reserved
-    zero_leaf(p, 0xe);                      // reserved
-    zero_leaf(p, 0x11);                     // reserved
-    zero_leaf(p, 0x13);                     // reserved
-    zero_leaves(p, 0x15, 0x19);             // TSC/core crystal, frequency, SoC, TLB, KL
-    zero_leaf(p, 0x1f);                     // v2 topology: the toolstack's choice
-    zero_leaves(p, 0x20, 0x22);             // HRESET, TDX, reserved
-    zero_leaf(p, 0x24);                     // AVX10: not a feature of this build
+    zero(p, leaf(0x3));                      // PSN: never exposed
+    zero(p, leaves(0x5, 0x6));               // MONITOR, thermal/power
+    zero(p, leaf(0x8));                      // reserved
+    zero(p, leaf(0x9));                      // DCA
+    zero(p, leaf(0xb));                      // topology: the toolstack's choice
+    zero(p, leaf(0xc));                      // reserved
+    zero(p, leaf(0xe));                      // reserved
+    zero(p, leaf(0x11));                     // reserved
+    zero(p, leaf(0x13));                     // reserved
+    zero(p, leaves(0x15, 0x19));             // TSC/core crystal, frequency, SoC, TLB, KL
+    zero(p, leaf(0x1f));                     // v2 topology: the toolstack's choice
+    zero(p, leaves(0x20, 0x22));             // HRESET, TDX, reserved
+    zero(p, leaf(0x24));                     // AVX10: not a feature of this build
 
     // Leaf 7: nothing but feature words (and 7:0.EAX, the max subleaf).
     for ( uint32_t s = 2; s < nr_subleaves(7); ++s )
@@ -343,13 +352,13 @@ void misc_extended_leaves(Policy &p)
     Regs *e8 = slot(p, 0x80000008);
     e8->a &= 0x00ffffffu;                   // EAX[31:24] reserved
     e8->d = 0;
-    zero_leaf(p, 0x80000009);
-    zero_leaves(p, 0x8000000b, 0x80000018);
-    zero_leaf(p, 0x8000001b);               // IBS
-    zero_leaves(p, 0x8000001d, 0x80000020); // TopoExt cache/IDs, SEV, PQoS
+    zero(p, leaf(0x80000009));
+    zero(p, leaves(0x8000000b, 0x80000018));
+    zero(p, leaf(0x8000001b));               // IBS
+    zero(p, leaves(0x8000001d, 0x80000020)); // TopoExt cache/IDs, SEV, PQoS
     Regs *e21 = slot(p, 0x80000021);
     e21->b = e21->d = 0;
-    zero_leaves(p, 0x80000022, EXTD_LAST);  // PerfMonV2, memory encryption, topology
+    zero(p, leaves(0x80000022, EXTD_LAST));  // PerfMonV2, memory encryption, topology
 }
 
 // Rule GATE: leaves that only mean something with their feature; rule VPMU; SVM.
@@ -357,30 +366,30 @@ void misc_gates(Policy &p, const Facts &F, const BootOptions &o, Kind kind)
 {
     const Featureset fs = policy_to_featureset(p);
     struct Gate {
-        uint32_t leaf;
+        SlotRun slots;
         Feature feature;
     };
     static constexpr Gate gates[] = {
-        {0xf, f::pqm},          {0x10, f::pqe},       {0x12, f::sgx},
-        {0x14, f::proc_trace},  {0x1a, f::hybrid},    {0x1b, f::pconfig},
-        {0x1c, f::arch_lbr},    {0x1d, f::amx_tile},  {0x1e, f::amx_tile},
-        {0x80000019, f::page1gb},                     // 1G TLB details
-        {0x8000001c, f::lwp},
+        {leaf(0xf), f::pqm},          {leaf(0x10), f::pqe},       {leaf(0x12), f::sgx},
+        {leaf(0x14), f::proc_trace},  {leaf(0x1a), f::hybrid},    {leaf(0x1b), f::pconfig},
+        {leaf(0x1c), f::arch_lbr},    {leaf(0x1d), f::amx_tile},  {leaf(0x1e), f::amx_tile},
+        {leaf(0x80000019), f::page1gb},                           // 1G TLB details
+        {leaf(0x8000001c), f::lwp},
     };
     for ( const Gate &g : gates )
         if ( !fs.test(g.feature) )
-            zero_leaf(p, g.leaf);
+            zero(p, g.slots);
 
     // Rule VPMU: the PMU leaves exist only with a virtual PMU, which Xen has for Intel.
     if ( !(o.vpmu && F.intel) )
     {
-        zero_leaf(p, 0xa);
-        zero_leaf(p, 0x23);
+        zero(p, leaf(0xa));
+        zero(p, leaf(0x23));
     }
     else
     {
         if ( !fs.test(f::arch_perf_mon) )
-            zero_leaf(p, 0x23);
+            zero(p, leaf(0x23));
         Regs *a = slot(p, 0xa);
         if ( kind != Kind::host && (a->a & 0xff) > 3 )
             a->a = (a->a & ~0xffu) | 3;  // Xen emulates up to architectural PMU v3
@@ -388,7 +397,7 @@ void misc_gates(Policy &p, const Facts &F, const BootOptions &o, Kind kind)
 
     // SVM: only with the feature; for HVM, only what Xen implements for nested guests.
     if ( !fs.test(f::svm) )
-        zero_leaf(p, 0x8000000a);
+        zero(p, leaf(0x8000000a));
     else if ( kind == Kind::hvm )
     {
         Regs *sv = slot(p, 0x8000000a);
@@ -408,14 +417,14 @@ void misc_vendor(Policy &p, const Facts &F)
         clean_cache_leaf(p);
         e0->b = e0->c = e0->d = 0;          // no vendor string in the extended range
         e1->a = e1->b = 0;
-        zero_leaf(p, 0x80000005);
+        zero(p, leaf(0x80000005));
         Regs *e6 = slot(p, 0x80000006);
         e6->a = e6->b = e6->d = 0;          // only ECX (L2) is defined
         e8->c = 0;
     }
     else if ( F.amd )
     {
-        zero_leaves(p, 0x2, 0x4);           // Intel-only cache descriptor leaves
+        zero(p, leaves(0x2, 0x4));           // Intel-only cache descriptor leaves
         const Regs l0 = rd(p, 0), l1 = rd(p, 1);
         e0->b = l0.b;
         e0->c = l0.c;

@@ -35,21 +35,6 @@ Vendor policy_vendor(const Policy &p)
     return Vendor::unknown;
 }
 
-// Words 16 and 17 are the halves of ARCH_CAPABILITIES, the only MSR carrying
-// featureset words; the others are CPUID registers.
-static void write_word(Policy &p, const WordSource &src, uint32_t val)
-{
-    if ( src.is_msr )
-    {
-        unsigned sh = 32 * src.subleaf;
-        p.arch_caps = (p.arch_caps & ~(0xffffffffull << sh)) | (uint64_t{val} << sh);
-        return;
-    }
-    Regs *r = at(p, Leaf{src.leaf}, Subleaf{src.subleaf});
-    CHECK(r);  // every CPUID word of the feature table has a slot (compat.cpp asserts it)
-    reg(*r, src.reg) = val;
-}
-
 namespace {
 // Where each featureset word lives, resolved at compile time: a slot and the register
 // as a member pointer (a load at a constant offset), or a half of ARCH_CAPABILITIES.
@@ -109,8 +94,18 @@ Featureset policy_to_featureset(const Policy &p)
 
 void policy_apply_featureset(Policy &p, const Featureset &fs)
 {
+    // Words 16 and 17 are the halves of ARCH_CAPABILITIES, the only MSR carrying
+    // featureset words; the others are CPUID registers.  Unrolled as above.
+#pragma GCC unroll 32
     for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
-        write_word(p, table::words[i].src, fs.w[i]);
+    {
+        const WordLoc &l = word_locs.w[i];
+        if ( l.slot < 0 )
+            p.arch_caps = (p.arch_caps & ~(0xffffffffull << l.msr_shift)) |
+                          (uint64_t{fs.w[i]} << l.msr_shift);
+        else
+            p.slot[l.slot].*l.reg = fs.w[i];
+    }
     policy_mirror_common_1d(p);
 }
 

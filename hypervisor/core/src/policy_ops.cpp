@@ -174,8 +174,17 @@ void policy_clear_out_of_range(Policy &p)
         uint64_t out = ~r.w[i];
         if ( 64 * i + 64 > NR_POLICY_SLOTS )
             out &= low_bits(NR_POLICY_SLOTS - 64 * i);
-        for ( ; out; out &= out - 1 )
-            p.slot[64 * i + static_cast<unsigned>(__builtin_ctzll(out))] = Regs{};
+        // Run by run: out-of-range slots come in runs (the leaves past a limit, the
+        // subleaves of leaf 0xd past the components).  Adding the lowest set bit
+        // carries through the lowest run and stops at the first clear bit above it.
+        while ( out )
+        {
+            uint64_t after = out + (out & -out);
+            unsigned lo = static_cast<unsigned>(__builtin_ctzll(out));
+            unsigned hi = after ? static_cast<unsigned>(__builtin_ctzll(after)) : 64;
+            __builtin_memset(&p.slot[64 * i + lo], 0, (hi - lo) * sizeof(Regs));
+            out &= after;
+        }
     }
 }
 

@@ -10,7 +10,51 @@ constexpr Feature F_XSAVEC = feature_named("xsavec");
 constexpr Feature F_XSAVES = feature_named("xsaves");
 constexpr Feature F_XFD = feature_named("xfd");
 
-constexpr uint32_t LEAF = 0xd;
+// Components 2..62: the ones with a leaf 0xd subleaf of their own (x87 and SSE are in
+// the legacy region; bit 63 is reserved).
+constexpr uint64_t EXTENDED_COMPONENTS = ~FP_SSE & ~bit(63);
+
+// What layout_of() gives a component p does not describe: the architectural values for
+// the vendor, as a table indexed by component number (arch_component() is a search).
+struct ComponentLayout {
+    uint32_t size, offset;
+    uint8_t ecx;
+};
+struct ArchLayouts {
+    ComponentLayout c[2][NR_COMPONENTS];  // [AMD-like][component]
+};
+constexpr ArchLayouts make_arch_layouts()
+{
+    ArchLayouts t{};
+    for ( unsigned amd = 0; amd < 2; ++amd )
+        for ( const ArchComponent &a : arch_components )
+        {
+            uint32_t offset = amd ? a.amd_offset : a.intel_offset;
+            if ( !a.supervisor && !offset )
+                continue;  // not a component of this vendor
+            t.c[amd][a.nr] = {a.size, a.supervisor ? 0 : offset,
+                              static_cast<uint8_t>((a.supervisor ? ECX_SUPERVISOR : 0) |
+                                                   (a.align64 ? ECX_ALIGN64 : 0))};
+        }
+    return t;
+}
+constexpr ArchLayouts arch_layouts = make_arch_layouts();
+
+// Component c >= 2 of p's layout (layout_of).
+inline ComponentLayout component_layout(const Policy &p, unsigned c, bool amd)
+{
+    const Regs &r = p.slot[XSTATE_SLOT + static_cast<int>(c)];
+    if ( r.a )
+        return {r.a, r.b, static_cast<uint8_t>(r.c & (ECX_SUPERVISOR | ECX_ALIGN64 | ECX_XFD))};
+    return arch_layouts.c[amd][c];
+}
+
+void set_component(Layout &l, unsigned c, const ComponentLayout &x)
+{
+    l.size[c] = x.size;
+    l.offset[c] = x.offset;
+    l.ecx[c] = x.ecx;
+}
 
 } // namespace
 
@@ -18,92 +62,80 @@ void layout_of(Layout &l, const Policy &p)
 {
     bool amd = vendor_is_amd_like(policy_vendor(p));
     for ( unsigned c = 0; c < NR_COMPONENTS; ++c )
-    {
-        Regs r = c >= 2 ? get(p, Leaf{LEAF}, Subleaf{c}) : Regs{};
-        const ArchComponent *a = arch_component(c);
-        if ( r.a )
-        {
-            l.size[c] = r.a;
-            l.offset[c] = r.b;
-            l.ecx[c] = static_cast<uint8_t>(r.c & (ECX_SUPERVISOR | ECX_ALIGN64 | ECX_XFD));
-        }
-        else if ( a && (a->supervisor || (amd ? a->amd_offset : a->intel_offset)) )
-        {
-            l.size[c] = a->size;
-            l.offset[c] = a->supervisor ? 0 : (amd ? a->amd_offset : a->intel_offset);
-            l.ecx[c] = static_cast<uint8_t>((a->supervisor ? ECX_SUPERVISOR : 0) |
-                                            (a->align64 ? ECX_ALIGN64 : 0));
-        }
-        else
-        {
-            l.size[c] = l.offset[c] = 0;
-            l.ecx[c] = 0;
-        }
-    }
+        set_component(l, c, c >= 2 ? component_layout(p, c, amd) : ComponentLayout{});
 }
 
+// Both sizes visit the set bits only: a policy offers a handful of its 61 components.
 uint32_t uncompressed_size(const Layout &l, uint64_t xcr0)
 {
     // Sizes and offsets come from CPUID data (a dump, a toolstack): sum in 64 bits and
     // saturate, so a corrupt component cannot wrap the area size round to a small value.
     uint64_t r = AREA_MIN_SIZE;
-    for ( unsigned c = 2; c < NR_COMPONENTS; ++c )
-        if ( (xcr0 & bit(c)) && !(l.ecx[c] & ECX_SUPERVISOR) )
+    for ( uint64_t m = xcr0 & EXTENDED_COMPONENTS; m; m &= m - 1 )
+    {
+        unsigned c = static_cast<unsigned>(__builtin_ctzll(m));
+        if ( !(l.ecx[c] & ECX_SUPERVISOR) )
         {
             uint64_t end = uint64_t{l.offset[c]} + l.size[c];
             r = end > r ? end : r;
         }
+    }
     return r > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(r);
 }
 
 uint32_t compacted_size(const Layout &l, uint64_t xcr0_xss)
 {
     uint64_t o = AREA_MIN_SIZE;  // 64-bit and saturating, as above
-    for ( unsigned c = 2; c < NR_COMPONENTS; ++c )
-        if ( xcr0_xss & bit(c) )
-        {
-            if ( l.ecx[c] & ECX_ALIGN64 )
-                o = (o + 63) & ~uint64_t{63};
-            o += l.size[c];
-        }
+    for ( uint64_t m = xcr0_xss & EXTENDED_COMPONENTS; m; m &= m - 1 )
+    {
+        unsigned c = static_cast<unsigned>(__builtin_ctzll(m));
+        if ( l.ecx[c] & ECX_ALIGN64 )
+            o = (o + 63) & ~uint64_t{63};
+        o += l.size[c];
+    }
     return o > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(o);
 }
 
 void recalculate_xstate(Policy &p, const Policy &src)
 {
     // Everything read from src before p is written: p and src may be one object.
+    const Featureset fs = policy_to_featureset(p);
+    const uint32_t da1 = p.slot[XSTATE_SLOT + 1].a;
+    uint64_t xcr0 = FP_SSE, xss = 0;
+    // Only the components the features enable are looked up in src's layout; the
+    // others are never read (the sizes visit the set bits only).
     Layout l;
-    layout_of(l, src);
-    uint64_t src_xcr0 = policy_xcr0(src), src_xss = policy_xss(src);
-    Featureset fs = policy_to_featureset(p);
-    uint32_t da1 = get(p, Leaf{LEAF}, Subleaf{1}).a;
+    if ( fs.test(F_XSAVE) )
+    {
+        for ( const auto &e : enablers )
+            if ( fs.test(e.feature) )
+                (e.supervisor ? xss : xcr0) |= e.components;
 
-    uint32_t nr;
-    leaf_kind(LEAF, &nr);
-    for ( uint32_t s = 0; s < nr; ++s )
-        *at(p, Leaf{LEAF}, Subleaf{s}) = Regs{};
+        // A policy that enumerates leaf 0xd at all limits the choice to what it
+        // enumerates (a hand-made policy without leaf 0xd gets the architectural
+        // components).
+        const uint64_t src_xcr0 = policy_xcr0(src), src_xss = policy_xss(src);
+        if ( src_xcr0 )
+        {
+            xcr0 &= src_xcr0 | FP_SSE;
+            xss &= src_xss;
+        }
+        const bool amd = vendor_is_amd_like(policy_vendor(src));
+        for ( uint64_t m = (xcr0 | xss) & EXTENDED_COMPONENTS; m; m &= m - 1 )
+        {
+            unsigned c = static_cast<unsigned>(__builtin_ctzll(m));
+            set_component(l, c, component_layout(src, c, amd));
+            if ( !l.size[c] )
+            {
+                xcr0 &= ~bit(c);
+                xss &= ~bit(c);
+            }
+        }
+    }
 
+    __builtin_memset(&p.slot[XSTATE_SLOT], 0, NR_COMPONENTS * sizeof(Regs));
     if ( !fs.test(F_XSAVE) )
         return;
-
-    uint64_t xcr0 = FP_SSE, xss = 0;
-    for ( const auto &e : enablers )
-        if ( fs.test(e.feature) )
-            (e.supervisor ? xss : xcr0) |= e.components;
-
-    // A policy that enumerates leaf 0xd at all limits the choice to what it enumerates
-    // (a hand-made policy without leaf 0xd gets the architectural components).
-    if ( src_xcr0 )
-    {
-        xcr0 &= src_xcr0 | FP_SSE;
-        xss &= src_xss;
-    }
-    for ( unsigned c = 2; c < NR_COMPONENTS; ++c )
-        if ( !l.size[c] )
-        {
-            xcr0 &= ~bit(c);
-            xss &= ~bit(c);
-        }
     if ( !fs.test(F_XSAVES) )
         xss = 0;
 
@@ -115,16 +147,15 @@ void recalculate_xstate(Policy &p, const Policy &src)
     // (Xen holds 0 here.)
     uint32_t all_std = uncompressed_size(l, xcr0);
     uint32_t all_cmp = fs.test(F_XSAVEC) || fs.test(F_XSAVES) ? compacted_size(l, xcr0 | xss) : 0;
-    *at(p, Leaf{LEAF}, Subleaf{0}) = Regs{static_cast<uint32_t>(xcr0), all_std, all_std,
-                                          static_cast<uint32_t>(xcr0 >> 32)};
-    *at(p, Leaf{LEAF}, Subleaf{1}) = Regs{da1, all_cmp, static_cast<uint32_t>(xss),
-                                          static_cast<uint32_t>(xss >> 32)};
-    for ( unsigned c = 2; c < NR_COMPONENTS; ++c )
+    p.slot[XSTATE_SLOT] = Regs{static_cast<uint32_t>(xcr0), all_std, all_std,
+                               static_cast<uint32_t>(xcr0 >> 32)};
+    p.slot[XSTATE_SLOT + 1] = Regs{da1, all_cmp, static_cast<uint32_t>(xss),
+                                   static_cast<uint32_t>(xss >> 32)};
+    for ( uint64_t m = (xcr0 | xss) & EXTENDED_COMPONENTS; m; m &= m - 1 )
     {
-        bool user = xcr0 & bit(c), sup = xss & bit(c);
-        if ( !user && !sup )
-            continue;
-        *at(p, Leaf{LEAF}, Subleaf{c}) =
+        unsigned c = static_cast<unsigned>(__builtin_ctzll(m));
+        bool sup = xss & bit(c);
+        p.slot[XSTATE_SLOT + static_cast<int>(c)] =
             Regs{l.size[c], sup ? 0 : l.offset[c],
                  (sup ? ECX_SUPERVISOR : 0) | (l.ecx[c] & ecx_mask), 0};
     }
