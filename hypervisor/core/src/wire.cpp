@@ -6,16 +6,26 @@ namespace cpupolicy {
 namespace {
 
 // A wire leaf's EAX..EDX are laid out as a Regs is, so registers move between the two
-// as one 16-byte copy (the compiler otherwise assembles them a register at a time).
+// as one 16-byte copy (the compiler otherwise assembles them a register at a time), and
+// its (leaf, subleaf) is one 8-byte key: leaf in the low half, as x86 stores it.
 static_assert(sizeof(Regs) == 16 && offsetof(Regs, a) == 0 && offsetof(Regs, d) == 12);
 static_assert(offsetof(WireLeaf, a) + sizeof(Regs) == sizeof(WireLeaf) &&
               offsetof(WireLeaf, d) - offsetof(WireLeaf, a) == 12);
-inline WireLeaf wire_leaf(uint32_t leaf, uint32_t subleaf, const Regs &r)
+static_assert(offsetof(WireLeaf, leaf) == 0 && offsetof(WireLeaf, subleaf) == 4);
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "wire keys are read as one little-endian u64");
+
+constexpr uint64_t wire_key(uint32_t leaf, uint32_t subleaf) { return uint64_t{subleaf} << 32 | leaf; }
+inline uint64_t key_of(const WireLeaf &l)
 {
-    WireLeaf l{leaf, subleaf, 0, 0, 0, 0};
-    unsigned char *regs = reinterpret_cast<unsigned char *>(&l) + offsetof(WireLeaf, a);
-    __builtin_memcpy(regs, &r, sizeof r);
-    return l;
+    uint64_t k;
+    __builtin_memcpy(&k, &l, sizeof k);
+    return k;
+}
+inline void put(WireLeaf *o, uint64_t key, const Regs &r)
+{
+    unsigned char *b = reinterpret_cast<unsigned char *>(o);
+    __builtin_memcpy(b, &key, sizeof key);
+    __builtin_memcpy(b + offsetof(WireLeaf, a), &r, sizeof r);
 }
 inline Regs regs_of(const WireLeaf &l)
 {
@@ -25,104 +35,213 @@ inline Regs regs_of(const WireLeaf &l)
     return r;
 }
 
-// One OR and one compare instead of four compare-and-branch pairs: asked of every
-// subleaf of every indexed leaf, when writing and when counting.
-constexpr bool all_zero(const Regs &r) { return (r.a | r.b | r.c | r.d) == 0; }
-
-// Every leaf policy_serialise emits, in (leaf, subleaf) order: basic leaves
-// 0..min(max leaf, BASIC_LAST); the hypervisor limits when set; 0x80000000 always and
-// up to the valid extended limit (its EAX says whether there is an extended range at
-// all, and its other registers - the vendor string on AMD - are kept even when there is
-// not).  A plain leaf once; an indexed leaf as subleaves up to its last non-zero one: a
-// trailing zero subleaf reads back as zeros from an object that never held it, so
-// leaving it out loses nothing.
-//
-// Written in one pass: an indexed leaf is copied as it is read, a run of zero subleaves
-// held back until a non-zero one follows it, so a trailing run is never written and
-// nothing lands beyond the returned count.  `o` needs room for the count only.
-WireLeaf *put_run(WireLeaf *o, const Policy &p, uint32_t first, uint32_t count,
-                  const uint16_t *bases, const uint8_t *nrs)
+// --- Compile-time tables over policy_layout ------------------------------------------------
+// Leaves are numbered densely: basic 0..NR_BASIC-1, then extended.
+constexpr uint32_t dense_leaf(unsigned i) { return i < NR_BASIC ? BASIC_FIRST + i : EXTD_FIRST + (i - NR_BASIC); }
+constexpr unsigned leaf_base(unsigned i)
 {
-    for ( uint32_t i = 0; i < count; ++i )
+    return i < NR_BASIC ? policy_layout.basic_base[i] : policy_layout.extd_base[i - NR_BASIC];
+}
+constexpr unsigned leaf_nr(unsigned i)
+{
+    return i < NR_BASIC ? policy_layout.basic_nr[i] : policy_layout.extd_nr[i - NR_BASIC];
+}
+
+struct Tables {
+    // slot -> the wire key of its entry.  Slots are in (leaf, subleaf) order, the
+    // order policy_serialise emits them in.
+    uint64_t key[NR_POLICY_SLOTS];
+    // dense leaf -> the slots it holds: subleaf s is valid when s - first_subleaf < nr
+    // (NO_SUBLEAF and one slot for a plain leaf), and lives in slot base + s - first_subleaf.
+    struct LeafSlots {
+        uint32_t first_subleaf;
+        uint16_t base, nr;
+    } leaf[NR_BASIC + NR_EXTD];
+    // dense leaf -> the slot after its last one: a range of leaves ends there.
+    uint16_t end[NR_BASIC + NR_EXTD];
+    // The indexed leaves in slot order: where their subleaves start and how many.
+    struct Indexed {
+        uint32_t leaf;
+        uint16_t base, nr;
+    } indexed[NR_INDEXED_LEAVES + 1];  // + a sentinel above every leaf
+    unsigned first_extd_indexed;
+};
+constexpr Tables make_tables()
+{
+    Tables t{};
+    unsigned nx = 0;
+    t.first_extd_indexed = NR_INDEXED_LEAVES;
+    for ( unsigned i = 0; i < NR_BASIC + NR_EXTD; ++i )
     {
-        const Regs *r = &p.slot[bases[i]];
-        const uint32_t leaf = first + i, nr = nrs[i];
+        const uint32_t leaf = dense_leaf(i);
+        const unsigned base = leaf_base(i), nr = leaf_nr(i);
+        t.leaf[i] = {nr ? 0u : NO_SUBLEAF, static_cast<uint16_t>(base), static_cast<uint16_t>(nr ? nr : 1)};
+        t.end[i] = static_cast<uint16_t>(base + (nr ? nr : 1));
         if ( nr == 0 )
+            t.key[base] = wire_key(leaf, NO_SUBLEAF);
+        for ( unsigned s = 0; s < nr; ++s )
+            t.key[base + s] = wire_key(leaf, s);
+        if ( nr )
         {
-            *o++ = wire_leaf(leaf, NO_SUBLEAF, *r);
+            if ( i >= NR_BASIC && t.first_extd_indexed == NR_INDEXED_LEAVES )
+                t.first_extd_indexed = nx;
+            t.indexed[nx++] = {leaf, static_cast<uint16_t>(base), static_cast<uint16_t>(nr)};
+        }
+    }
+    t.indexed[nx] = {0xffffffffu, 0, 0};
+    return t;
+}
+inline constexpr Tables tables = make_tables();
+static_assert(tables.end[NR_BASIC + NR_EXTD - 1] == NR_POLICY_SLOTS);
+static_assert(tables.end[NR_BASIC - 1] == policy_layout.extd_base[0], "extended slots follow basic ones");
+
+constexpr bool tables_agree_with_slot_exact()
+{
+    for ( unsigned s = 0; s < NR_POLICY_SLOTS; ++s )
+        if ( slot_exact(static_cast<uint32_t>(tables.key[s]), static_cast<uint32_t>(tables.key[s] >> 32)) !=
+             static_cast<int>(s) )
+            return false;
+    for ( unsigned i = 1; i < NR_POLICY_SLOTS; ++i )
+    {
+        const uint32_t l0 = static_cast<uint32_t>(tables.key[i - 1]), l1 = static_cast<uint32_t>(tables.key[i]);
+        const uint32_t s0 = static_cast<uint32_t>(tables.key[i - 1] >> 32), s1 = static_cast<uint32_t>(tables.key[i] >> 32);
+        if ( !(l0 < l1 || (l0 == l1 && s0 < s1)) )
+            return false;
+    }
+    return true;
+}
+static_assert(tables_agree_with_slot_exact(), "slot keys are slot_exact's inverse, in leaf order");
+
+// --- Serialise ---------------------------------------------------------------------------
+// Whether n consecutive slots are all zero: their 16-byte register sets ORed together
+// (one SSE2 load and OR each, a GNU vector so the freestanding core needs no header),
+// then one test.
+typedef uint64_t U64x2 __attribute__((vector_size(16)));
+template <unsigned N>
+inline bool all_zero(const Regs *r)
+{
+    U64x2 acc, v;
+    __builtin_memcpy(&acc, &r[0], sizeof acc);
+    for ( unsigned k = 1; k < N; ++k )
+    {
+        __builtin_memcpy(&v, &r[k], sizeof v);
+        acc |= v;
+    }
+    return (acc[0] | acc[1]) == 0;
+}
+
+// Highest subleaf 1..nr-1 of an indexed leaf whose registers are not all zero, or 0.
+// Checked from the top, eight subleaves at a time while they are zero (leaf 0xd holds
+// 63 subleaves and real policies use the first 10-20), then four, then one.
+inline uint32_t last_nonzero(const Regs *r, uint32_t nr)
+{
+    uint32_t i = nr - 1;
+    while ( i >= 8 && all_zero<8>(r + i - 7) )
+        i -= 8;
+    if ( i >= 4 && all_zero<4>(r + i - 3) )
+        i -= 4;
+    while ( i > 0 && all_zero<1>(r + i) )
+        --i;
+    return i;
+}
+
+// What policy_serialise emits, as runs of consecutive slots (the hypervisor limits go
+// between the basic and the extended runs).  Every leaf of the two ranges, an indexed
+// leaf up to its last non-zero subleaf: each run ends where an indexed leaf's trailing
+// zero subleaves begin.  The size query and the copy both follow this plan, so they
+// cannot disagree.
+struct Plan {
+    struct Run {
+        uint16_t first, end;  // slots [first, end)
+    } run[NR_INDEXED_LEAVES + 2];
+    unsigned nr_basic_runs, nr_runs;
+    uint32_t nr_leaves;
+};
+
+// Slots [first, end) of one range, minus the trailing zero subleaves of the indexed
+// leaves in it (indexed[x..] up to `last_leaf`).
+void plan_range(Plan &pl, const Policy &p, unsigned first, unsigned end, unsigned x, uint32_t last_leaf)
+{
+    for ( ; tables.indexed[x].leaf <= last_leaf; ++x )
+    {
+        const unsigned base = tables.indexed[x].base, nr = tables.indexed[x].nr;
+        const unsigned keep_end = base + 1 + last_nonzero(&p.slot[base], nr);
+        if ( keep_end == base + nr )
             continue;
-        }
-        *o++ = wire_leaf(leaf, 0, r[0]);
-        uint32_t held = 1;   // first subleaf not yet written
-        for ( uint32_t s = 1; s < nr; ++s )
+        pl.run[pl.nr_runs++] = {static_cast<uint16_t>(first), static_cast<uint16_t>(keep_end)};
+        pl.nr_leaves += keep_end - first;
+        first = base + nr;
+    }
+    pl.run[pl.nr_runs++] = {static_cast<uint16_t>(first), static_cast<uint16_t>(end)};
+    pl.nr_leaves += end - first;
+}
+
+// Basic leaves 0..min(max leaf, BASIC_LAST); the hypervisor limits when set; 0x80000000
+// always and up to the valid extended limit (its EAX says whether there is an extended
+// range at all, and its other registers - the vendor string on AMD - are kept even when
+// there is not).  A trailing zero subleaf reads back as zeros from an object that never
+// held it, so leaving it out loses nothing.
+void make_plan(Plan &pl, const Policy &p)
+{
+    const uint32_t max = basic_max_leaf(p), bl = max < BASIC_LAST ? max : BASIC_LAST;
+    const uint32_t limit = policy_extd_limit(p), el = limit < EXTD_LAST ? limit : EXTD_LAST;
+    pl.nr_runs = 0;
+    pl.nr_leaves = (p.hv_limit != 0) + (p.hv2_limit != 0);
+    plan_range(pl, p, 0, tables.end[bl - BASIC_FIRST], 0, bl);
+    pl.nr_basic_runs = pl.nr_runs;
+    plan_range(pl, p, policy_layout.extd_base[0], tables.end[NR_BASIC + (el - EXTD_FIRST)],
+               tables.first_extd_indexed, el);
+}
+
+// One entry per slot: a constant key and a 16-byte register copy, no test; four at a
+// time.
+WireLeaf *put_runs(WireLeaf *o, const Policy &p, const Plan::Run *r, const Plan::Run *end)
+{
+    for ( ; r < end; ++r )
+    {
+        const uint64_t *k = &tables.key[r->first];
+        const Regs *s = &p.slot[r->first];
+        unsigned n = r->end - r->first;
+        for ( ; n >= 4; n -= 4, k += 4, s += 4, o += 4 )
         {
-            if ( all_zero(r[s]) )
-                continue;
-            for ( ; held <= s; ++held )
-                *o++ = wire_leaf(leaf, held, r[held]);
+            put(o, k[0], s[0]);
+            put(o + 1, k[1], s[1]);
+            put(o + 2, k[2], s[2]);
+            put(o + 3, k[3], s[3]);
         }
+        for ( ; n; --n )
+            put(o++, *k++, *s++);
     }
     return o;
 }
 
-uint32_t basic_last(const Policy &p)
+void write_leaves(const Plan &pl, const Policy &p, WireLeaf *o)
 {
-    return basic_max_leaf(p) < BASIC_LAST ? basic_max_leaf(p) : BASIC_LAST;
-}
-uint32_t extd_last(const Policy &p)
-{
-    uint32_t limit = policy_extd_limit(p);
-    return limit < EXTD_LAST ? limit : EXTD_LAST;
-}
-
-uint32_t write_leaves(const Policy &p, WireLeaf *leaves)
-{
-    WireLeaf *o = put_run(leaves, p, BASIC_FIRST, basic_last(p) - BASIC_FIRST + 1,
-                          policy_layout.basic_base, policy_layout.basic_nr);
+    o = put_runs(o, p, pl.run, pl.run + pl.nr_basic_runs);
     if ( p.hv_limit )
         *o++ = WireLeaf{HV_LEAF, NO_SUBLEAF, p.hv_limit, 0, 0, 0};
     if ( p.hv2_limit )
         *o++ = WireLeaf{HV2_LEAF, NO_SUBLEAF, p.hv2_limit, 0, 0, 0};
-    o = put_run(o, p, EXTD_FIRST, extd_last(p) - EXTD_FIRST + 1, policy_layout.extd_base,
-                policy_layout.extd_nr);
-    return static_cast<uint32_t>(o - leaves);
+    put_runs(o, p, pl.run + pl.nr_basic_runs, pl.run + pl.nr_runs);
 }
 
-// The count write_leaves() returns, without writing: the leaves of the two ranges and
-// the limits, plus each indexed leaf's subleaves past 0 - found by scanning back over
-// its trailing zeros, which is most of the cost of a size query.
-uint32_t count_leaves(const Policy &p)
-{
-    const uint32_t bl = basic_last(p), el = extd_last(p);
-    uint32_t n = (bl - BASIC_FIRST + 1) + (el - EXTD_FIRST + 1) + (p.hv_limit != 0) +
-                 (p.hv2_limit != 0);
-    for ( const IndexedLeaf &x : indexed_leaves )
-    {
-        bool basic = x.leaf <= BASIC_LAST;
-        if ( x.leaf > (basic ? bl : el) )
-            continue;
-        const Regs *r = &p.slot[basic ? policy_layout.basic_base[x.leaf]
-                                      : policy_layout.extd_base[x.leaf - EXTD_FIRST]];
-        uint32_t last = x.nr_held - 1u;
-        while ( last > 0 && all_zero(r[last]) )
-            --last;
-        n += last;   // subleaf 0 is counted with its leaf
-    }
-    return n;
-}
-
-// Dense index of a wire (leaf, subleaf) for duplicate detection: a slot number, or
-// NR_POLICY_SLOTS / +1 for the two hypervisor-limit leaves.  -1 = not in the object.
+// --- Deserialise -------------------------------------------------------------------------
+// Dense index of a wire (leaf, subleaf): a slot number, or NR_POLICY_SLOTS / +1 for the
+// two hypervisor-limit leaves.  -1 = not in the object.  Two table reads, no search.
 int wire_index(uint32_t leaf, uint32_t subleaf)
 {
-    int s = slot_exact(leaf, subleaf);
-    if ( s >= 0 || subleaf != NO_SUBLEAF )
-        return s;
-    if ( leaf == HV_LEAF )
-        return static_cast<int>(NR_POLICY_SLOTS);
-    if ( leaf == HV2_LEAF )
-        return static_cast<int>(NR_POLICY_SLOTS + 1);
-    return -1;
+    unsigned i;
+    if ( leaf <= BASIC_LAST )
+        i = leaf - BASIC_FIRST;
+    else if ( leaf - EXTD_FIRST < NR_EXTD )
+        i = NR_BASIC + (leaf - EXTD_FIRST);
+    else if ( subleaf == NO_SUBLEAF && (leaf == HV_LEAF || leaf == HV2_LEAF) )
+        return static_cast<int>(NR_POLICY_SLOTS + (leaf == HV2_LEAF));
+    else
+        return -1;
+    const Tables::LeafSlots &t = tables.leaf[i];
+    const uint32_t d = subleaf - t.first_subleaf;
+    return d < t.nr ? static_cast<int>(t.base + d) : -1;
 }
 
 struct Bitmap {
@@ -135,6 +254,12 @@ struct Bitmap {
     }
 };
 
+// Consecutive leaf entries that go to consecutive wire indices.
+struct InRun {
+    uint8_t first, nr;
+};
+static_assert(MAX_SERIALISED_LEAVES <= 0xff, "wire indices and run lengths fit 8 bits");
+
 } // namespace
 
 int policy_serialise(const Policy &p, WireLeaf *leaves, uint32_t *nr_leaves, WireMsr *msrs,
@@ -142,30 +267,27 @@ int policy_serialise(const Policy &p, WireLeaf *leaves, uint32_t *nr_leaves, Wir
 {
     const uint32_t need_msrs = MAX_SERIALISED_MSRS;
     const bool msrs_short = nr_msrs && msrs && *nr_msrs < need_msrs;
-    // A leaf buffer with room for any policy (how callers usually size it) is written
-    // without counting first.
-    const bool roomy = nr_leaves && leaves && *nr_leaves >= MAX_SERIALISED_LEAVES;
+    Plan pl;
 
+    if ( nr_leaves )
+        make_plan(pl, p);
     // Capacity of both arrays is checked before either is written, so -ENOBUFS leaves
     // the caller's buffers untouched.
-    if ( (nr_leaves && !roomy) || msrs_short )
+    if ( (nr_leaves && leaves && *nr_leaves < pl.nr_leaves) || msrs_short )
     {
-        const uint32_t need_leaves = nr_leaves ? count_leaves(p) : 0;
-        if ( (nr_leaves && leaves && *nr_leaves < need_leaves) || msrs_short )
-        {
-            if ( nr_leaves )
-                *nr_leaves = need_leaves;
-            if ( nr_msrs )
-                *nr_msrs = need_msrs;
-            return -cpupolicy::err::enobufs;
-        }
-        if ( nr_leaves && !leaves )
-            *nr_leaves = need_leaves;
+        if ( nr_leaves )
+            *nr_leaves = pl.nr_leaves;
+        if ( nr_msrs )
+            *nr_msrs = need_msrs;
+        return -cpupolicy::err::enobufs;
     }
 
-    if ( nr_leaves && leaves )
-        *nr_leaves = write_leaves(p, leaves);
-
+    if ( nr_leaves )
+    {
+        if ( leaves )
+            write_leaves(pl, p, leaves);
+        *nr_leaves = pl.nr_leaves;
+    }
     if ( nr_msrs )
     {
         if ( msrs )
@@ -184,14 +306,15 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
     ErrRecord e;
     int rc = 0;
     Bitmap seen;
+    bool sorted = true;
+    unsigned floor = 0;  // while sorted: the lowest slot the next entry may name
     bool seen_msr[MAX_SERIALISED_MSRS] = {};
-    // Where each leaf entry goes (wire_index), found while validating and used to apply.
-    static_assert(MAX_SERIALISED_LEAVES <= 0x10000, "wire indices fit 16 bits");
-    uint16_t idx[MAX_SERIALISED_LEAVES];
+    InRun runs[MAX_SERIALISED_LEAVES];
+    unsigned nr_runs = 0;
 
     // All-or-nothing without a scratch copy of the policy: whether an entry is valid
-    // never depends on the policy's contents, so every entry is validated first and
-    // `p` is written only after the last one passed.
+    // never depends on the policy's contents, so every entry is validated first (into
+    // runs of wire indices) and `p` is written only after the last one passed.
 
     if ( nr_leaves > MAX_SERIALISED_LEAVES || nr_msrs > MAX_SERIALISED_MSRS )
     {
@@ -204,28 +327,68 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
         goto out;
     }
 
-    for ( uint32_t i = 0; i < nr_leaves; ++i )
+    for ( uint32_t i = 0; i < nr_leaves; )
     {
         const WireLeaf &l = leaves[i];
-        int x = wire_index(l.leaf, l.subleaf);
+        const int x = wire_index(l.leaf, l.subleaf);
 
         if ( x < 0 )
-        {
             rc = -cpupolicy::err::erange;
-        }
-        else if ( seen.test_and_set(static_cast<unsigned>(x)) )
+        else if ( x < static_cast<int>(NR_POLICY_SLOTS) && sorted )
         {
+            if ( static_cast<unsigned>(x) < floor )
+            {
+                // Out of order: from here on duplicates need the bitmap, filled in
+                // with every wire index named so far.
+                sorted = false;
+                for ( unsigned r = 0; r < nr_runs; ++r )
+                    for ( unsigned s = runs[r].first; s < runs[r].first + runs[r].nr; ++s )
+                        seen.w[s / 64] |= uint64_t{1} << (s % 64);
+            }
+        }
+        if ( !rc && !sorted && seen.test_and_set(static_cast<unsigned>(x)) )
             // Xen applies a repeated leaf twice and keeps the last; a repetition is
             // always a caller bug (a merge gone wrong), so it is refused here.
             rc = -cpupolicy::err::einval;
-        }
         if ( rc )
         {
             e.leaf = l.leaf;
             e.subleaf = l.subleaf;
             goto out;
         }
-        idx[i] = static_cast<uint16_t>(x);
+
+        InRun &run = runs[nr_runs++];
+        run.first = static_cast<uint8_t>(x);
+        ++i;
+        if ( x >= static_cast<int>(NR_POLICY_SLOTS) )
+        {
+            // A hypervisor limit: its own bit, in any order.
+            if ( sorted && seen.test_and_set(static_cast<unsigned>(x)) )
+            {
+                rc = -cpupolicy::err::einval;
+                e.leaf = l.leaf;
+                e.subleaf = l.subleaf;
+                goto out;
+            }
+            run.nr = 1;
+            continue;
+        }
+        // While the entries come in slot order (serialise's output does), each one that
+        // names the slot after the previous one is valid and new by construction: one
+        // key compare.
+        unsigned n = 1;
+        if ( sorted )
+        {
+            const uint64_t *want = &tables.key[x + 1];
+            uint32_t most = NR_POLICY_SLOTS - 1 - static_cast<unsigned>(x);
+            if ( most > nr_leaves - i )
+                most = nr_leaves - i;
+            for ( const WireLeaf *in = &leaves[i]; n <= most && key_of(*in) == want[n - 1]; ++in )
+                ++n;
+            i += n - 1;
+            floor = static_cast<unsigned>(x) + n;
+        }
+        run.nr = static_cast<uint8_t>(n);
     }
 
     for ( uint32_t i = 0; i < nr_msrs; ++i )
@@ -258,18 +421,27 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
         seen_msr[which] = true;
     }
 
-    // Every entry is good: apply.  No entry repeats, so the order does not matter.
-    for ( uint32_t i = 0; i < nr_leaves; ++i )
+    // Every entry is good: apply, run by run, a plain 16-byte copy per entry.  No
+    // entry repeats, so the order does not matter.
     {
-        const WireLeaf &l = leaves[i];
-        // The hypervisor-limit leaves carry only EAX; EBX..EDX (Xen's signature when
-        // read inside a guest) are synthesised by the hypervisor and ignored, as Xen does.
-        if ( idx[i] < NR_POLICY_SLOTS )
-            p.slot[idx[i]] = regs_of(l);
-        else if ( l.leaf == HV_LEAF )
-            p.hv_limit = l.a;
-        else
-            p.hv2_limit = l.a;
+        const WireLeaf *in = leaves;
+        for ( unsigned r = 0; r < nr_runs; ++r )
+        {
+            const unsigned x = runs[r].first, n = runs[r].nr;
+            if ( x < NR_POLICY_SLOTS )
+            {
+                Regs *to = &p.slot[x];
+                for ( unsigned j = 0; j < n; ++j )
+                    to[j] = regs_of(in[j]);
+            }
+            // The hypervisor-limit leaves carry only EAX; EBX..EDX (Xen's signature when
+            // read inside a guest) are synthesised by the hypervisor and ignored, as Xen does.
+            else if ( x == NR_POLICY_SLOTS )
+                p.hv_limit = in->a;
+            else
+                p.hv2_limit = in->a;
+            in += n;
+        }
     }
     for ( uint32_t i = 0; i < nr_msrs; ++i )
     {
