@@ -14,7 +14,9 @@
 #define JSON_NOEXCEPTION 1
 #include <nlohmann/json.hpp>
 
+#include "api.hpp"
 #include "build.hpp"
+#include "cpupolicy/compat.hpp"
 #include "cpupolicy_models.h"
 #include "store.hpp"
 
@@ -130,6 +132,31 @@ json verdict_json(const cpupolicy_report_t &r)
                   {"msr", opt_u32(r.first.msr)}}},
                 {"missing_features", missing},
                 {"fields", fields}};
+}
+
+// Every numeric field the complete report compares (compat.hpp's numeric_fields, then
+// the effective max extended leaf), with the policy's value: what a pool picture shows
+// beside the features.  kind as in an item: "numeric" (le) or "bits" (subset).
+json numeric_fields_json(const cpupolicy_t *p)
+{
+    const Policy &pol = p->p;
+    const PolicyRanges r = policy_ranges(pol);
+    uint32_t v[NR_NUMERIC_FIELDS];
+    numeric_field_values(pol, r, v);
+    json a = json::array();
+    for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
+    {
+        const NumericField &f = numeric_fields[i];
+        a.push_back(json{{"name", f.what},
+                         {"kind", f.kind == FieldKind::le ? "numeric" : "bits"},
+                         {"leaf", f.field.leaf},
+                         {"subleaf", opt_u32(f.field.subleaf)},
+                         {"value", v[i]}});
+    }
+    a.push_back(json{{"name", "max extended leaf"}, {"kind", "max-ext-leaf"},
+                     {"leaf", EXTD_FIRST}, {"subleaf", nullptr},
+                     {"value", policy_extd_limit(pol)}});
+    return a;
 }
 
 // --- Policies to and from the store -------------------------------------------------------
@@ -837,7 +864,8 @@ static int impl_cpupolicy_pool_show(cpupolicy_store_t *s, const char *pool, char
                      {"generation", ps.pool.generation}, {"created", ps.pool.created}};
     j["level"] = ps.level ? json{{"featureset", fs_text(ps.level.get())},
                                  {"features", names_of(featureset_of(ps.level.get()))},
-                                 {"default_featureset", fs_text(ps.level_def.get())}}
+                                 {"default_featureset", fs_text(ps.level_def.get())},
+                                 {"fields", numeric_fields_json(ps.level.get())}}
                           : json(nullptr);
     json members = json::array();
     for ( const auto &h : ps.hosts )
@@ -845,7 +873,10 @@ static int impl_cpupolicy_pool_show(cpupolicy_store_t *s, const char *pool, char
         json hj = host_json(h);
         PolicyPtr m;
         std::string why;
-        if ( ps.level && load(h.max_policy, m, why, "host") == 0 )
+        const bool loaded = load(h.max_policy, m, why, "host") == 0;
+        if ( loaded )
+            hj["fields"] = numeric_fields_json(m.get());
+        if ( ps.level && loaded )
         {
             cpupolicy_report_t *r = nullptr;
             if ( cpupolicy_compat_report(ps.level.get(), m.get(), &r) == 0 )

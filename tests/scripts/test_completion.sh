@@ -46,10 +46,13 @@ T
 if cpupolicy pool --help 2>/dev/null | head -1 | grep -q 'cpupolicy pool'; then
     if cpupolicy pool create --store "$tmp/db" completion-pool >/dev/null 2>&1; then
         echo "_cpupolicy|cpupolicy pool show --store $tmp/db completion-||= completion-pool" >>"$tmp/table"
+        echo "_cpupolicy|cpupolicy pool report --store $tmp/db completion-||= completion-pool" >>"$tmp/table"
     else
         bad "cpupolicy pool create --store $tmp/db completion-pool failed"
     fi
     echo "_cpupolicy|cpupolicy poo||= pool" >>"$tmp/table"
+    echo "_cpupolicy|cpupolicy pool re||= refresh report" >>"$tmp/table"
+    echo "_cpupolicy|cpupolicy pool report x --ht||= --html" >>"$tmp/table"
     echo "_cpupolicy|cpupolicy po||= policy pool" >>"$tmp/table"
 fi
 

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cmd_toolstack.hpp"
+#include "cpupolicy/feature-table.hpp"
 
 namespace cpupolicy::cmd {
 
@@ -47,6 +48,15 @@ std::string join(json &arr, const char *sep)
         s += str(x);
     }
     return s;
+}
+
+// A word a newer library adds is named by number.
+std::string word_label(uint32_t w)
+{
+    constexpr uint32_t nr_labels = sizeof(cpupolicy::table::words) /
+                                   sizeof(cpupolicy::table::words[0]);
+    static_assert(nr_labels == cpupolicy::NR_FEATUREWORDS, "a label for every word");
+    return w < nr_labels ? cpupolicy::table::words[w].label : "word " + std::to_string(w);
 }
 
 std::string where(json &it)

@@ -22,7 +22,10 @@ void usage(FILE *f)
             "  refresh NAME [H]\n"
             "  show NAME\n"
             "  list\n"
-            "  history NAME\n");
+            "  history NAME\n"
+            "  report NAME --html FILE   one self-contained HTML page: hosts by features,\n"
+            "                            numeric fields, where each VM could move (FILE - :\n"
+            "                            standard output)\n");
 }
 
 std::string vm_names(json &arr, const char *key)
@@ -170,6 +173,7 @@ const option options[] = {
     {"force", no_argument, nullptr, 'f'},
     {"type", required_argument, nullptr, 't'},
     {"host-name", required_argument, nullptr, 'n'},
+    {"html", required_argument, nullptr, 'H'},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -184,7 +188,7 @@ int cmd_pool(int argc, char **argv)
     if ( sub == "--help" || sub == "-h" || sub == "help" )
         return usage(stdout), exit_ok;
     Common c;
-    const char *type = "hvm", *host_name = nullptr;
+    const char *type = "hvm", *host_name = nullptr, *html = nullptr;
     optind = 1;
     int o;
     while ( (o = getopt_long(argc, argv, "h", options, nullptr)) != -1 )
@@ -194,6 +198,7 @@ int cmd_pool(int argc, char **argv)
         case 'f': c.force = true; break;
         case 't': type = optarg; break;
         case 'n': host_name = optarg; break;
+        case 'H': html = optarg; break;
         case 'h': return usage(stdout), exit_ok;
         default: return usage(stderr), exit_usage;
         }
@@ -275,6 +280,19 @@ int cmd_pool(int argc, char **argv)
             return exit_usage;
         int rc = cpupolicy_pool_history(s.get(), a[0], &doc);
         return finish(s.get(), c, rc, doc, render_history);
+    }
+    if ( sub == "report" )
+    {
+        if ( !need(1, 1) )
+            return exit_usage;
+        if ( !html )
+        {
+            fprintf(stderr, "cpupolicy: pool report: --html FILE is required (the only format)\n");
+            return exit_usage;
+        }
+        if ( !open() )
+            return exit_usage;
+        return pool_report(s.get(), a[0], html);
     }
     fprintf(stderr, "cpupolicy: unknown pool command '%s'\n", sub.c_str());
     usage(stderr);

@@ -47,5 +47,9 @@ void print_loss(json &loss, const char *indent, const char *old_name, const char
 void print_items(json &items, const char *indent, const char *gname, const char *hname);
 std::string join(json &arr, const char *sep = " ");
 void print_verdict(json &verdict);
+// Where featureset word w lives, as xen-cpuid labels it ("CPUID 0x00000007:0.ebx").
+std::string word_label(uint32_t w);
+// pool report NAME --html FILE (cmd_report.cpp): FILE "-" is standard output.
+int pool_report(cpupolicy_store_t *s, const char *pool, const char *html);
 
 } // namespace cpupolicy::cmd

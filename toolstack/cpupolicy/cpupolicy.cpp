@@ -365,15 +365,7 @@ using HandlePtr = std::unique_ptr<cpupolicy_handle_t, HandleCloser>;
 // The levelling capability bits (cpupolicy.h, Xen's XEN_SYSCTL_CPU_LEVELCAP_*) and what
 // each levels, worded as `xen-cpuid --masking` words them.  SDM vol. 3 / AMD BKDGs:
 
-// Where featureset word w lives, as xen-cpuid labels it ("CPUID 0x00000007:0.ebx",
-// "MSR_ARCH_CAPS.lo"); a word a newer library adds is named by number.
-std::string word_label(uint32_t w)
-{
-    constexpr uint32_t nr_labels = sizeof(cpupolicy::table::words) /
-                                   sizeof(cpupolicy::table::words[0]);
-    static_assert(nr_labels == cpupolicy::NR_FEATUREWORDS, "a label for every word");
-    return w < nr_labels ? cpupolicy::table::words[w].label : "word " + std::to_string(w);
-}
+using cpupolicy::cmd::word_label;
 
 unsigned count_features(const std::vector<uint32_t> &fs)
 {
