@@ -85,12 +85,39 @@ constexpr const char *intel10[] = {
     "GenuineIntel00806F8_SapphireRapids_05.txt", "GenuineIntel00A06D1_GraniteRapids_03.txt",
 };
 
+// Leaf 0xd with XCR0 and XSS changing, on the GNR host policy (Fixture): the values the
+// rows cycle through, each loaded by XSETBV / WRMSR IA32_XSS (VcpuCpuid::set_xcr0,
+// set_xss - the hypervisor's paths, which check the value and refresh the vCPU's 0xd
+// answers).
+constexpr uint64_t X87 = 1, SSE = 2, AVX = 4, OPMASK = 0x20, ZMM = 0x40, HI16 = 0x80,
+                   PKRU = 0x200, TILE = 0x60000, CET = 0x1800;
+constexpr uint64_t xs_xcr0[4] = {X87 | SSE | AVX, X87 | SSE | AVX | OPMASK | ZMM | HI16,
+                                 X87 | SSE | AVX | OPMASK | ZMM | HI16 | PKRU | TILE, X87 | SSE};
+constexpr uint64_t xs_xss[4] = {0, 0, CET, CET};
+void xs_set_or_die(VcpuCpuid &vc, const GuestCpuidCtx &ctx, unsigned i)
+{
+    if ( vc.set_xcr0(ctx, xs_xcr0[i & 3]) || vc.set_xss(ctx, xs_xss[i & 3]) )
+    {
+        std::fprintf(stderr, "bench: XSETBV/XSS write refused\n");
+        std::exit(2);
+    }
+}
+
 struct Fixture {
     Policy gnr_raw, gnr_hvm_max, gnr_hvm_def, snb_hvm_max, snb_hvm_def;
     Policy intel_max[10];
     std::vector<WireLeaf> gnr_leaves, xen_sized_leaves;
     std::vector<WireMsr> gnr_msrs;
-    GuestCpuidCtx ctx;
+    // Guest CPUID on the GNR HVM default policy, and - for the rows that change XCR0 and
+    // IA32_XSS through the real set path - on the GNR host policy: it offers XCR0 0x602e7
+    // and XSS 0xdd00, where no guest policy derived from the dumps offers any XSS
+    // component (as Xen 4.17: none for guests), so set_xss would refuse CET there.
+    Policy gnr_host;
+    GuestCpuidCtx ctx, xs_ctx;
+    // Prepared once, outside the timed loops (the operations run in batches of 16):
+    // vCPU 3 with CR4.OSXSAVE|PKE on ctx; on xs_ctx one vCPU per XCR0/XSS state the 0xd
+    // rows cycle through, and one whose state the rows change.
+    VcpuCpuid vcpu, xs_vcpus[4], xs_vcpu;
 
     Fixture()
     {
@@ -113,11 +140,24 @@ struct Fixture {
             if ( xen417_holds(l.leaf, l.subleaf) )
                 xen_sized_leaves.push_back(l);
 
+        gnr_host = derive_or_die(gnr_raw, PolicyIndex::host);
         GuestConfig cfg;
-        if ( guest_cpuid_prepare(ctx, gnr_hvm_def, cfg) )
+        if ( guest_cpuid_prepare(ctx, gnr_hvm_def, cfg) || guest_cpuid_prepare(xs_ctx, gnr_host, cfg) )
         {
             std::fprintf(stderr, "bench: guest_cpuid_prepare failed\n");
             std::exit(2);
+        }
+        VcpuState v;
+        v.vcpu_id = 3;
+        v.cr4 = CR4_OSXSAVE | CR4_PKE;
+        vcpu.load(ctx, v);
+        VcpuState xv;
+        xv.cr4 = CR4_OSXSAVE;
+        xs_vcpu.load(xs_ctx, xv);
+        for ( unsigned k = 0; k < 4; ++k )
+        {
+            xs_vcpus[k].load(xs_ctx, xv);
+            xs_set_or_die(xs_vcpus[k], xs_ctx, k);
         }
     }
 
@@ -148,8 +188,6 @@ struct Query {
     uint32_t leaf, subleaf;
     uint64_t xcr0, xss;
 };
-constexpr uint64_t X87 = 1, SSE = 2, AVX = 4, OPMASK = 0x20, ZMM = 0x40, HI16 = 0x80,
-                   PKRU = 0x200, TILE = 0x60000, CET = 0x1800;
 constexpr Query queries[] = {
     {"leaf 0x1", 0x1, 0, X87 | SSE, 0},
     {"leaf 0x7:0", 0x7, 0, X87 | SSE, 0},
@@ -163,6 +201,8 @@ constexpr Query queries[] = {
     {"leaf 0x30 (out of range)", 0x30, 0, X87 | SSE, 0},
 };
 
+// The leaf and subleaf come from the guest's registers: opaque to the compiler
+// (DoNotOptimize), so that the inline lookup cannot be folded for a known leaf.
 void BM_guest_cpuid(benchmark::State &st, const Query &q)
 {
     Fixture &f = fx();
@@ -171,15 +211,20 @@ void BM_guest_cpuid(benchmark::State &st, const Query &q)
     v.cr4 = CR4_OSXSAVE | CR4_PKE;
     v.xcr0 = q.xcr0;
     v.xss = q.xss;
+    VcpuCpuid vc;
+    vc.load(f.ctx, v);
     for ( auto _ : st )
     {
-        benchmark::DoNotOptimize(&v);
-        Regs r = guest_cpuid(f.ctx, f.gnr_hvm_def, v, Leaf{q.leaf}, Subleaf{q.subleaf});
+        uint32_t l = q.leaf, s = q.subleaf;
+        benchmark::DoNotOptimize(l);
+        benchmark::DoNotOptimize(s);
+        Regs r = guest_cpuid(f.ctx, vc, Leaf{l}, Subleaf{s});
         benchmark::DoNotOptimize(r);
     }
 }
 
-// A mix: a guest's boot-time CPUID sweep of 16 (leaf, subleaf) pairs, XCR0 changing.
+// A mix: a guest's boot-time CPUID sweep of 16 (leaf, subleaf) pairs, XCR0 changing
+// (XSETBV) before each sweep.
 void BM_guest_cpuid_mix(benchmark::State &st)
 {
     Fixture &f = fx();
@@ -190,11 +235,17 @@ void BM_guest_cpuid_mix(benchmark::State &st)
     };
     VcpuState v;
     v.cr4 = CR4_OSXSAVE;
+    VcpuCpuid vc;
+    vc.load(f.ctx, v);
     unsigned i = 0;
     for ( auto _ : st )
     {
-        v.xcr0 = (i & 16) ? (X87 | SSE | AVX | OPMASK | ZMM | HI16) : (X87 | SSE | AVX);
-        Regs r = guest_cpuid(f.ctx, f.gnr_hvm_def, v, Leaf{mix[i & 15][0]}, Subleaf{mix[i & 15][1]});
+        if ( (i & 15) == 0 &&
+             vc.set_xcr0(f.ctx, (i & 16) ? (X87 | SSE | AVX | OPMASK | ZMM | HI16) : (X87 | SSE | AVX)) )
+            return st.SkipWithError("XSETBV refused");
+        uint32_t l = mix[i & 15][0], s = mix[i & 15][1];
+        benchmark::DoNotOptimize(l);
+        Regs r = guest_cpuid(f.ctx, vc, Leaf{l}, Subleaf{s});
         benchmark::DoNotOptimize(r);
         ++i;
     }
@@ -726,32 +777,65 @@ void op_xen_incompatible(uint64_t n)
 void op_guest_static(uint64_t n)
 {
     Fixture &f = fx();
-    VcpuState v;
-    v.vcpu_id = 3;
-    v.cr4 = CR4_OSXSAVE | CR4_PKE;
-    // A guest's static leaves, in turn: 0x80000001, 0x6, 0x7:0, 0x1.
+    const VcpuCpuid &vc = f.vcpu;
+    // A guest's static leaves, in turn: 0x80000001, 0x6, 0x7:0, 0x1.  The leaf is the
+    // guest's EAX: opaque to the compiler, which must not fold the inline lookup.
     static constexpr uint32_t leaf[4] = {0x80000001u, 0x6, 0x7, 0x1};
     for ( uint64_t i = 0; i < n; ++i )
     {
-        benchmark::DoNotOptimize(&v);
-        Regs r = guest_cpuid(f.ctx, f.gnr_hvm_def, v, Leaf{leaf[i & 3]}, Subleaf{0});
+        uint32_t l = leaf[i & 3], s = 0;
+        benchmark::DoNotOptimize(l);
+        benchmark::DoNotOptimize(s);
+        Regs r = guest_cpuid(f.ctx, vc, Leaf{l}, Subleaf{s});
         benchmark::DoNotOptimize(r);
     }
 }
+
+// The query alone: four vCPUs, one in each XCR0/XSS state, asked 0xd:0 and 0xd:1 in
+// turn, so that consecutive answers differ as they would with XCR0/XSS changing.
 void op_guest_xsave(uint64_t n)
 {
     Fixture &f = fx();
-    VcpuState v;
-    v.cr4 = CR4_OSXSAVE;
-    // XCR0 / XSS change between queries of 0xd:0 and 0xd:1 (a guest enabling state).
-    static constexpr uint64_t xcr0[4] = {X87 | SSE | AVX, X87 | SSE | AVX | OPMASK | ZMM | HI16,
-                                        X87 | SSE | AVX | OPMASK | ZMM | HI16 | PKRU | TILE, X87 | SSE};
+    const VcpuCpuid *vc = f.xs_vcpus;
     for ( uint64_t i = 0; i < n; ++i )
     {
-        v.xcr0 = xcr0[i & 3];
-        v.xss = (i & 2) ? CET : 0;
-        benchmark::DoNotOptimize(&v);
-        Regs r = guest_cpuid(f.ctx, f.gnr_hvm_def, v, Leaf{0xd}, Subleaf{static_cast<uint32_t>(i & 1)});
+        uint32_t l = 0xd, s = static_cast<uint32_t>(i & 1);
+        benchmark::DoNotOptimize(l);
+        benchmark::DoNotOptimize(s);
+        Regs r = guest_cpuid(f.xs_ctx, vc[i & 3], Leaf{l}, Subleaf{s});
+        benchmark::DoNotOptimize(r);
+    }
+}
+// XSETBV alone: check the value, load it, refresh 0xd:0 and 0xd:1.
+void op_guest_xsetbv(uint64_t n)
+{
+    Fixture &f = fx();
+    VcpuCpuid &vc = f.xs_vcpu;
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        uint64_t x = xs_xcr0[i & 3];
+        benchmark::DoNotOptimize(x);
+        int rc = vc.set_xcr0(f.xs_ctx, x);
+        benchmark::DoNotOptimize(rc);
+    }
+}
+// The pair, as a guest that changes XCR0 and XSS before every query would pay it:
+// XSETBV, WRMSR IA32_XSS, then 0xd:0 or 0xd:1.
+void op_guest_xsave_pair(uint64_t n)
+{
+    Fixture &f = fx();
+    VcpuCpuid &vc = f.xs_vcpu;
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        uint64_t x = xs_xcr0[i & 3], xs = xs_xss[i & 3];
+        uint32_t l = 0xd, s = static_cast<uint32_t>(i & 1);
+        benchmark::DoNotOptimize(x);
+        benchmark::DoNotOptimize(xs);
+        benchmark::DoNotOptimize(l);
+        benchmark::DoNotOptimize(s);
+        int rc = vc.set_xcr0(f.xs_ctx, x) | vc.set_xss(f.xs_ctx, xs);
+        Regs r = guest_cpuid(f.xs_ctx, vc, Leaf{l}, Subleaf{s});
+        benchmark::DoNotOptimize(rc);
         benchmark::DoNotOptimize(r);
     }
 }
@@ -818,6 +902,8 @@ const CmpRow cmp_rows[] = {
     {"guest CPUID static leaves", op_guest_static, nullptr, 20000, false, 1.5, "(in the hypervisor)"},
     {"guest CPUID 0xd, XCR0/XSS changing", op_guest_xsave, nullptr, 20000, false, 2.5,
      "(in the hypervisor)"},
+    {"  XSETBV alone (refreshes 0xd)", op_guest_xsetbv, nullptr, 20000, false, 0, ""},
+    {"  XSETBV + XSS write + 0xd query", op_guest_xsave_pair, nullptr, 20000, false, 0, ""},
     {"derive hvm-max from raw", op_derive_hvm_max, nullptr, 200, false, 1000, "(in the hypervisor)"},
     {"  reference: policy copy", op_copy, nullptr, 2000, false, 0, ""},
     {"level 10,000 HVM max policies", op_level_10000, nullptr, 3, false, 1.5e6, "(none in 4.17)"},

@@ -15,10 +15,21 @@ using namespace fixture;
 
 namespace {
 
+// Every question is asked twice: computed from scratch (guest_cpuid_compute) and from a
+// vCPU prepared with the same state (guest_cpuid); the two must agree.
 Regs Q(const GuestCpuidCtx &c, const Policy &p, const VcpuState &v, uint32_t leaf,
        uint32_t sub = 0)
 {
-    return guest_cpuid(c, p, v, Leaf{leaf}, Subleaf{sub});
+    Regs ref = guest_cpuid_compute(c, p, v, Leaf{leaf}, Subleaf{sub});
+    if ( &p == c.policy )
+    {
+        VcpuCpuid vc;
+        vc.load(c, v);
+        Regs fast = guest_cpuid(c, vc, Leaf{leaf}, Subleaf{sub});
+        if ( !(fast == ref) )
+            expect_eq("prepared " + hex(leaf) + ":" + hex(sub), show(ref), show(fast));
+    }
+    return ref;
 }
 GuestCpuidCtx prepare(const Policy &p, const GuestConfig &cfg = {})
 {
@@ -488,6 +499,219 @@ void context_is_bound_to_its_policy()
     expect_eq("another policy object: zeros", show(Regs{}), show(Q(c, b, v, 0)));
 }
 
+
+// ====================================================================================
+// Prepared answers (VcpuCpuid) against the answer computed from scratch
+// ====================================================================================
+
+// Every question a guest can ask, as far as the answers can differ: each leaf of the
+// basic and extended ranges and two past each, Xen's two windows, far leaves; each with
+// every subleaf the object holds, two beyond, and far subleaves.
+std::vector<std::pair<uint32_t, uint32_t>> all_questions()
+{
+    std::vector<std::pair<uint32_t, uint32_t>> q;
+    auto add = [&](uint32_t leaf) {
+        uint32_t nr = 1;
+        leaf_kind(leaf, &nr);
+        for ( uint32_t s = 0; s < nr + 2; ++s )
+            q.push_back({leaf, s});
+        for ( uint32_t s : {63u, 64u, 0x100u, 0x80000000u, NO_SUBLEAF} )
+            q.push_back({leaf, s});
+    };
+    for ( uint32_t l = BASIC_FIRST; l <= BASIC_LAST + 2; ++l )
+        add(l);
+    for ( uint32_t l = EXTD_FIRST; l <= EXTD_LAST + 2; ++l )
+        add(l);
+    for ( uint32_t base : {HV_LEAF, HV2_LEAF} )
+        for ( uint32_t i = 0; i < 8; ++i )
+            add(base + i);
+    for ( uint32_t l : {0x3fffffffu, 0x400000ffu, 0x400001ffu, 0x40000200u, 0x7fffffffu, 0x8000ffffu,
+                        0xc0000000u, 0xffffffffu} )
+        add(l);
+    return q;
+}
+
+// The prepared answer to every question equals guest_cpuid_compute on the vCPU's state;
+// the number of questions that differ (the first few printed).
+unsigned nr_differing(const GuestCpuidCtx &c, const Policy &p, const VcpuCpuid &vc,
+                      const std::string &what)
+{
+    static const std::vector<std::pair<uint32_t, uint32_t>> qs = all_questions();
+    unsigned bad = 0;
+    for ( const auto &[leaf, sub] : qs )
+    {
+        Regs want = guest_cpuid_compute(c, p, vc.state(), Leaf{leaf}, Subleaf{sub});
+        Regs got = guest_cpuid(c, vc, Leaf{leaf}, Subleaf{sub});
+        if ( !(want == got) && ++bad <= 3 )
+            std::printf("FAIL %s: %s %s:%s: computed %s, prepared %s\n", current_test, what.c_str(),
+                        hex(leaf).c_str(), hex(sub).c_str(), show(want).c_str(), show(got).c_str());
+    }
+    return bad;
+}
+
+// vCPU states that exercise every fix-up: the reset state, everything the policy offers
+// enabled, an APIC ID that no longer fits leaf 1's 8 bits, the APIC disabled outside long
+// mode, and XCR0/XSS with bits the policy does not offer (ignored by the sizes).
+std::vector<std::pair<std::string, VcpuState>> states_for(const Policy &p)
+{
+    std::vector<std::pair<std::string, VcpuState>> v;
+    VcpuState s;
+    v.push_back({"reset", s});
+    s.vcpu_id = 5;
+    s.cr4 = CR4_OSXSAVE | CR4_PKE;
+    s.xcr0 = xstate::policy_xcr0(p) | 1;
+    s.xss = xstate::policy_xss(p);
+    v.push_back({"all offered", s});
+    s.vcpu_id = 200;
+    s.xcr0 = 0x7;
+    s.xss = 0;
+    v.push_back({"vcpu 200, x87|SSE|AVX", s});
+    s.apic_enabled = false;
+    s.long_mode = false;
+    s.cr4 = CR4_PKE;
+    v.push_back({"APIC off, not long mode", s});
+    s.xcr0 = ~0ull;
+    s.xss = ~0ull;
+    s.cr4 = ~0ull;
+    v.push_back({"every bit set", s});
+    return v;
+}
+
+void prepared_answers_equal_the_reference_everywhere()
+{
+    unsigned nr_sweeps = 0, nr_bad = 0;
+    for ( const auto &d : dumps() )
+        for ( int n = 0; n < 5; ++n )
+        {
+            // Four derived policies, and one whose limits were cut below data it still
+            // holds (derivation clears what is out of range; a policy set by a toolstack
+            // need not): max basic leaf 7 with 7:0.EAX 0, max extended leaf 0x80000001,
+            // XSAVE cleared with leaf 0xd kept - all of which must read as zeros.
+            const PolicyIndex idx[] = {PolicyIndex::host, PolicyIndex::hvm_max,
+                                       PolicyIndex::hvm_default, PolicyIndex::pv_default,
+                                       PolicyIndex::host};
+            const PolicyIndex i = idx[n];
+            Policy p = derive(d.p, i);
+            if ( n == 4 )
+            {
+                at(p, Leaf{0})->a = min32(at(p, Leaf{0})->a, 7);
+                at(p, Leaf{7}, Subleaf{0})->a = 0;
+                at(p, Leaf{0x80000000u})->a = 0x80000001u;
+                at(p, Leaf{1})->c &= ~(1u << 26);
+            }
+            p.hv2_limit = nr_sweeps % 3 == 0 ? 0x40000104 : 0;  // Xen's leaves in either window
+            GuestConfig cfg;
+            cfg.hvm = i != PolicyIndex::pv_default;
+            cfg.domid = 9;
+            GuestCpuidCtx c = prepare(p, cfg);
+            for ( const auto &[what, st] : states_for(p) )
+            {
+                VcpuCpuid vc;
+                vc.load(c, st);
+                nr_bad += nr_differing(c, p, vc,
+                                       d.name + " " + policy_index_name(i) + " " + what) != 0;
+                ++nr_sweeps;
+            }
+        }
+    expect_eq("sweeps with a differing answer", 0u, nr_bad);
+    expect_eq("sweeps (20 dumps x 5 policies x 5 states)", 500u, nr_sweeps);
+}
+
+// A vCPU's prepared answers follow every state change through the calls that make it,
+// step by step on one vCPU (GNR host policy: XCR0 0x602e7 and XSS 0xdd00 offered, PKU).
+// A refused write changes nothing.  After each step the sizes are checked against the
+// SDM's numbers (and what the hardware itself reported for 0x602e7|PT), against the
+// component walk, and the whole answer set against guest_cpuid_compute - so an answer
+// left stale by XSETBV, an XSS write or a CR4 write fails here.
+enum class Op { cr4, xcr0, xss };
+struct Step {
+    const char *what;
+    Op op;
+    uint64_t value;
+    int rc;
+    bool osxsave, ospke;
+    uint32_t standard, compacted;  // 0xd:0 EBX, 0xd:1 EBX; compacted 0: the walk's value
+};
+void prepared_answers_follow_cr4_xcr0_and_xss()
+{
+    constexpr uint64_t OSX = CR4_OSXSAVE, PKE = CR4_PKE, CET = 0x1800, PT = 0x100;
+    const Step steps[] = {
+        {"XSETBV before CR4.OSXSAVE: #UD", Op::xcr0, 0x7, -err::einval, false, false, 576, 576},
+        {"CR4.OSXSAVE", Op::cr4, OSX, 0, true, false, 576, 576},
+        {"XCR0 x87|SSE|AVX", Op::xcr0, 0x7, 0, true, false, 832, 832},
+        {"XCR0 + AVX-512", Op::xcr0, 0xe7, 0, true, false, 2688, 2432},
+        {"XSS CET_U|CET_S", Op::xss, CET, 0, true, false, 2688, 0},
+        {"XCR0 opmask without ZMM state: #GP", Op::xcr0, 0x27, -err::einval, true, false, 2688, 0},
+        {"XSS with a bit not offered: #GP", Op::xss, CET | 0x1, -err::einval, true, false, 2688, 0},
+        {"CR4.PKE", Op::cr4, OSX | PKE, 0, true, true, 2688, 0},
+        {"XCR0 + PKRU + AMX", Op::xcr0, 0x602e7, 0, true, true, 11008, 0},
+        {"XSS PT (as the dump's OS had it)", Op::xss, PT, 0, true, true, 11008, 0x2a80},
+        {"XSS 0", Op::xss, 0, 0, true, true, 11008, 10752},
+        {"CR4 0: OSXSAVE and OSPKE clear, XCR0 kept", Op::cr4, 0, 0, false, false, 11008, 10752},
+        {"XSETBV after CR4.OSXSAVE cleared: #UD", Op::xcr0, 0x7, -err::einval, false, false, 11008, 10752},
+    };
+    Policy p = derive(dump("GraniteRapids"), PolicyIndex::host);
+    expect_eq("premise: XCR0 offered", hex(0x602e7), hex(xstate::policy_xcr0(p)));
+    expect_eq("premise: XSS offered", hex(0xdd00), hex(xstate::policy_xss(p)));
+    expect("premise: PKU offered", policy_to_featureset(p).test(feature_named("pku")));
+    GuestCpuidCtx c = prepare(p);
+    xstate::Layout l;
+    xstate::layout_of(l, p);
+    VcpuCpuid vc;
+    vc.load(c, VcpuState{});
+    for ( const Step &k : steps )
+    {
+        const VcpuState before = vc.state();
+        int rc = k.op == Op::cr4 ? (vc.set_cr4(c, k.value), 0)
+                 : k.op == Op::xcr0 ? vc.set_xcr0(c, k.value)
+                                    : vc.set_xss(c, k.value);
+        const std::string w = std::string(k.what) + ": ";
+        expect_eq(w + "rc", k.rc, rc);
+        const VcpuState &s = vc.state();
+        if ( rc )
+            expect(w + "refused: state unchanged", s.cr4 == before.cr4 && s.xcr0 == before.xcr0 &&
+                                                       s.xss == before.xss);
+        Regs l1 = guest_cpuid(c, vc, Leaf{1}, Subleaf{0});
+        Regs l7 = guest_cpuid(c, vc, Leaf{7}, Subleaf{0});
+        Regs x0 = guest_cpuid(c, vc, Leaf{0xd}, Subleaf{0});
+        Regs x1 = guest_cpuid(c, vc, Leaf{0xd}, Subleaf{1});
+        expect_eq(w + "leaf 1 OSXSAVE", k.osxsave, bool(l1.c & (1u << 27)));
+        expect_eq(w + "7:0 OSPKE", k.ospke, bool(l7.c & (1u << 4)));
+        expect_eq(w + "0xd:0 EBX", k.standard, x0.b);
+        expect_eq(w + "0xd:0 EBX = the walk", xstate::uncompressed_size(l, s.xcr0), x0.b);
+        expect_eq(w + "0xd:1 EBX = the walk", xstate::compacted_size(l, s.xcr0 | s.xss), x1.b);
+        if ( k.compacted )
+            expect_eq(w + "0xd:1 EBX", k.compacted, x1.b);
+        expect_eq(w + "every answer as computed", 0u, nr_differing(c, p, vc, k.what));
+    }
+}
+
+// A context prepared again for another policy, and the vCPU loaded with it, answers from
+// the new policy and keeps the vCPU's own parts (its APIC ID, XCR0).
+void prepared_answers_follow_a_new_policy()
+{
+    const Policy &raw = dump("SapphireRapids");
+    Policy a = derive(raw, PolicyIndex::hvm_default);
+    Policy b = derive(raw, PolicyIndex::hvm_default, "cpuid=no-avx512f");
+    GuestCpuidCtx c = prepare(a);
+    VcpuState st;
+    st.vcpu_id = 3;
+    st.cr4 = CR4_OSXSAVE;
+    VcpuCpuid vc;
+    vc.load(c, st);
+    expect_eq("premise: XSETBV AVX-512", 0, vc.set_xcr0(c, 0xe7));
+    expect_eq("a: 0xd:0 EBX", 2688u, guest_cpuid(c, vc, Leaf{0xd}, Subleaf{0}).b);
+    expect("a: AVX512F", guest_cpuid(c, vc, Leaf{7}, Subleaf{0}).b & (1u << 16));
+    if ( int rc = guest_cpuid_prepare(c, b) )
+        expect_eq("prepare b", 0, rc);
+    vc.load(c, vc.state());
+    expect("b: no AVX512F", !(guest_cpuid(c, vc, Leaf{7}, Subleaf{0}).b & (1u << 16)));
+    expect_eq("b: 0xd:0 EBX, AVX-512 no longer offered", 832u,
+              guest_cpuid(c, vc, Leaf{0xd}, Subleaf{0}).b);
+    expect_eq("b: APIC ID kept", 6u, guest_cpuid(c, vc, Leaf{1}, Subleaf{0}).b >> 24);
+    expect_eq("b: every answer as computed", 0u, nr_differing(c, b, vc, "b"));
+}
+
 } // namespace
 
 int main()
@@ -503,5 +727,8 @@ int main()
     TEST(apic_disable_and_long_mode);
     TEST(xen_hypervisor_leaves);
     TEST(context_is_bound_to_its_policy);
+    TEST(prepared_answers_equal_the_reference_everywhere);
+    TEST(prepared_answers_follow_cr4_xcr0_and_xss);
+    TEST(prepared_answers_follow_a_new_policy);
     return finish();
 }

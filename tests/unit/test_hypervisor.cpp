@@ -303,7 +303,7 @@ TEST(destroy_frees_the_domain_but_not_the_id)
     for ( DomId id : ids )
         EXPECT_TRUE(id != first);
     // Memory per domain in use: 20 domains (one table page, the control domain's) cost 20
-    // times one; a slot is the ~5.5 KiB of a domain's state, nothing reserved in advance.
+    // times one; a slot is the ~7.6 KiB of a domain's state, nothing reserved in advance.
     EXPECT_EQ(base + 20 * one, m->domain_memory());
     EXPECT_TRUE(one > 4096 && one < 8192);
     for ( DomId id : ids )
@@ -589,6 +589,49 @@ TEST(guest_xcr0_write_is_checked_against_the_policy_and_sizes_leaf_0xd)
     EXPECT_EQ(0x340u, run_cpuid(*m, d, 0, 0xd, 0, CpuidPath::hvm, 0, __LINE__).regs.b);
     REQUIRE_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_vcpu_context(CONTROL_DOMID, d, 0, after); }));
     EXPECT_EQ(x87_sse_avx, after.xcr0);
+}
+
+// The vCPU's prepared CPUID answers (guest_cpuid.hpp VcpuCpuid) follow every path that
+// changes what they depend on: a restored vCPU context (CR4, XCR0), CR4 and XCR0 writes
+// from the guest, and a new domain policy - for each vCPU, which keeps its own APIC ID.
+TEST(guest_cpuid_answers_follow_restored_state_and_a_new_policy)
+{
+    auto m = boot(HASWELL);
+    if ( !m )
+        return;
+    DomId d = create_domain(*m, DomainType::hvm, 2);
+    // A new policy before start: AVX gone (and AVX2 with it); vCPU 1 still has APIC ID 2.
+    Featureset fs = policy_to_featureset(domain_policy(*m, d));
+    fs.clear(F("avx"));
+    REQUIRE_RC(0, set_featureset(*m, d, fs));
+    REQUIRE_RC(0, start(*m, d));
+    GuestCpuidOutcome o = run_cpuid(*m, d, 1, 7, 0, CpuidPath::hvm, 0, __LINE__);
+    EXPECT_EQ(0u, o.regs.b & (1u << 5));  // AVX2
+    o = run_cpuid(*m, d, 1, 1, 0, CpuidPath::hvm, 0, __LINE__);
+    EXPECT_EQ(0u, o.regs.c & (1u << 28));  // AVX
+    EXPECT_EQ(2u, o.regs.b >> 24);
+    EXPECT_EQ(0u, o.regs.c & (1u << 27));  // OSXSAVE: CR4 still clear
+
+    // A restored context: CR4.OSXSAVE and XCR0 x87|SSE show at once, on that vCPU only.
+    VcpuContext ctx{};
+    ctx.cr4 = CR4_OSXSAVE;
+    ctx.xcr0 = 0x3;
+    REQUIRE_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.set_vcpu_context(CONTROL_DOMID, d, 1, ctx); }));
+    o = run_cpuid(*m, d, 1, 1, 0, CpuidPath::hvm, 0, __LINE__);
+    EXPECT_TRUE(o.regs.c & (1u << 27));
+    EXPECT_EQ(2u, o.regs.b >> 24);
+    EXPECT_EQ(0x240u, run_cpuid(*m, d, 1, 0xd, 0, CpuidPath::hvm, 0, __LINE__).regs.b);
+    EXPECT_EQ(0u, run_cpuid(*m, d, 0, 1, 0, CpuidPath::hvm, 0, __LINE__).regs.c & (1u << 27));
+    // A refused context changes nothing.
+    ctx.xcr0 = 0x7;  // AVX: no longer offered
+    EXPECT_RC(-EINVAL, hc(*m, [&](Hypervisor &hv) { return hv.set_vcpu_context(CONTROL_DOMID, d, 1, ctx); }));
+    EXPECT_EQ(0x240u, run_cpuid(*m, d, 1, 0xd, 0, CpuidPath::hvm, 0, __LINE__).regs.b);
+
+    // The guest's own CR4 write: OSXSAVE clears on vCPU 1, sets on vCPU 0.
+    REQUIRE_RC(0, m->exec_write_cr4(d, 1, 0));
+    REQUIRE_RC(0, m->exec_write_cr4(d, 0, CR4_OSXSAVE));
+    EXPECT_EQ(0u, run_cpuid(*m, d, 1, 1, 0, CpuidPath::hvm, 0, __LINE__).regs.c & (1u << 27));
+    EXPECT_TRUE(run_cpuid(*m, d, 0, 1, 0, CpuidPath::hvm, 0, __LINE__).regs.c & (1u << 27));
 }
 
 // XSETBV refuses what the hardware refuses (SDM vol. 1 13.3, vol. 2B XSETBV): x87 always

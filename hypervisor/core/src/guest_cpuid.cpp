@@ -67,102 +67,19 @@ Regs xen_leaf(const GuestCpuidCtx &c, const VcpuState &v, uint32_t leaf, uint32_
     }
 }
 
-// Slot of (leaf, subleaf) as the CPUID instruction addresses it (slot_cpuid), for a
-// leaf and subleaf the guest chose: every array index is clamped with
-// array_index_nospec after its bounds check, so a mispredicted check cannot make the
-// CPU read beyond policy_layout or the leaf's subleaves (Spectre v1).  -1 when the
-// object holds no such slot.
-int guest_slot(uint32_t l, uint32_t s)
+// Whether the guest is answered at all at (leaf, subleaf) of the basic or extended range
+// (docs/policy.md "Guest CPUID", Ranges): not above the max basic or extended leaf, not
+// above 7:0.EAX in leaf 7, not leaf 0xd without XSAVE.
+bool answered(const GuestCpuidCtx &c, uint32_t l, uint32_t s)
 {
-    uint32_t base, nr;
     if ( l <= BASIC_LAST )
-    {
-        uint32_t i = array_index_nospec(l, NR_BASIC);
-        base = policy_layout.basic_base[i];
-        nr = policy_layout.basic_nr[i];
-    }
-    else if ( l >= EXTD_FIRST && l <= EXTD_LAST )
-    {
-        uint32_t i = array_index_nospec(l - EXTD_FIRST, NR_EXTD);
-        base = policy_layout.extd_base[i];
-        nr = policy_layout.extd_nr[i];
-    }
-    else
-        return -1;
-    if ( nr == 0 )
-        return static_cast<int>(base);
-    if ( s >= nr )
-        return -1;
-    return static_cast<int>(base + array_index_nospec(s, nr));
+        return !(l > c.basic_max || (l == 7 && s > c.leaf7_max) || (l == 0xd && !c.xsave));
+    return l >= EXTD_FIRST && l <= c.extd_max;
 }
 
-} // namespace
-
-int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p, const GuestConfig &cfg)
+// The registers the vCPU's state writes into an answered leaf's answer `r`.
+Regs vcpu_fixup(const GuestCpuidCtx &c, const VcpuState &v, uint32_t l, uint32_t s, Regs r)
 {
-    GuestCpuidCtx c{};
-    Featureset fs = policy_to_featureset(p);
-    Vendor vendor = policy_vendor(p);
-    uint32_t nr7;
-    leaf_kind(7, &nr7);
-
-    c.policy = &p;
-    c.basic_max = min32(basic_max_leaf(p), BASIC_LAST);
-    c.extd_max = min32(policy_extd_limit(p), EXTD_LAST);
-    c.leaf7_max = min32(field_get(p, field::leaf7_max_subleaf), nr7 - 1);
-    c.hvm = cfg.hvm;
-    c.intel = vendor == Vendor::intel;
-    c.xsave = fs.test(F_XSAVE) && c.basic_max >= 0xd;
-    c.compacted = fs.test(F_XSAVEC) || fs.test(F_XSAVES);
-    c.x2apic = fs.test(F_X2APIC);
-    c.pku = fs.test(F_PKU);
-    c.domid = cfg.domid;
-    c.xen_version = cfg.xen_version;
-    c.machine_addr_bits =
-        c.extd_max >= 0x80000008 ? field_get(p, field::maxphysaddr) : 0;
-
-    bool viridian = cfg.hvm && p.hv2_limit;
-    c.hv_base = viridian ? HV2_LEAF : HV_LEAF;
-    c.hv_last = hv_last_index(viridian ? p.hv2_limit : p.hv_limit, c.hv_base,
-                              cfg.hvm ? XEN_MAX_HVM_LEAF : XEN_MAX_PV_LEAF);
-
-    xstate::Layout l;
-    xstate::layout_of(l, p);
-    uint64_t xcr0 = c.xsave ? xstate::policy_xcr0(p) : 0;
-    uint64_t xss = c.xsave && fs.test(F_XSAVES) ? xstate::policy_xss(p) : 0;
-    if ( int rc = xstate::size_tables_build(c.sizes, l, xcr0, xss) )
-        return rc;
-
-    ctx = c;
-    return 0;
-}
-
-Regs guest_cpuid(const GuestCpuidCtx &c, const Policy &p, const VcpuState &v, Leaf leaf,
-                 Subleaf subleaf)
-{
-    const uint32_t l = raw(leaf), s = raw(subleaf);
-    Regs r;
-
-    if ( &p != c.policy )
-        return Regs{};
-
-    if ( l <= BASIC_LAST )
-    {
-        if ( l > c.basic_max || (l == 7 && s > c.leaf7_max) || (l == 0xd && !c.xsave) )
-            return Regs{};
-    }
-    else if ( l >= HV_LEAF && l < HV2_LEAF + HV_WINDOW )
-        return xen_leaf(c, v, l, s);
-    else if ( l < EXTD_FIRST || l > c.extd_max )
-        return Regs{};
-
-    // A subleaf the object does not hold is zero - except in the topology leaves,
-    // where every subleaf reports its own number and the x2APIC ID (SDM leaf 0BH/1FH).
-    int sl = guest_slot(l, s);
-    if ( sl < 0 && l != 0xb && l != 0x1f )
-        return Regs{};
-    r = sl < 0 ? Regs{} : p.slot[sl];
-
     const uint32_t apic_id = v.vcpu_id * 2;  // Xen's layout: one thread per core
     switch ( l ) {
     case 0x1:
@@ -204,6 +121,154 @@ Regs guest_cpuid(const GuestCpuidCtx &c, const Policy &p, const VcpuState &v, Le
         break;
     }
     return r;
+}
+
+// guest_dyn.e[] indices of the answers each kind of state change affects.
+constexpr unsigned dyn_index(uint32_t leaf, uint32_t sub)
+{
+    for ( unsigned k = 0; k < NR_GUEST_DYN; ++k )
+        if ( guest_dyn.e[k].leaf == leaf && guest_dyn.e[k].subleaf == sub )
+            return k;
+    return NR_GUEST_DYN;
+}
+constexpr unsigned DYN_1 = dyn_index(0x1, 0), DYN_7 = dyn_index(0x7, 0),
+                   DYN_XSAVE0 = dyn_index(0xd, 0), DYN_XSAVE1 = dyn_index(0xd, 1);
+static_assert(DYN_1 < NR_GUEST_DYN && DYN_7 < NR_GUEST_DYN && DYN_XSAVE0 < NR_GUEST_DYN &&
+              DYN_XSAVE1 < NR_GUEST_DYN);
+
+} // namespace
+
+int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p, const GuestConfig &cfg)
+{
+    // Everything that can fail first, into locals: `ctx` is written only on success (a
+    // domain's context is prepared in place, hypervisor.cpp install_policy).
+    Featureset fs = policy_to_featureset(p);
+    const uint32_t basic_max = min32(basic_max_leaf(p), BASIC_LAST);
+    const bool xsave = fs.test(F_XSAVE) && basic_max >= 0xd;
+    xstate::Layout l;
+    xstate::layout_of(l, p);
+    xstate::SizeTables sizes;
+    if ( int rc = xstate::size_tables_build(sizes, l, xsave ? xstate::policy_xcr0(p) : 0,
+                                            xsave && fs.test(F_XSAVES) ? xstate::policy_xss(p) : 0) )
+        return rc;
+
+    GuestCpuidCtx &c = ctx;
+    Vendor vendor = policy_vendor(p);
+    uint32_t nr7;
+    leaf_kind(7, &nr7);
+
+    c.policy = &p;
+    c.basic_max = basic_max;
+    c.extd_max = min32(policy_extd_limit(p), EXTD_LAST);
+    c.leaf7_max = min32(field_get(p, field::leaf7_max_subleaf), nr7 - 1);
+    c.hvm = cfg.hvm;
+    c.intel = vendor == Vendor::intel;
+    c.xsave = xsave;
+    c.compacted = fs.test(F_XSAVEC) || fs.test(F_XSAVES);
+    c.x2apic = fs.test(F_X2APIC);
+    c.pku = fs.test(F_PKU);
+    c.domid = cfg.domid;
+    c.xen_version = cfg.xen_version;
+    c.machine_addr_bits =
+        c.extd_max >= 0x80000008 ? field_get(p, field::maxphysaddr) : 0;
+    c.xcr0_offered = xstate::policy_xcr0(p);
+    c.xss_offered = xstate::policy_xss(p);
+
+    bool viridian = cfg.hvm && p.hv2_limit;
+    c.hv_base = viridian ? HV2_LEAF : HV_LEAF;
+    c.hv_last = hv_last_index(viridian ? p.hv2_limit : p.hv_limit, c.hv_base,
+                              cfg.hvm ? XEN_MAX_HVM_LEAF : XEN_MAX_PV_LEAF);
+    c.sizes = sizes;
+
+    // Every slot through the range rules, in layout order (policy.hpp); then the
+    // vCPU-dependent ones that are answered point at the vCPU's entry.
+    for ( uint32_t i = 0; i < NR_BASIC + NR_EXTD; ++i )
+    {
+        const uint32_t leaf = i < NR_BASIC ? BASIC_FIRST + i : EXTD_FIRST + (i - NR_BASIC);
+        const GuestLeafIndex x = guest_leaf_index.e[i];
+        for ( uint32_t s = 0; s < (x.nr ? x.nr : 1u); ++s )
+            c.from[x.slot + s] = answered(c, leaf, s) ? GUEST_FROM_POLICY : GUEST_FROM_ZEROS;
+    }
+    for ( unsigned k = 0; k < NR_GUEST_DYN; ++k )
+        if ( c.from[guest_dyn.e[k].slot] )
+            c.from[guest_dyn.e[k].slot] = static_cast<uint8_t>(GUEST_FROM_VCPU + k);
+    return 0;
+}
+
+Regs guest_cpuid_compute(const GuestCpuidCtx &c, const Policy &p, const VcpuState &v, Leaf leaf,
+                         Subleaf subleaf)
+{
+    const uint32_t l = raw(leaf), s = raw(subleaf);
+
+    if ( &p != c.policy )
+        return Regs{};
+
+    if ( l >= HV_LEAF && l < HV2_LEAF + HV_WINDOW )
+        return xen_leaf(c, v, l, s);
+    if ( !answered(c, l, s) )
+        return Regs{};
+
+    // A subleaf the object does not hold is zero - except in the topology leaves,
+    // where every subleaf reports its own number and the x2APIC ID (SDM leaf 0BH/1FH).
+    // Indices clamped as in guest_cpuid() (nospec.hpp).
+    const GuestLeafIndex x =
+        guest_leaf_index.e[l <= BASIC_LAST ? array_index_nospec(l, NR_BASIC)
+                                           : NR_BASIC + array_index_nospec(l - EXTD_FIRST, NR_EXTD)];
+    Regs r{};
+    if ( !x.nr )
+        r = p.slot[x.slot];
+    else if ( s < x.nr )
+        r = p.slot[x.slot + array_index_nospec(s, x.nr)];
+    else if ( l != 0xb && l != 0x1f )
+        return Regs{};
+    return vcpu_fixup(c, v, l, s, r);
+}
+
+Regs guest_cpuid_slow(const GuestCpuidCtx &c, const VcpuCpuid &vc, Leaf leaf, Subleaf subleaf)
+{
+    return guest_cpuid_compute(c, *c.policy, vc.state(), leaf, subleaf);
+}
+
+// Entry k from the vCPU's state: the fix-ups on the policy's registers, or zeros where the
+// guest is not answered.
+void VcpuCpuid::refresh(const GuestCpuidCtx &c, unsigned k)
+{
+    const GuestDynSlot &d = guest_dyn.e[k];
+    dyn_[k] = c.from[d.slot] ? vcpu_fixup(c, state_, d.leaf, d.subleaf, c.policy->slot[d.slot])
+                             : Regs{};
+}
+
+void VcpuCpuid::load(const GuestCpuidCtx &c, const VcpuState &s)
+{
+    state_ = s;
+    for ( unsigned k = 0; k < NR_GUEST_DYN; ++k )
+        refresh(c, k);
+}
+
+void VcpuCpuid::set_cr4(const GuestCpuidCtx &c, uint64_t cr4)
+{
+    state_.cr4 = cr4;
+    refresh(c, DYN_1);
+    refresh(c, DYN_7);
+}
+
+int VcpuCpuid::set_xcr0(const GuestCpuidCtx &c, uint64_t xcr0)
+{
+    if ( !(state_.cr4 & CR4_OSXSAVE) || !xstate::xcr0_valid(xcr0, c.xcr0_offered) )
+        return -err::einval;
+    state_.xcr0 = xcr0;
+    refresh(c, DYN_XSAVE0);
+    refresh(c, DYN_XSAVE1);
+    return 0;
+}
+
+int VcpuCpuid::set_xss(const GuestCpuidCtx &c, uint64_t xss)
+{
+    if ( xss & ~c.xss_offered )
+        return -err::einval;
+    state_.xss = xss;
+    refresh(c, DYN_XSAVE1);
+    return 0;
 }
 
 } // namespace cpupolicy

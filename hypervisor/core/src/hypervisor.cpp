@@ -417,24 +417,29 @@ int Hypervisor::featureset_fits_max(DomId caller, unsigned idx, const uint32_t *
 }
 
 // --- Domains --------------------------------------------------------------------------------
+// `dom` is freshly value-initialised (add_domain's placement new): no zeroing copy here,
+// which would put a whole Domain (~10 KiB) on the stack.
 int Hypervisor::build_domain(Domain &dom, DomId id, DomainType type, unsigned nr_vcpus)
 {
-    Domain fresh{};
-    dom = fresh;
     dom.id = id;
     dom.type = type;
     dom.nr_vcpus = nr_vcpus;
-    for ( unsigned v = 0; v < nr_vcpus; ++v )
-        dom.vcpu[v].state.vcpu_id = v;
     int rc = install_policy(dom, system_policy(default_of(type)));
     if ( rc )
         return rc;
+    for ( unsigned v = 0; v < nr_vcpus; ++v )
+    {
+        VcpuState s;
+        s.vcpu_id = v;
+        dom.vcpu[v].cpuid.load(dom.ctx, s);
+    }
     return 0;
 }
 
 // Make `p` the domain's policy together with everything derived from it, or change
-// nothing.  The guest CPUID context points at dom.policy, so it is prepared in place and
-// the old policy restored if that fails.
+// nothing.  The guest CPUID context points at dom.policy, so it is prepared in place (it
+// is written only on success) and the old policy restored if that fails; then every
+// vCPU's prepared answers are recomputed for the new policy.
 int Hypervisor::install_policy(Domain &dom, const Policy &p)
 {
     Policy old = dom.policy;
@@ -442,14 +447,14 @@ int Hypervisor::install_policy(Domain &dom, const Policy &p)
     GuestConfig cfg;
     cfg.hvm = dom.type == DomainType::hvm;
     cfg.domid = static_cast<uint16_t>(dom.id);
-    GuestCpuidCtx ctx;
-    int rc = guest_cpuid_prepare(ctx, dom.policy, cfg);
+    int rc = guest_cpuid_prepare(dom.ctx, dom.policy, cfg);
     if ( rc )
     {
         dom.policy = old;
         return rc;
     }
-    dom.ctx = ctx;
+    for ( unsigned v = 0; v < dom.nr_vcpus; ++v )
+        dom.vcpu[v].cpuid.load(dom.ctx, dom.vcpu[v].cpuid.state());
     levelling_domain_compute(dom.lev, caps_, sys_[static_cast<unsigned>(PolicyIndex::raw)],
                              dom.policy, dom.type == DomainType::pv);
     return 0;
@@ -630,7 +635,8 @@ int Hypervisor::get_vcpu_context(DomId caller, DomId d, unsigned vcpu, VcpuConte
     if ( vcpu >= dom->nr_vcpus )
         return -err::einval;
     const Vcpu &v = dom->vcpu[vcpu];
-    out = VcpuContext{v.state.cr4, v.state.xcr0, v.state.xss, v.misc_features_enables};
+    const VcpuState &s = v.cpuid.state();
+    out = VcpuContext{s.cr4, s.xcr0, s.xss, v.misc_features_enables};
     return 0;
 }
 
@@ -652,9 +658,11 @@ int Hypervisor::set_vcpu_context(DomId caller, DomId d, unsigned vcpu, const Vcp
          (in.xss & ~xstate::policy_xss(dom->policy)) )
         return -err::einval;
     Vcpu &v = dom->vcpu[vcpu];
-    v.state.cr4 = in.cr4;
-    v.state.xcr0 = in.xcr0;
-    v.state.xss = in.xss;
+    VcpuState s = v.cpuid.state();
+    s.cr4 = in.cr4;
+    s.xcr0 = in.xcr0;
+    s.xss = in.xss;
+    v.cpuid.load(dom->ctx, s);
     v.misc_features_enables = in.misc_features_enables;
     if ( is_current(*dom, vcpu) )
         switch_to(*dom, v);
@@ -665,7 +673,7 @@ int Hypervisor::set_vcpu_context(DomId caller, DomId d, unsigned vcpu, const Vcp
 void Hypervisor::switch_to(const Domain &dom, const Vcpu &v)
 {
     VcpuLevelling vl;
-    vl.cr4_osxsave = v.state.cr4 & CR4_OSXSAVE;
+    vl.cr4_osxsave = v.cpuid.state().cr4 & CR4_OSXSAVE;
     ctxt_switch_levelling(&dom.lev, &vl);
 }
 

@@ -22,7 +22,7 @@ GuestCpuidResult fault(GuestFault f) { return GuestCpuidResult{Regs{}, f, 0}; }
 
 Regs Hypervisor::cpuid_for(const Domain &dom, const Vcpu &v, uint32_t leaf, uint32_t subleaf) const
 {
-    return guest_cpuid(dom.ctx, dom.policy, v.state, Leaf{leaf}, Subleaf{subleaf});
+    return guest_cpuid(dom.ctx, v.cpuid, Leaf{leaf}, Subleaf{subleaf});
 }
 
 int Hypervisor::pv_gp_fault(DomId d, unsigned vcpu, const uint8_t *insn, size_t len,
@@ -140,8 +140,8 @@ int Hypervisor::guest_write_cr4(DomId d, unsigned vcpu, uint64_t cr4)
     if ( int rc = find_vcpu(d, vcpu, &dom) )
         return rc;
     Vcpu &v = dom->vcpu[vcpu];
-    bool osxsave_changed = (v.state.cr4 ^ cr4) & CR4_OSXSAVE;
-    v.state.cr4 = cr4;
+    bool osxsave_changed = (v.cpuid.state().cr4 ^ cr4) & CR4_OSXSAVE;
+    v.cpuid.set_cr4(dom->ctx, cr4);
     // The leaf-1 mask of a PV vCPU depends on its CR4.OSXSAVE (masking.hpp).
     if ( osxsave_changed && dom->type == DomainType::pv && is_current(*dom, vcpu) )
         switch_to(*dom, v);
@@ -153,14 +153,10 @@ int Hypervisor::guest_write_xcr0(DomId d, unsigned vcpu, uint64_t xcr0)
     Domain *dom = nullptr;
     if ( int rc = find_vcpu(d, vcpu, &dom) )
         return rc;
-    Vcpu &v = dom->vcpu[vcpu];
     // XSETBV: #UD without CR4.OSXSAVE, #GP for an XCR0 the hardware refuses or a
-    // component the policy does not offer (xstate::xcr0_valid; SDM vol. 2B XSETBV).
-    // Either way the write does not happen.
-    if ( !(v.state.cr4 & CR4_OSXSAVE) || !xstate::xcr0_valid(xcr0, xstate::policy_xcr0(dom->policy)) )
-        return -err::einval;
-    v.state.xcr0 = xcr0;
-    return 0;
+    // component the policy does not offer (VcpuCpuid::set_xcr0).  Either way the write
+    // does not happen; otherwise the vCPU's leaf-0xd answers follow the new XCR0.
+    return dom->vcpu[vcpu].cpuid.set_xcr0(dom->ctx, xcr0);
 }
 
 } // namespace cpupolicy

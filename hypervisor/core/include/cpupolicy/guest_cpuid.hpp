@@ -22,13 +22,19 @@
 // follow the AMD model and return zeros, so that a guest's answer never depends on
 // which leaf happens to be the host's highest.
 //
-// Cost: guest_cpuid_prepare() runs once per policy change and precomputes the range
-// limits, the flags the dynamic parts need and the xsave size tables
-// (xstate::SizeTables, about 1 KiB); guest_cpuid() is then a slot lookup plus at most
-// a handful of table reads - Xen instead recomputes the xsave size, or asks the
-// hardware with the guest's XCR0 loaded, on every query of leaf 0xd.
+// Cost.  guest_cpuid_prepare() runs once per policy change: it applies every range rule
+// once (GuestCpuidCtx::from, one byte per slot of the policy object: zeros, the
+// policy's registers, or the vCPU's answer) and builds the xsave size tables
+// (xstate::SizeTables).  Each vCPU keeps the answers that depend on it (VcpuCpuid: leaf
+// 1, 7:0, 0xb, 0xd:0, 0xd:1, 0x1f, 0x80000001), refreshed by the calls that change its
+// state - a CR4 write, XSETBV, an IA32_XSS write - which is where leaf 0xd's sizes are
+// computed (a few table reads).  guest_cpuid() is then inline: a bounds check, a
+// speculation clamp, the slot's byte and one 16-byte load, for every basic and extended
+// leaf and held subleaf.  Xen instead recomputes the xsave size, or asks the hardware
+// with the guest's XCR0 loaded, on every query of leaf 0xd.
 #pragma once
 
+#include "cpupolicy/nospec.hpp"
 #include "cpupolicy/policy.hpp"
 #include "cpupolicy/xstate.hpp"
 
@@ -65,8 +71,80 @@ inline constexpr uint32_t XEN_HVM_CPUID_IOMMU_MAPPINGS = 1u << 2;
 inline constexpr uint32_t XEN_HVM_CPUID_VCPU_ID_PRESENT = 1u << 3;
 inline constexpr uint32_t XEN_HVM_CPUID_DOMID_PRESENT = 1u << 4;
 
+// --- The prepared layout -----------------------------------------------------------------
+// Where a (leaf, subleaf) the guest asks for is answered from, resolved at compile time.
+// guest_leaf_index[i]: i = leaf for a basic leaf, NR_BASIC + (leaf - EXTD_FIRST) for an
+// extended one; the leaf's first slot and its number of subleaves (0: not indexed).
+struct GuestLeafIndex {
+    uint16_t slot;
+    uint8_t nr;
+};
+struct GuestLeafIndexTable {
+    GuestLeafIndex e[NR_BASIC + NR_EXTD];
+};
+constexpr GuestLeafIndexTable make_guest_leaf_index()
+{
+    GuestLeafIndexTable t{};
+    for ( uint32_t i = 0; i < NR_BASIC; ++i )
+        t.e[i] = {policy_layout.basic_base[i], policy_layout.basic_nr[i]};
+    for ( uint32_t i = 0; i < NR_EXTD; ++i )
+        t.e[NR_BASIC + i] = {policy_layout.extd_base[i], policy_layout.extd_nr[i]};
+    return t;
+}
+inline constexpr GuestLeafIndexTable guest_leaf_index = make_guest_leaf_index();
+
+// The slots whose answer depends on the vCPU (the table at the top of this file): leaf 1,
+// 7:0, every held subleaf of 0xb, 0xd:0, 0xd:1, every held subleaf of 0x1f, 0x80000001.
+// Subleaves of 0xb/0x1f beyond the held ones, also vCPU-dependent, are rare and answered
+// out of line.  Each has an entry in VcpuCpuid, in this order.
+struct GuestDynSlot {
+    uint32_t leaf, subleaf;
+    uint16_t slot;
+};
+constexpr unsigned count_guest_dyn()
+{
+    uint32_t nr_b = 0, nr_1f = 0;
+    leaf_kind(0xb, &nr_b);
+    leaf_kind(0x1f, &nr_1f);
+    return 5 + nr_b + nr_1f;
+}
+inline constexpr unsigned NR_GUEST_DYN = count_guest_dyn();
+struct GuestDynTable {
+    GuestDynSlot e[NR_GUEST_DYN];
+};
+constexpr GuestDynTable make_guest_dyn()
+{
+    GuestDynTable t{};
+    unsigned n = 0;
+    auto add = [&](uint32_t leaf, uint32_t sub) {
+        t.e[n++] = {leaf, sub, static_cast<uint16_t>(slot_cpuid(leaf, sub))};
+    };
+    uint32_t nr_b = 0, nr_1f = 0;
+    leaf_kind(0xb, &nr_b);
+    leaf_kind(0x1f, &nr_1f);
+    add(0x1, 0);
+    add(0x7, 0);
+    for ( uint32_t s = 0; s < nr_b; ++s )
+        add(0xb, s);
+    add(0xd, 0);
+    add(0xd, 1);
+    for ( uint32_t s = 0; s < nr_1f; ++s )
+        add(0x1f, s);
+    add(0x80000001u, 0);
+    return t;
+}
+inline constexpr GuestDynTable guest_dyn = make_guest_dyn();
+static_assert(guest_dyn.e[NR_GUEST_DYN - 1].leaf == 0x80000001u, "every vCPU-dependent slot listed once");
+
+// Where a slot's answer comes from (GuestCpuidCtx::from): zeros (the guest is not
+// answered there: above a max leaf, leaf 7 above 7:0.EAX, 0xd without XSAVE), the
+// policy's registers, or entry (value - GUEST_FROM_VCPU) of the vCPU's answers.
+inline constexpr uint8_t GUEST_FROM_ZEROS = 0, GUEST_FROM_POLICY = 1, GUEST_FROM_VCPU = 2;
+static_assert(GUEST_FROM_VCPU + NR_GUEST_DYN <= 256);
+
+// --- The domain's part --------------------------------------------------------------------
 struct GuestCpuidCtx {
-    const Policy *policy;      // the policy prepared from (guest_cpuid() checks it)
+    const Policy *policy;      // the policy prepared from (guest_cpuid_compute() checks it)
     uint32_t basic_max;        // highest basic leaf answered (<= BASIC_LAST)
     uint32_t extd_max;         // highest extended leaf answered (EXTD_FIRST: only it)
     uint32_t leaf7_max;        // highest leaf 7 subleaf
@@ -76,17 +154,87 @@ struct GuestCpuidCtx {
     uint32_t machine_addr_bits;  // PV: 0x40000x05 subleaf 0 EBX
     uint16_t domid;
     bool hvm, intel, xsave, compacted, x2apic, pku;
+    uint64_t xcr0_offered;     // policy_xcr0: what XSETBV may load (with xcr0_valid)
+    uint64_t xss_offered;      // policy_xss: what IA32_XSS may hold
     xstate::SizeTables sizes;
+    // Per slot of the policy object, with every range rule applied: GUEST_FROM_*.
+    uint8_t from[NR_POLICY_SLOTS];
 };
 
 // Build the context for `p`.  0, or a negative errno from xstate::size_tables_build
 // (a policy whose xsave layout no CPU could have).  `ctx` is written only on success.
+// Every VcpuCpuid answered with `ctx` must be load()ed again afterwards.
 CPUPOLICY_MUST_CHECK int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p,
                                              const GuestConfig &cfg = {});
 
-// CPUID as the vCPU sees it.  `p` must be the policy `ctx` was prepared from (zeros
-// are returned otherwise, rather than data mixed from two policies).
-Regs guest_cpuid(const GuestCpuidCtx &ctx, const Policy &p, const VcpuState &v, Leaf leaf,
-                 Subleaf subleaf);
+// --- The vCPU's part ----------------------------------------------------------------------
+// A vCPU's CPUID state and its prepared answers.  The state changes only through these
+// calls, each of which refreshes the answers it affects, so guest_cpuid() never reads a
+// stale one.  `ctx` is always the context of the vCPU's domain.
+class VcpuCpuid {
+public:
+    // Take `s` as the whole state (vCPU creation, a restored vCPU context, a new policy
+    // after guest_cpuid_prepare) and compute every answer.  No check: the caller has
+    // validated `s` (as set_vcpu_context does) or wants exactly this state (tests).
+    void load(const GuestCpuidCtx &ctx, const VcpuState &s);
+    // The guest writes CR4: leaf 1 OSXSAVE and 7:0 OSPKE follow.
+    void set_cr4(const GuestCpuidCtx &ctx, uint64_t cr4);
+    // XSETBV: -EINVAL, and nothing changes, without CR4.OSXSAVE (#UD) or for an XCR0 the
+    // policy does not allow (#GP: xstate::xcr0_valid against policy_xcr0, SDM vol. 2B
+    // XSETBV); otherwise XCR0 is loaded and 0xd:0 / 0xd:1 EBX follow.
+    CPUPOLICY_MUST_CHECK int set_xcr0(const GuestCpuidCtx &ctx, uint64_t xcr0);
+    // WRMSR IA32_XSS: -EINVAL, and nothing changes, for a bit the policy does not offer
+    // (policy_xss; SDM vol. 4 MSR 0xDA0: #GP); otherwise 0xd:1 EBX follows.
+    CPUPOLICY_MUST_CHECK int set_xss(const GuestCpuidCtx &ctx, uint64_t xss);
+
+    const VcpuState &state() const { return state_; }
+
+private:
+    friend Regs guest_cpuid(const GuestCpuidCtx &, const VcpuCpuid &, Leaf, Subleaf);
+    void refresh(const GuestCpuidCtx &ctx, unsigned k);
+
+    VcpuState state_;
+    Regs dyn_[NR_GUEST_DYN] = {};
+};
+
+// CPUID as the vCPU sees it, from scratch: the policy's slot, the range rules and the
+// fix-ups for `v`, computed on every call (out of line).  The reference the prepared
+// answers are built with and tested against, and guest_cpuid()'s path for the rare
+// questions (Xen's leaves, topology subleaves beyond those held, other ranges).  `p` must
+// be the policy `ctx` was prepared from (zeros are returned otherwise, rather than data
+// mixed from two policies).
+Regs guest_cpuid_compute(const GuestCpuidCtx &ctx, const Policy &p, const VcpuState &v, Leaf leaf,
+                         Subleaf subleaf);
+
+// guest_cpuid's out-of-line part: guest_cpuid_compute on the vCPU's state.
+Regs guest_cpuid_slow(const GuestCpuidCtx &ctx, const VcpuCpuid &vc, Leaf leaf, Subleaf subleaf);
+
+// CPUID as the vCPU sees it: the prepared answer.  The leaf and the subleaf are the
+// guest's (EAX, ECX): every index derived from them is clamped with array_index_nospec
+// after its bounds check, so a mispredicted check cannot read beyond the tables
+// (Spectre v1).
+inline Regs guest_cpuid(const GuestCpuidCtx &ctx, const VcpuCpuid &vc, Leaf leaf, Subleaf subleaf)
+{
+    const uint32_t l = raw(leaf), s = raw(subleaf);
+    uint32_t i;
+    if ( l <= BASIC_LAST )
+        i = array_index_nospec(l, NR_BASIC);
+    else if ( l - EXTD_FIRST < NR_EXTD )
+        i = NR_BASIC + array_index_nospec(l - EXTD_FIRST, NR_EXTD);
+    else
+        return guest_cpuid_slow(ctx, vc, leaf, subleaf);
+    const GuestLeafIndex x = guest_leaf_index.e[i];
+    uint32_t slot = x.slot;
+    if ( x.nr )
+    {
+        if ( s >= x.nr )
+            return guest_cpuid_slow(ctx, vc, leaf, subleaf);
+        slot += array_index_nospec(s, x.nr);
+    }
+    const unsigned from = ctx.from[slot];
+    if ( from == GUEST_FROM_POLICY )
+        return ctx.policy->slot[slot];
+    return from ? vc.dyn_[from - GUEST_FROM_VCPU] : Regs{};
+}
 
 } // namespace cpupolicy

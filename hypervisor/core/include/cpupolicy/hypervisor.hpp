@@ -231,7 +231,7 @@ public:
 
 private:
     struct Vcpu {
-        VcpuState state;
+        VcpuCpuid cpuid;  // its CPUID state and prepared answers (guest_cpuid.hpp)
         uint64_t misc_features_enables;
     };
     struct Domain {

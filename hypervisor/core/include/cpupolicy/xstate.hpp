@@ -241,6 +241,7 @@ CPUPOLICY_MUST_CHECK int size_tables_build(SizeTables &t, const Layout &l, uint6
 constexpr unsigned segment_subset(const SizeTables &t, uint64_t v, unsigned seg)
 {
     unsigned m = 0;
+#pragma GCC unroll 4  // four shifts and ORs: XSETBV's refresh of leaf 0xd runs this per segment
     for ( unsigned k = 0; k < UNITS_PER_SEGMENT; ++k )
         m |= static_cast<unsigned>((v >> t.lead[seg * UNITS_PER_SEGMENT + k]) & 1) << k;
     return m;
