@@ -9,6 +9,7 @@
 #include "cpupolicy/compat.hpp"
 #include "cpupolicy/features.hpp"
 #include "cpupolicy/level.hpp"
+#include "cpupolicy/policy_ranges.hpp"
 #include "fixture.hpp"
 
 using namespace cpupolicy;
@@ -524,6 +525,50 @@ void pool_facts()
     expect_eq("Genoa/Bergamo/Turin: extended max", hex(0x80000028), hex(G(out, EXTD_FIRST).a));
 }
 
+// --- What levelling reads of each input ---------------------------------------------------
+// Levelling evaluates the subleaf rules of the few indexed leaves it reads
+// (policy_ranges_of): on those and on every plain leaf the answer must be
+// policy_ranges()'s, and the subleaves of the other indexed leaves read as out of range.
+void ranges_of_some_leaves_agree_with_policy_ranges_on_those_leaves()
+{
+    const uint64_t sets[] = {
+        0,
+        indexed_leaf_bit(0x7) | indexed_leaf_bit(0xd) | indexed_leaf_bit(0x14),
+        indexed_leaf_bit(0x4) | indexed_leaf_bit(0x12) | indexed_leaf_bit(0x8000001d),
+        ~0ull,
+    };
+    expect("leaf 0x1 is not indexed", indexed_leaf_bit(0x1) == 0);
+    for ( const auto &d : dumps() )
+        for ( PolicyIndex idx : {PolicyIndex::raw, PolicyIndex::hvm_max, PolicyIndex::pv_default} )
+        {
+            Policy p;
+            expect_eq(d.name + ": derive", 0, policy_derive(p, d.p, idx, nullptr));
+            const PolicyRanges all = policy_ranges(p);
+            for ( uint64_t set : sets )
+            {
+                const PolicyRanges r = policy_ranges_of(p, set);
+                unsigned wrong = 0;
+                for ( uint32_t leaf = 0;; leaf = leaf == BASIC_LAST ? EXTD_FIRST : leaf + 1 )
+                {
+                    uint32_t nr = 1;
+                    bool plain = leaf_kind(leaf, &nr) == LeafKind::plain;
+                    uint64_t bit = indexed_leaf_bit(leaf);
+                    for ( uint32_t s = 0; s < nr; ++s )
+                    {
+                        int slot = slot_exact(leaf, plain ? NO_SUBLEAF : s);
+                        bool want = (!bit || (set & bit)) && all.slot(slot);
+                        wrong += r.slot(slot) != want;
+                    }
+                    if ( leaf == EXTD_LAST )
+                        break;
+                }
+                expect_eq(d.name + " " + policy_index_name(idx) + " leaves " + hex(set) +
+                              ": slots that differ",
+                          0u, wrong);
+            }
+        }
+}
+
 } // namespace
 
 int main()
@@ -542,5 +587,6 @@ int main()
     TEST(levelled_amd_policies_keep_the_leaf_1_edx_mirror);
     TEST(rsba_and_rrsba_are_told_if_any_host_has_them);
     TEST(pool_facts);
+    TEST(ranges_of_some_leaves_agree_with_policy_ranges_on_those_leaves);
     return finish();
 }

@@ -132,8 +132,11 @@ Regs policy_effective(const Policy &p, uint32_t leaf, uint32_t subleaf)
     return p.slot[slot_exact(leaf, subleaf)];
 }
 
+// Both unrolled: every slot, shift and mask is then a constant (levelling calls them
+// once per input).
 void numeric_field_values(const Policy &p, const PolicyRanges &r, uint32_t (&v)[NR_NUMERIC_FIELDS])
 {
+#pragma GCC unroll 64
     for ( unsigned i = 0; i < NR_NUMERIC_FIELDS; ++i )
         v[i] = value(p, r, field_slots.numeric[i]);
 }
@@ -141,6 +144,7 @@ void numeric_field_values(const Policy &p, const PolicyRanges &r, uint32_t (&v)[
 Featureset policy_effective_featureset(const Policy &p, const PolicyRanges &r)
 {
     Featureset fs;
+#pragma GCC unroll 32
     for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
     {
         const WordSource &src = table::words[i].src;

@@ -11,21 +11,78 @@ constexpr int ADDR_SIZES_SLOT = slot_exact(0x80000008u, NO_SUBLEAF);
 // Components 2..62: 0 and 1 (x87, SSE) have no subleaf of their own, bit 63 is reserved.
 constexpr uint64_t XSTATE_COMPONENTS = ~3ull & ~(1ull << 63);
 
-// Step 1: the inputs exist and name one vendor.  0, or -EINVAL with *bad_index set
-// where an input is to blame.
+// The indexed leaves levelling reads of each input: those holding a numeric field or a
+// featureset word, and leaf 0xd (the xstate layouts).  Only their subleaf rules are
+// evaluated per input (policy_ranges_of); everything else gather() reads is a plain leaf.
+constexpr uint64_t make_level_leaves()
+{
+    uint64_t m = indexed_leaf_bit(0xd);
+    for ( const NumericField &f : numeric_fields )
+        m |= indexed_leaf_bit(f.field.leaf);
+    for ( const auto &w : table::words )
+        if ( !w.src.is_msr )
+            m |= indexed_leaf_bit(w.src.leaf);
+    return m;
+}
+constexpr uint64_t LEVEL_LEAVES = make_level_leaves();
+static_assert(!indexed_leaf_bit(0x80000008u), "the address widths are read from a plain leaf");
+
+// The cache lines of an input that levelling reads, as offsets into a Policy: prefetched
+// a few inputs ahead, since past the caches (10,000 inputs are 33 MiB) each input costs
+// mostly its misses.  Leaf 0xd: the subleaves up to APX's, the highest component current
+// CPUs enumerate (AMD family 15h's LWP, component 62, is left to the hardware's own
+// prefetch).
+struct InputLines {
+    uint16_t nr;
+    uint16_t offset[(sizeof(Policy) + 63) / 64];
+};
+constexpr InputLines make_input_lines()
+{
+    bool line[(sizeof(Policy) + 63) / 64] = {};
+    auto slot = [&](int s) { line[s * sizeof(Regs) / 64] = true; };
+    slot(0);                                   // vendor, max basic leaf
+    slot(slot_exact(EXTD_FIRST, NO_SUBLEAF));  // max extended leaf
+    slot(ADDR_SIZES_SLOT);
+    for ( const NumericField &f : numeric_fields )
+        slot(slot_exact(f.field.leaf, f.field.subleaf));
+    for ( const auto &w : table::words )
+        if ( !w.src.is_msr )
+            slot(slot_exact(w.src.leaf, w.src.subleaf));
+    for ( int c = 0; c <= xstate::APX; ++c )
+        slot(XSTATE_SLOT + c);
+    line[__builtin_offsetof(Policy, hv_limit) / 64] = true;
+    line[__builtin_offsetof(Policy, arch_caps) / 64] = true;
+    InputLines r{};
+    for ( unsigned i = 0; i < sizeof(line); ++i )
+        if ( line[i] )
+            r.offset[r.nr++] = static_cast<uint16_t>(64 * i);
+    return r;
+}
+constexpr InputLines input_lines = make_input_lines();
+constexpr uint32_t PREFETCH_AHEAD = 4;  // inputs
+
+void prefetch_input(const Policy *p)
+{
+    const char *b = reinterpret_cast<const char *>(p);
+#pragma GCC unroll 64
+    for ( unsigned i = 0; i < input_lines.nr; ++i )
+        __builtin_prefetch(b + input_lines.offset[i]);
+}
+
+// Step 1: the inputs exist.  0, or -EINVAL with *bad_index set where an input is to
+// blame.  Every NULL is found before any vendor is compared (gather), so a NULL input is
+// named even after a mismatch.
 int check_inputs(const Policy *const *in, uint32_t n, uint32_t *bad_index)
 {
     if ( n == 0 || !in )
         return -err::einval;
-    // Every NULL first, then the vendors: a NULL input is named even after a mismatch.
-    for ( int pass = 0; pass < 2; ++pass )
-        for ( uint32_t i = 0; i < n; ++i )
-            if ( pass == 0 ? !in[i] : !policy_same_vendor(*in[i], *in[0]) )
-            {
-                if ( bad_index )
-                    *bad_index = i;
-                return -err::einval;
-            }
+    for ( uint32_t i = 0; i < n; ++i )
+        if ( !in[i] )
+        {
+            if ( bad_index )
+                *bad_index = i;
+            return -err::einval;
+        }
     return 0;
 }
 
@@ -33,13 +90,14 @@ int check_inputs(const Policy *const *in, uint32_t n, uint32_t *bad_index)
 // ranges computed once: every value is the effective one (zero when out of that input's
 // range).
 struct Gathered {
-    uint32_t num[NR_NUMERIC_FIELDS];  // numeric fields: minimum or AND so far
+    uint32_t num[NR_NUMERIC_FIELDS];  // numeric fields: minimum or AND so far (from ~0)
     uint32_t best_extd;               // the input with the smallest effective max extd leaf
+    uint32_t best_extd_limit;         // and that limit (from ~0)
     bool gpa_any;                     // some input states a guest physical address width
     uint32_t gpa_width;
     uint32_t faulting;                // PLATFORM_INFO_CPUID_FAULTING while every input has it
     uint32_t hv_limit, hv2_limit;
-    Featureset all, any;              // AND and OR of the effective featuresets
+    Featureset all, any;              // AND (from all ones) and OR of the effective featuresets
     // Xstate layouts, per component: the first layout an input enumerates (kept in the
     // result's own 0xd:n slots, `layout`); set bits of `disagree` = another input
     // enumerates a different one.  Only components every input has so far are followed
@@ -48,22 +106,28 @@ struct Gathered {
     uint64_t candidates, disagree;
 };
 
-// Step 2, per input: fold input `i` into g.
-void gather(Gathered &g, const Policy *const *in, uint32_t i)
+// Step 2, per input: fold input `i` into g.  False when its vendor signature differs
+// from in[0]'s (step 1's other half).
+bool gather(Gathered &g, const Policy *const *in, uint32_t i)
 {
     const Policy &p = *in[i];
-    const PolicyRanges r = policy_ranges(p);
+    if ( !policy_same_vendor(p, *in[0]) )
+        return false;
+    const PolicyRanges r = policy_ranges_of(p, LEVEL_LEAVES);
 
-    // Numeric fields: minimum or AND.
+    // Numeric fields: minimum or AND (unrolled: each field's kind is a constant).
     uint32_t v[NR_NUMERIC_FIELDS];
     numeric_field_values(p, r, v);
+#pragma GCC unroll 64
     for ( unsigned k = 0; k < NR_NUMERIC_FIELDS; ++k )
-        g.num[k] = i == 0                                  ? v[k]
-                   : numeric_fields[k].kind == FieldKind::le ? min32(g.num[k], v[k])
-                                                             : g.num[k] & v[k];
+        g.num[k] = numeric_fields[k].kind == FieldKind::le ? min32(g.num[k], v[k]) : g.num[k] & v[k];
 
-    if ( i > 0 && policy_extd_limit(p) < policy_extd_limit(*in[g.best_extd]) )
+    const uint32_t extd = policy_extd_limit(p);
+    if ( extd < g.best_extd_limit )
+    {
         g.best_extd = i;
+        g.best_extd_limit = extd;
+    }
 
     // Guest physical address width (APM 80000008h EAX[23:16]; 0 means "same as
     // PhysAddrSize"): the minimum of the effective widths, 0 while every input says 0.
@@ -90,9 +154,14 @@ void gather(Gathered &g, const Policy *const *in, uint32_t i)
     g.hv_limit = min32(g.hv_limit, p.hv_limit);
     g.hv2_limit = min32(g.hv2_limit, p.hv2_limit);
 
-    Featureset f = policy_effective_featureset(p, r);
-    g.all = i == 0 ? f : g.all & f;
-    g.any = i == 0 ? f : g.any | f;
+    const Featureset f = policy_effective_featureset(p, r);
+#pragma GCC unroll 32
+    for ( unsigned w = 0; w < NR_FEATUREWORDS; ++w )
+    {
+        g.all.w[w] &= f.w[w];
+        g.any.w[w] |= f.w[w];
+    }
+    return true;
 }
 
 // Step 3: the numeric fields, the highest extended leaf, the guest address width.
@@ -190,6 +259,11 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
     Policy res = ref;
 
     Gathered g{};
+    for ( uint32_t &x : g.num )
+        x = ~0u;
+    for ( uint32_t &x : g.all.w )
+        x = ~0u;
+    g.best_extd_limit = ~0u;
     g.gpa_width = ~0u;
     g.faulting = PLATFORM_INFO_CPUID_FAULTING;
     g.hv_limit = ref.hv_limit;
@@ -199,7 +273,16 @@ int policy_level(Policy &out, const Policy *const *in, uint32_t n, uint32_t *bad
         g.layout[c] = Regs{};
     g.candidates = XSTATE_COMPONENTS;
     for ( uint32_t i = 0; i < n; ++i )
-        gather(g, in, i);
+    {
+        if ( i + PREFETCH_AHEAD < n )
+            prefetch_input(in[i + PREFETCH_AHEAD]);
+        if ( !gather(g, in, i) )
+        {
+            if ( bad_index )
+                *bad_index = i;
+            return -err::einval;
+        }
+    }
 
     level_numbers(res, g, in);
     const Featureset dropped = level_xstate(res, g, ref);

@@ -88,28 +88,39 @@ uint32_t nr_extd_in_range(const Policy &p)
     return m >= EXTD_LAST ? NR_EXTD : m - EXTD_FIRST + 1;
 }
 
-// Slots [from, to) into the bitmap.
-void set_run(PolicyRanges &r, unsigned from, unsigned to)
+// Bits [from, to) of word i of the bitmap.
+inline __attribute__((always_inline))
+uint64_t run_word(unsigned i, unsigned from, unsigned to)
 {
-    for ( unsigned i = 0; i < PolicyRanges::NR_WORDS; ++i )
-    {
-        unsigned lo = 64 * i;
-        if ( to <= lo || from >= lo + 64 )
-            continue;
-        unsigned a = from > lo ? from - lo : 0, b = to < lo + 64 ? to - lo : 64;
-        r.w[i] |= low_bits(b) & ~low_bits(a);
-    }
+    unsigned lo = 64 * i;
+    uint64_t below_from = from <= lo ? 0 : from >= lo + 64 ? ~0ull : low_bits(from - lo);
+    uint64_t below_to = to <= lo ? 0 : to >= lo + 64 ? ~0ull : low_bits(to - lo);
+    return below_to & ~below_from;
 }
 
-// Bits base..base+nr-1 of the bitmap become `mask` (nr <= 64, mask below bit nr).
+// The slots of the plain leaves: in range exactly when their leaf is.
+constexpr PolicyRanges make_plain_slots()
+{
+    PolicyRanges r{};
+    const auto &l = policy_layout;
+    for ( uint32_t i = 0; i < NR_BASIC; ++i )
+        if ( !l.basic_nr[i] )
+            r.w[l.basic_base[i] / 64] |= 1ull << (l.basic_base[i] % 64);
+    for ( uint32_t i = 0; i < NR_EXTD; ++i )
+        if ( !l.extd_nr[i] )
+            r.w[l.extd_base[i] / 64] |= 1ull << (l.extd_base[i] % 64);
+    return r;
+}
+constexpr PolicyRanges plain_slots = make_plain_slots();
+
+// Bits base..base+nr-1 of the bitmap: `mask` added (nr <= 64, mask below bit nr).
 inline __attribute__((always_inline))
-void assign_run(PolicyRanges &r, unsigned base, uint32_t nr, uint64_t mask)
+void add_run(PolicyRanges &r, unsigned base, uint32_t nr, uint64_t mask)
 {
     unsigned i = base / 64, sh = base % 64;
-    uint64_t run = low_bits(nr);
-    r.w[i] = (r.w[i] & ~(run << sh)) | (mask << sh);
+    r.w[i] |= mask << sh;
     if ( sh && sh + nr > 64 )
-        r.w[i + 1] = (r.w[i + 1] & ~(run >> (64 - sh))) | (mask >> (64 - sh));
+        r.w[i + 1] |= mask >> (64 - sh);
 }
 
 } // namespace
@@ -135,30 +146,50 @@ bool policy_in_range(const Policy &p, uint32_t leaf, uint32_t subleaf)
     return (subleaf_mask(p, *rule, base) >> subleaf) & 1;
 }
 
-PolicyRanges policy_ranges(const Policy &p)
-{
-    PolicyRanges r{};
+namespace {
 
-    // Every leaf of the basic range up to the max leaf, and of the extended range up
-    // to its limit, is in range; the slots of each form one run (policy_layout assigns
-    // slots in leaf order).  Of an indexed leaf in range, only the subleaves its rule
-    // admits.
+inline __attribute__((always_inline))
+PolicyRanges ranges(const Policy &p, uint64_t leaves)
+{
+    PolicyRanges r;
+
+    // Every plain leaf of the basic range up to the max leaf, and of the extended range
+    // up to its limit, is in range: the slots of each range form one run (policy_layout
+    // assigns slots in leaf order), of which the plain leaves' are taken.  Of an indexed
+    // leaf in range, the subleaves its rule admits.
     const uint32_t nb = nr_basic_in_range(p), ne = nr_extd_in_range(p);
     const auto &l = policy_layout;
-    set_run(r, 0, nb == NR_BASIC ? l.extd_base[0] : l.basic_base[nb]);
-    set_run(r, l.extd_base[0], ne == NR_EXTD ? l.nr_slots : l.extd_base[ne]);
+    const unsigned basic_end = nb == NR_BASIC ? l.extd_base[0] : l.basic_base[nb];
+    const unsigned extd_end = ne == NR_EXTD ? l.nr_slots : l.extd_base[ne];
+#pragma GCC unroll 8
+    for ( unsigned i = 0; i < PolicyRanges::NR_WORDS; ++i )
+        r.w[i] = (run_word(i, 0, basic_end) | run_word(i, l.extd_base[0], extd_end)) &
+                 plain_slots.w[i];
 
     // Unrolled, so that each leaf's rule, slot base and bit positions are constants.
 #pragma GCC unroll 32
-    for ( const IndexedLeaf &x : indexed_leaves )
+    for ( unsigned n = 0; n < NR_INDEXED_LEAVES; ++n )
     {
+        const IndexedLeaf &x = indexed_leaves[n];
         bool basic = x.leaf <= BASIC_LAST;
-        if ( basic ? x.leaf >= nb : x.leaf - EXTD_FIRST >= ne )
+        if ( !((leaves >> n) & 1) || (basic ? x.leaf >= nb : x.leaf - EXTD_FIRST >= ne) )
             continue;
         unsigned base = basic ? l.basic_base[x.leaf] : l.extd_base[x.leaf - EXTD_FIRST];
-        assign_run(r, base, x.nr_held, subleaf_mask(p, x, base));
+        add_run(r, base, x.nr_held, subleaf_mask(p, x, base));
     }
     return r;
+}
+
+} // namespace
+
+PolicyRanges policy_ranges(const Policy &p)
+{
+    return ranges(p, ~0ull);
+}
+
+PolicyRanges policy_ranges_of(const Policy &p, uint64_t leaves)
+{
+    return ranges(p, leaves);
 }
 
 void policy_clear_out_of_range(Policy &p)

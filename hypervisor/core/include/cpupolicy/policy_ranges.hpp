@@ -36,6 +36,22 @@ struct PolicyRanges {
 // Bit s set <=> policy_in_range() holds for slot s.
 PolicyRanges policy_ranges(const Policy &p);
 
+// The same for the plain leaves and the indexed leaves in `leaves` (bit n stands for
+// indexed_leaves[n]); the subleaves of every other indexed leaf read as out of range.
+// For a caller that reads a known few leaves of very many policies (levelling): the
+// rules of the others walk subleaves it never reads.
+PolicyRanges policy_ranges_of(const Policy &p, uint64_t leaves);
+
+// The bit of indexed_leaves that stands for `leaf`; 0 when it is not indexed.
+constexpr uint64_t indexed_leaf_bit(uint32_t leaf)
+{
+    for ( unsigned n = 0; n < NR_INDEXED_LEAVES; ++n )
+        if ( indexed_leaves[n].leaf == leaf )
+            return 1ull << n;
+    return 0;
+}
+static_assert(NR_INDEXED_LEAVES <= 64, "one bit per indexed leaf");
+
 // A slot's registers as the policy answers them: zeros when out of range.
 constexpr Regs effective_slot(const Policy &p, const PolicyRanges &r, int s)
 {
