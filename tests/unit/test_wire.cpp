@@ -260,6 +260,43 @@ void serialise_one_pass_and_counted_paths_agree_over_all_dumps()
         }
 }
 
+// serialise keeps an indexed leaf up to its last non-zero subleaf, whichever register
+// holds the non-zero value and wherever the subleaf lies (the scan tests eight subleaves
+// at a time from the top, then one): every indexed leaf, every subleaf it holds, every
+// register, on an otherwise empty policy whose ranges are the whole object.
+void serialise_keeps_each_indexed_leaf_up_to_its_last_nonzero_subleaf()
+{
+    Policy base{};
+    S(base, 0).a = BASIC_LAST;
+    S(base, EXTD_FIRST).a = EXTD_LAST;
+    const size_t nr_base = serialise_leaves(base).size();
+    expect_eq("empty policy: one entry per leaf", static_cast<size_t>(NR_BASIC + NR_EXTD), nr_base);
+    for ( const IndexedLeaf &x : indexed_leaves )
+        for ( uint32_t s = 0; s < x.nr_held; ++s )
+            for ( Reg r : {Reg::eax, Reg::ebx, Reg::ecx, Reg::edx} )
+            {
+                Policy p = base;
+                reg(S(p, x.leaf, s), r) = 0x80000000u >> (s % 32);
+                const auto v = serialise_leaves(p);
+                std::string what = hex(x.leaf) + ":" + std::to_string(s) + " reg " +
+                                   std::to_string(static_cast<int>(r));
+                expect_eq(what + ": count", nr_base + s, v.size());
+                // The leaf's entries are subleaves 0..s, in order, the last one the value.
+                uint32_t next = 0;
+                bool in_order = true;
+                const WireLeaf *last = nullptr;
+                for ( const WireLeaf &l : v )
+                    if ( l.leaf == x.leaf )
+                    {
+                        in_order = in_order && l.subleaf == next++;
+                        last = &l;
+                    }
+                expect(what + ": subleaves 0..s in order", in_order && next == s + 1);
+                expect(what + ": the last one carries the value",
+                       last && (last->a | last->b | last->c | last->d) == 0x80000000u >> (s % 32));
+            }
+}
+
 // --- Deserialise --------------------------------------------------------------------------
 void deserialise_refuses_leaves_the_object_does_not_hold()
 {
@@ -461,6 +498,76 @@ void deserialise_failure_leaves_target_byte_for_byte()
     expect_eq("good entries: leaf 1 eax", hex(0x12345678), hex(S(p, 1).a));
     expect_eq("good entries: hv limit", hex(0x40000010), hex(p.hv_limit));
     expect_eq("good entries: PLATFORM_INFO", hex(0x80000000u), hex(p.platform_info));
+}
+
+// Entries in slot order are validated a run at a time (each entry naming the slot after
+// the last one, or the first slot of the next leaf, is new by construction); the first
+// entry out of order switches to a bitmap of everything named so far.  Every duplicate
+// must still be found, and the first offending entry named, however the runs fall.
+void deserialise_runs_and_out_of_order_entries_find_every_duplicate()
+{
+    const Policy before = dump("ICX");
+    const WireLeaf hv{HV_LEAF, NO_SUBLEAF, 0x40000002}, hv2{HV2_LEAF, NO_SUBLEAF, 0x40000101};
+    struct Vec {
+        const char *name;
+        std::vector<WireLeaf> leaves;
+        int rc;
+        ErrRecord err;
+    };
+    const std::vector<Vec> vecs = {
+        {"a run, then an entry inside it again", {{1, NO_SUBLEAF}, {2, NO_SUBLEAF}, {3, NO_SUBLEAF}, {2, NO_SUBLEAF}},
+         -EINVAL, {2, NO_SUBLEAF, ~0u}},
+        {"a skip to the next leaf, then a skipped-over leaf's subleaf again",
+         {{4, 0}, {4, 1}, {5, NO_SUBLEAF}, {6, NO_SUBLEAF}, {4, 1}}, -EINVAL, {4, 1, ~0u}},
+        {"out of order, then a run into an entry named before",
+         {{5, NO_SUBLEAF}, {6, NO_SUBLEAF}, {3, NO_SUBLEAF}, {4, 0}, {4, 1}, {5, NO_SUBLEAF}}, -EINVAL,
+         {5, NO_SUBLEAF, ~0u}},
+        {"out of order, then a run", {{6, NO_SUBLEAF}, {1, NO_SUBLEAF}, {2, NO_SUBLEAF}, {3, NO_SUBLEAF}}, 0, {}},
+        {"hypervisor limit between runs, then again after going out of order",
+         {hv, {1, NO_SUBLEAF}, {0, NO_SUBLEAF}, hv}, -EINVAL, {HV_LEAF, NO_SUBLEAF, ~0u}},
+        {"both limits between the ranges", {{0xd, 0}, {0xd, 1}, hv, hv2, {EXTD_FIRST, NO_SUBLEAF}}, 0, {}},
+        {"a bad leaf after going out of order", {{2, NO_SUBLEAF}, {1, NO_SUBLEAF}, {0x25, NO_SUBLEAF}}, -ERANGE,
+         {0x25, NO_SUBLEAF, ~0u}},
+        {"a bad subleaf ends a run", {{7, 0}, {7, 1}, {7, 2}, {7, 3}, {7, 4}}, -ERANGE, {7, 4, ~0u}},
+        {"a run to the last slot, then the last slot again",
+         {{EXTD_LAST - 1, NO_SUBLEAF}, {EXTD_LAST, NO_SUBLEAF}, {EXTD_LAST, NO_SUBLEAF}}, -EINVAL,
+         {EXTD_LAST, NO_SUBLEAF, ~0u}},
+        {"a run to the last slot, then a limit", {{EXTD_LAST - 1, NO_SUBLEAF}, {EXTD_LAST, NO_SUBLEAF}, hv}, 0, {}},
+        {"a later subleaf, then an earlier one of the same leaf", {{4, 0}, {5, NO_SUBLEAF}, {7, 1}, {7, 0}}, 0, {}},
+    };
+    for ( const auto &v : vecs )
+    {
+        Policy p = before;
+        ErrRecord e;
+        int rc = policy_deserialise(p, v.leaves.data(), v.leaves.size(), nullptr, 0, &e);
+        expect_eq(std::string(v.name) + ": rc", v.rc, rc);
+        expect_err(std::string(v.name) + ": err", v.err, e);
+        if ( rc )
+            expect(std::string(v.name) + ": policy unchanged", same_bytes(before, p));
+    }
+}
+
+// Applying copies each run of consecutive slots: runs of every length from 1 to 9, split
+// where an indexed leaf's subleaves stop, land exactly in their slots.
+void deserialise_applies_runs_of_every_length()
+{
+    for ( uint32_t len = 1; len <= 9; ++len )
+    {
+        Policy p{}, expected{};
+        std::vector<WireLeaf> leaves;
+        // `len` subleaves of leaf 0xd, then the next leaf, then `len` plain leaves from
+        // 0x80000002.
+        for ( uint32_t s = 0; s < len; ++s )
+            leaves.push_back({0xd, s, s + 1, 0x100 + s, 0x200 + s, 0x300 + s});
+        leaves.push_back({0xe, NO_SUBLEAF, 0xe, 0xe, 0xe, 0xe});
+        for ( uint32_t l = 0x80000002u; l < 0x80000002u + len; ++l )
+            leaves.push_back({l, NO_SUBLEAF, l, l + 1, l + 2, l + 3});
+        for ( const WireLeaf &l : leaves )
+            S(expected, l.leaf, l.subleaf) = {l.a, l.b, l.c, l.d};
+        std::string what = "runs of " + std::to_string(len);
+        expect_eq(what + ": rc", 0, policy_deserialise(p, leaves.data(), leaves.size(), nullptr, 0, nullptr));
+        expect(what + ": every slot given, nothing else", same_bytes(expected, p));
+    }
 }
 
 void deserialise_updates_only_the_entries_given()
@@ -810,11 +917,14 @@ int main()
     TEST(serialise_short_buffer_is_enobufs_and_writes_nothing);
     TEST(serialise_is_strictly_sorted_over_all_dumps);
     TEST(serialise_one_pass_and_counted_paths_agree_over_all_dumps);
+    TEST(serialise_keeps_each_indexed_leaf_up_to_its_last_nonzero_subleaf);
     TEST(deserialise_refuses_leaves_the_object_does_not_hold);
     TEST(msr_deserialise_failure);
     TEST(deserialise_more_entries_than_slots_is_e2big);
     TEST(deserialise_duplicates_are_einval_and_named);
     TEST(deserialise_failure_leaves_target_byte_for_byte);
+    TEST(deserialise_runs_and_out_of_order_entries_find_every_duplicate);
+    TEST(deserialise_applies_runs_of_every_length);
     TEST(deserialise_updates_only_the_entries_given);
     TEST(deserialise_null_array_with_a_count_is_einval);
     TEST(round_trip_is_lossless_over_all_dumps);

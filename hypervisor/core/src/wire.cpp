@@ -59,6 +59,8 @@ struct Tables {
     } leaf[NR_BASIC + NR_EXTD];
     // dense leaf -> the slot after its last one: a range of leaves ends there.
     uint16_t end[NR_BASIC + NR_EXTD];
+    // slot -> the first slot of the next leaf (NR_POLICY_SLOTS after the last leaf).
+    uint8_t next_leaf[NR_POLICY_SLOTS];
     // The indexed leaves in slot order: where their subleaves start and how many.
     struct Indexed {
         uint32_t leaf;
@@ -77,6 +79,8 @@ constexpr Tables make_tables()
         const unsigned base = leaf_base(i), nr = leaf_nr(i);
         t.leaf[i] = {nr ? 0u : NO_SUBLEAF, static_cast<uint16_t>(base), static_cast<uint16_t>(nr ? nr : 1)};
         t.end[i] = static_cast<uint16_t>(base + (nr ? nr : 1));
+        for ( unsigned k = 0; k < (nr ? nr : 1); ++k )
+            t.next_leaf[base + k] = static_cast<uint8_t>(base + (nr ? nr : 1));
         if ( nr == 0 )
             t.key[base] = wire_key(leaf, NO_SUBLEAF);
         for ( unsigned s = 0; s < nr; ++s )
@@ -113,116 +117,164 @@ constexpr bool tables_agree_with_slot_exact()
 static_assert(tables_agree_with_slot_exact(), "slot keys are slot_exact's inverse, in leaf order");
 
 // --- Serialise ---------------------------------------------------------------------------
-// Whether n consecutive slots are all zero: their 16-byte register sets ORed together
-// (one SSE2 load and OR each, a GNU vector so the freestanding core needs no header),
-// then one test.
+// Whether N consecutive slots are all zero: for one slot, its two 8-byte halves ORed; for
+// more, their 16-byte register sets ORed (one SSE2 load and OR each, a GNU vector type so
+// that the freestanding core needs no header), then one test.
 typedef uint64_t U64x2 __attribute__((vector_size(16)));
 template <unsigned N>
-inline bool all_zero(const Regs *r)
+[[gnu::always_inline]] inline bool all_zero(const Regs *r)
 {
-    U64x2 acc, v;
-    __builtin_memcpy(&acc, &r[0], sizeof acc);
-    for ( unsigned k = 1; k < N; ++k )
+    if constexpr ( N == 1 )
     {
-        __builtin_memcpy(&v, &r[k], sizeof v);
-        acc |= v;
+        uint64_t q[2];
+        __builtin_memcpy(q, r, sizeof q);
+        return (q[0] | q[1]) == 0;
     }
-    return (acc[0] | acc[1]) == 0;
+    else
+    {
+        U64x2 acc, v;
+        __builtin_memcpy(&acc, &r[0], sizeof acc);
+#pragma GCC unroll 16
+        for ( unsigned k = 1; k < N; ++k )
+        {
+            __builtin_memcpy(&v, &r[k], sizeof v);
+            acc |= v;
+        }
+        return (acc[0] | acc[1]) == 0;
+    }
 }
 
-// Highest subleaf 1..nr-1 of an indexed leaf whose registers are not all zero, or 0.
-// Checked from the top, eight subleaves at a time while they are zero (leaf 0xd holds
-// 63 subleaves and real policies use the first 10-20), then four, then one.
-inline uint32_t last_nonzero(const Regs *r, uint32_t nr)
+// Subleaves I, I-1, ..., LOW of an indexed leaf, from the top: the first one not all
+// zero, or LOW - 1 when none is.
+template <unsigned I, unsigned LOW>
+[[gnu::always_inline]] inline unsigned first_nonzero_down(const Regs *r)
 {
-    uint32_t i = nr - 1;
-    while ( i >= 8 && all_zero<8>(r + i - 7) )
-        i -= 8;
-    if ( i >= 4 && all_zero<4>(r + i - 3) )
-        i -= 4;
-    while ( i > 0 && all_zero<1>(r + i) )
-        --i;
-    return i;
+    if constexpr ( I < LOW )
+        return LOW - 1;
+    else
+    {
+        if ( !all_zero<1>(r + I) )
+            return I;
+        return first_nonzero_down<I - 1, LOW>(r);
+    }
 }
 
-// What policy_serialise emits, as runs of consecutive slots (the hypervisor limits go
-// between the basic and the extended runs).  Every leaf of the two ranges, an indexed
-// leaf up to its last non-zero subleaf: each run ends where an indexed leaf's trailing
-// zero subleaves begin.  The size query and the copy both follow this plan, so they
-// cannot disagree.
+// Highest subleaf 1..TOP not all zero, or 0.  Eight subleaves at a time while they are
+// zero (leaf 0xd holds 63 and real policies use the first 10-20), then one at a time.
+// TOP is a constant: every address is an offset from the leaf's first slot.
+template <unsigned TOP>
+[[gnu::always_inline]] inline unsigned last_nonzero(const Regs *r)
+{
+    if constexpr ( TOP >= 8 )
+    {
+        if ( all_zero<8>(r + TOP - 7) )
+            return last_nonzero<TOP - 8>(r);
+        // One of TOP-7..TOP is not zero: the lowest needs no test.
+        return first_nonzero_down<TOP, TOP - 6>(r);
+    }
+    else
+        return first_nonzero_down<TOP, 1>(r);
+}
+
+// What policy_serialise emits: basic leaves 0..min(max leaf, BASIC_LAST); the
+// hypervisor limits when set; 0x80000000 always and up to the valid extended limit (its
+// EAX says whether there is an extended range at all, and its other registers - the
+// vendor string on AMD - are kept even when there is not).  A plain leaf once; an
+// indexed leaf as subleaves up to its last non-zero one: a trailing zero subleaf reads
+// back as zeros from an object that never held it, so leaving it out loses nothing.
+//
+// Planned first (the ranges and, per indexed leaf in them, how many subleaves to keep:
+// all the tests there are), then written with no test per entry.  The size query and
+// the copy follow the same plan, so they cannot disagree.
 struct Plan {
-    struct Run {
-        uint16_t first, end;  // slots [first, end)
-    } run[NR_INDEXED_LEAVES + 2];
-    unsigned nr_basic_runs, nr_runs;
+    unsigned last_basic, last_extd;   // dense leaf numbers, inclusive
+    uint8_t keep[NR_INDEXED_LEAVES] = {};  // subleaves written, for the indexed leaves in range
     uint32_t nr_leaves;
 };
 
-// Slots [first, end) of one range, minus the trailing zero subleaves of the indexed
-// leaves in it (indexed[x..] up to `last_leaf`).
-void plan_range(Plan &pl, const Policy &p, unsigned first, unsigned end, unsigned x, uint32_t last_leaf)
+// The indexed leaves X.. of one range, up to dense leaf `last`: the code for each is
+// generated from the layout at compile time (its slots, how many, where the test
+// starts).  Returns how many of their trailing subleaves are left out.
+template <unsigned X, unsigned END>
+[[gnu::always_inline]] inline unsigned plan_indexed(Plan &pl, const Policy &p, uint32_t last_leaf)
 {
-    for ( ; tables.indexed[x].leaf <= last_leaf; ++x )
+    if constexpr ( X < END )
     {
-        const unsigned base = tables.indexed[x].base, nr = tables.indexed[x].nr;
-        const unsigned keep_end = base + 1 + last_nonzero(&p.slot[base], nr);
-        if ( keep_end == base + nr )
-            continue;
-        pl.run[pl.nr_runs++] = {static_cast<uint16_t>(first), static_cast<uint16_t>(keep_end)};
-        pl.nr_leaves += keep_end - first;
-        first = base + nr;
+        constexpr Tables::Indexed L = tables.indexed[X];
+        if ( L.leaf > last_leaf )
+            return 0;
+        const unsigned keep = 1 + last_nonzero<L.nr - 1u>(&p.slot[L.base]);
+        pl.keep[X] = static_cast<uint8_t>(keep);
+        return (L.nr - keep) + plan_indexed<X + 1, END>(pl, p, last_leaf);
     }
-    pl.run[pl.nr_runs++] = {static_cast<uint16_t>(first), static_cast<uint16_t>(end)};
-    pl.nr_leaves += end - first;
+    else
+        return 0;
 }
 
-// Basic leaves 0..min(max leaf, BASIC_LAST); the hypervisor limits when set; 0x80000000
-// always and up to the valid extended limit (its EAX says whether there is an extended
-// range at all, and its other registers - the vendor string on AMD - are kept even when
-// there is not).  A trailing zero subleaf reads back as zeros from an object that never
-// held it, so leaving it out loses nothing.
 void make_plan(Plan &pl, const Policy &p)
 {
     const uint32_t max = basic_max_leaf(p), bl = max < BASIC_LAST ? max : BASIC_LAST;
     const uint32_t limit = policy_extd_limit(p), el = limit < EXTD_LAST ? limit : EXTD_LAST;
-    pl.nr_runs = 0;
-    pl.nr_leaves = (p.hv_limit != 0) + (p.hv2_limit != 0);
-    plan_range(pl, p, 0, tables.end[bl - BASIC_FIRST], 0, bl);
-    pl.nr_basic_runs = pl.nr_runs;
-    plan_range(pl, p, policy_layout.extd_base[0], tables.end[NR_BASIC + (el - EXTD_FIRST)],
-               tables.first_extd_indexed, el);
+    pl.last_basic = bl - BASIC_FIRST;
+    pl.last_extd = NR_BASIC + (el - EXTD_FIRST);
+    const unsigned left_out = plan_indexed<0, tables.first_extd_indexed>(pl, p, bl) +
+                              plan_indexed<tables.first_extd_indexed, NR_INDEXED_LEAVES>(pl, p, el);
+    pl.nr_leaves = tables.end[pl.last_basic] + (tables.end[pl.last_extd] - policy_layout.extd_base[0]) -
+                   left_out + (p.hv_limit != 0) + (p.hv2_limit != 0);
 }
 
-// One entry per slot: a constant key and a 16-byte register copy, no test; four at a
-// time.
-WireLeaf *put_runs(WireLeaf *o, const Policy &p, const Plan::Run *r, const Plan::Run *end)
+// Subleaves J.. of the indexed leaf whose first slot is BASE, while J < keep.
+template <unsigned BASE, unsigned J, unsigned NR>
+[[gnu::always_inline]] inline void put_subleaves(WireLeaf *o, const Policy &p, unsigned keep)
 {
-    for ( ; r < end; ++r )
+    if constexpr ( J < NR )
     {
-        const uint64_t *k = &tables.key[r->first];
-        const Regs *s = &p.slot[r->first];
-        unsigned n = r->end - r->first;
-        for ( ; n >= 4; n -= 4, k += 4, s += 4, o += 4 )
-        {
-            put(o, k[0], s[0]);
-            put(o + 1, k[1], s[1]);
-            put(o + 2, k[2], s[2]);
-            put(o + 3, k[3], s[3]);
-        }
-        for ( ; n; --n )
-            put(o++, *k++, *s++);
+        if ( J >= keep )
+            return;
+        put(o + J, tables.key[BASE + J], p.slot[BASE + J]);
+        put_subleaves<BASE, J + 1, NR>(o, p, keep);
     }
-    return o;
+}
+
+// Dense leaves I.. up to `last`, in order: a plain leaf is one entry (a constant key and
+// a 16-byte copy at constant offsets), an indexed one its planned subleaves.
+constexpr unsigned indexed_before(unsigned dense)
+{
+    unsigned n = 0;
+    for ( unsigned i = 0; i < dense; ++i )
+        n += leaf_nr(i) != 0;
+    return n;
+}
+template <unsigned I, unsigned END>
+[[gnu::always_inline]] inline WireLeaf *put_leaves(WireLeaf *o, const Policy &p, const Plan &pl, unsigned last)
+{
+    if constexpr ( I < END )
+    {
+        if ( I > last )
+            return o;
+        constexpr unsigned base = leaf_base(I), nr = leaf_nr(I);
+        if constexpr ( nr == 0 )
+            put(o++, tables.key[base], p.slot[base]);
+        else
+        {
+            const unsigned keep = pl.keep[indexed_before(I)];
+            put_subleaves<base, 0, nr>(o, p, keep);
+            o += keep;
+        }
+        return put_leaves<I + 1, END>(o, p, pl, last);
+    }
+    else
+        return o;
 }
 
 void write_leaves(const Plan &pl, const Policy &p, WireLeaf *o)
 {
-    o = put_runs(o, p, pl.run, pl.run + pl.nr_basic_runs);
+    o = put_leaves<0, NR_BASIC>(o, p, pl, pl.last_basic);
     if ( p.hv_limit )
         *o++ = WireLeaf{HV_LEAF, NO_SUBLEAF, p.hv_limit, 0, 0, 0};
     if ( p.hv2_limit )
         *o++ = WireLeaf{HV2_LEAF, NO_SUBLEAF, p.hv2_limit, 0, 0, 0};
-    put_runs(o, p, pl.run + pl.nr_basic_runs, pl.run + pl.nr_runs);
+    put_leaves<NR_BASIC, NR_BASIC + NR_EXTD>(o, p, pl, pl.last_extd);
 }
 
 // --- Deserialise -------------------------------------------------------------------------
@@ -311,6 +363,7 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
     bool seen_msr[MAX_SERIALISED_MSRS] = {};
     InRun runs[MAX_SERIALISED_LEAVES];
     unsigned nr_runs = 0;
+    const WireLeaf *in = leaves, *end = leaves + nr_leaves;
 
     // All-or-nothing without a scratch copy of the policy: whether an entry is valid
     // never depends on the policy's contents, so every entry is validated first (into
@@ -327,26 +380,25 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
         goto out;
     }
 
-    for ( uint32_t i = 0; i < nr_leaves; )
+    while ( in < end )
     {
-        const WireLeaf &l = leaves[i];
-        const int x = wire_index(l.leaf, l.subleaf);
+        const WireLeaf &l = *in;
+        const int w = wire_index(l.leaf, l.subleaf);
 
-        if ( x < 0 )
+        if ( w < 0 )
             rc = -cpupolicy::err::erange;
-        else if ( x < static_cast<int>(NR_POLICY_SLOTS) && sorted )
+        else if ( w < static_cast<int>(NR_POLICY_SLOTS) && sorted && static_cast<unsigned>(w) < floor )
         {
-            if ( static_cast<unsigned>(x) < floor )
-            {
-                // Out of order: from here on duplicates need the bitmap, filled in
-                // with every wire index named so far.
-                sorted = false;
-                for ( unsigned r = 0; r < nr_runs; ++r )
-                    for ( unsigned s = runs[r].first; s < runs[r].first + runs[r].nr; ++s )
-                        seen.w[s / 64] |= uint64_t{1} << (s % 64);
-            }
+            // Out of order: from here on duplicates need the bitmap, filled in with
+            // every wire index named so far.
+            sorted = false;
+            for ( unsigned r = 0; r < nr_runs; ++r )
+                for ( unsigned s = runs[r].first; s < runs[r].first + runs[r].nr; ++s )
+                    seen.w[s / 64] |= uint64_t{1} << (s % 64);
         }
-        if ( !rc && !sorted && seen.test_and_set(static_cast<unsigned>(x)) )
+        // The hypervisor limits have their bits in any order.
+        if ( !rc && (!sorted || w >= static_cast<int>(NR_POLICY_SLOTS)) &&
+             seen.test_and_set(static_cast<unsigned>(w)) )
             // Xen applies a repeated leaf twice and keeps the last; a repetition is
             // always a caller bug (a merge gone wrong), so it is refused here.
             rc = -cpupolicy::err::einval;
@@ -357,38 +409,39 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
             goto out;
         }
 
-        InRun &run = runs[nr_runs++];
-        run.first = static_cast<uint8_t>(x);
-        ++i;
-        if ( x >= static_cast<int>(NR_POLICY_SLOTS) )
-        {
-            // A hypervisor limit: its own bit, in any order.
-            if ( sorted && seen.test_and_set(static_cast<unsigned>(x)) )
-            {
-                rc = -cpupolicy::err::einval;
-                e.leaf = l.leaf;
-                e.subleaf = l.subleaf;
-                goto out;
-            }
-            run.nr = 1;
+        InRun *run = &runs[nr_runs++];
+        run->first = static_cast<uint8_t>(w);
+        run->nr = 1;
+        ++in;
+        if ( !sorted || w >= static_cast<int>(NR_POLICY_SLOTS) )
             continue;
-        }
-        // While the entries come in slot order (serialise's output does), each one that
-        // names the slot after the previous one is valid and new by construction: one
-        // key compare.
-        unsigned n = 1;
-        if ( sorted )
+
+        // While the entries come in slot order (serialise's output does), an entry that
+        // names the slot after the last one named, or the first slot of the next leaf
+        // (where serialise resumes after an indexed leaf's trailing zero subleaves), is
+        // valid and new by construction: one key compare, two entries per step.
+        const uint64_t *want = &tables.key[w + 1];
+        for ( ;; )
         {
-            const uint64_t *want = &tables.key[x + 1];
-            uint32_t most = NR_POLICY_SLOTS - 1 - static_cast<unsigned>(x);
-            if ( most > nr_leaves - i )
-                most = nr_leaves - i;
-            for ( const WireLeaf *in = &leaves[i]; n <= most && key_of(*in) == want[n - 1]; ++in )
-                ++n;
-            i += n - 1;
-            floor = static_cast<unsigned>(x) + n;
+            const unsigned left = NR_POLICY_SLOTS - static_cast<unsigned>(want - tables.key);
+            const WireLeaf *stop = end - in > left ? in + left : end;
+            while ( in < stop - 1 && key_of(in[0]) == want[0] && key_of(in[1]) == want[1] )
+                in += 2, want += 2;
+            if ( in < stop && key_of(in[0]) == want[0] )
+                ++in, ++want;
+            if ( in == end )
+                break;
+            const unsigned next = tables.next_leaf[want - tables.key - 1];
+            if ( next >= NR_POLICY_SLOTS || key_of(*in) != tables.key[next] )
+                break;
+            run->nr = static_cast<uint8_t>(want - &tables.key[run->first]);
+            run = &runs[nr_runs++];
+            run->first = static_cast<uint8_t>(next);
+            ++in;
+            want = &tables.key[next + 1];
         }
-        run.nr = static_cast<uint8_t>(n);
+        run->nr = static_cast<uint8_t>(want - &tables.key[run->first]);
+        floor = static_cast<unsigned>(want - tables.key);
     }
 
     for ( uint32_t i = 0; i < nr_msrs; ++i )
@@ -423,25 +476,35 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
 
     // Every entry is good: apply, run by run, a plain 16-byte copy per entry.  No
     // entry repeats, so the order does not matter.
+    in = leaves;
+    for ( const InRun *r = runs; r < runs + nr_runs; in += r->nr, ++r )
     {
-        const WireLeaf *in = leaves;
-        for ( unsigned r = 0; r < nr_runs; ++r )
+        const unsigned x = r->first, n = r->nr;
+        if ( x < NR_POLICY_SLOTS )
         {
-            const unsigned x = runs[r].first, n = runs[r].nr;
-            if ( x < NR_POLICY_SLOTS )
-            {
-                Regs *to = &p.slot[x];
-                for ( unsigned j = 0; j < n; ++j )
-                    to[j] = regs_of(in[j]);
+            Regs *to = &p.slot[x];
+            const WireLeaf *from = in;
+            switch ( n & 3 ) {
+            case 3: to[2] = regs_of(from[2]); [[fallthrough]];
+            case 2: to[1] = regs_of(from[1]); [[fallthrough]];
+            case 1: to[0] = regs_of(from[0]); [[fallthrough]];
+            default: break;
             }
-            // The hypervisor-limit leaves carry only EAX; EBX..EDX (Xen's signature when
-            // read inside a guest) are synthesised by the hypervisor and ignored, as Xen does.
-            else if ( x == NR_POLICY_SLOTS )
-                p.hv_limit = in->a;
-            else
-                p.hv2_limit = in->a;
-            in += n;
+            to += n & 3, from += n & 3;
+            for ( Regs *const stop = to + (n & ~3u); to < stop; to += 4, from += 4 )
+            {
+                to[0] = regs_of(from[0]);
+                to[1] = regs_of(from[1]);
+                to[2] = regs_of(from[2]);
+                to[3] = regs_of(from[3]);
+            }
         }
+        // The hypervisor-limit leaves carry only EAX; EBX..EDX (Xen's signature when
+        // read inside a guest) are synthesised by the hypervisor and ignored, as Xen does.
+        else if ( x == NR_POLICY_SLOTS )
+            p.hv_limit = in->a;
+        else
+            p.hv2_limit = in->a;
     }
     for ( uint32_t i = 0; i < nr_msrs; ++i )
     {
