@@ -84,9 +84,12 @@ consteval SlotRun leaves(uint32_t first, uint32_t last)
             static_cast<uint16_t>(slot_cpuid(last, 0) + static_cast<int>(nr))};
 }
 consteval SlotRun leaf(uint32_t l) { return leaves(l, l); }
+// Slot by slot: the runs are short, and the memset GCC makes of a run of constant size
+// is `rep stos`, which takes longer to start than the stores take (10% of a derivation).
 void zero(Policy &p, SlotRun r)
 {
-    __builtin_memset(&p.slot[r.first], 0, (r.end - r.first) * sizeof(Regs));
+    for ( unsigned s = r.first; s < r.end; ++s )
+        p.slot[s] = Regs{};
 }
 uint32_t nr_subleaves(uint32_t leaf)
 {
@@ -135,7 +138,8 @@ bool rtm_disabled(const Featureset &raw, const BootOptions &o)
     return !(opt & 1);
 }
 
-Facts make_facts(const Policy &raw, const Policy *host, const BootOptions &o)
+// The facts of raw alone (those derive_host needs).
+Facts make_raw_facts(const Policy &raw, const BootOptions &o)
 {
     Facts F{};
     F.vendor = policy_vendor(raw);
@@ -149,11 +153,14 @@ Facts make_facts(const Policy &raw, const Policy *host, const BootOptions &o)
     // (Fn8000_0021_EAX[17]) - Xen's probe_cpuid_faulting().
     F.cpuid_faulting = (raw.platform_info & PLATFORM_INFO_CPUID_FAULTING) ||
                        (F.amd && F.raw.test(f::cpuid_user_dis));
-    if ( !host )
-        return F;
+    return F;
+}
 
-    F.host = policy_to_featureset(*host);
-    F.host_paddr = field_get(*host, field::maxphysaddr);
+// ... and those that need the host too (F from make_raw_facts(raw, o)).
+void add_host_facts(Facts &F, const Policy &raw, const Policy &host, const BootOptions &o)
+{
+    F.host = policy_to_featureset(host);
+    F.host_paddr = field_get(host, field::maxphysaddr);
     // Rule SPEC_CTRL: Xen virtualises MSR_SPEC_CTRL when the hardware has it (IBRSB on
     // Intel, IBRS on AMD; for HVM on AMD also the SVM SpecCtrl assist) unless told not to.
     bool has_msr = F.host.test(f::ibrsb) || F.host.test(f::ibrs);
@@ -168,6 +175,12 @@ Facts make_facts(const Policy &raw, const Policy *host, const BootOptions &o)
     F.amd_virt_spec_ctrl = F.amd && o.msr_sc_hvm && !F.raw.test(f::ssb_no) &&
                            !F.host.test(f::amd_ssbd) &&
                            (F.raw.test(f::virt_ssbd) || legacy_ssbd);
+}
+
+Facts make_facts(const Policy &raw, const Policy &host, const BootOptions &o)
+{
+    Facts F = make_raw_facts(raw, o);
+    add_host_facts(F, raw, host, o);
     return F;
 }
 
@@ -605,10 +618,11 @@ bool policy_index_from_name(const char *name, PolicyIndex *idx)
     return false;
 }
 
-void derive_host(Policy &host, const Policy &raw, const BootOptions &o)
-{
-    const Facts F = make_facts(raw, nullptr, o);
+namespace {
 
+// derive_host with raw's facts already worked out.
+void host_internal(Policy &host, const Policy &raw, const Facts &F, const BootOptions &o)
+{
     if ( &host != &raw )
         host = raw;
     clamp_max_leaves(host);
@@ -638,17 +652,24 @@ void derive_host(Policy &host, const Policy &raw, const BootOptions &o)
     host.hv_limit = host.hv2_limit = 0;
 }
 
+} // namespace
+
+void derive_host(Policy &host, const Policy &raw, const BootOptions &o)
+{
+    host_internal(host, raw, make_raw_facts(raw, o), o);
+}
+
 void derive_max(Policy &max, const Policy &host, const Policy &raw, bool hvm,
                 const BootOptions &o)
 {
-    const Facts F = make_facts(raw, &host, o);
+    const Facts F = make_facts(raw, host, o);
     max_internal(max, host, F, hvm, o);
 }
 
 void derive_default(Policy &def, const Policy &max, const Policy &host, const Policy &raw,
                     bool hvm, const BootOptions &o)
 {
-    const Facts F = make_facts(raw, &host, o);
+    const Facts F = make_facts(raw, host, o);
     default_internal(def, max, host, F, hvm, o);
 }
 
@@ -669,8 +690,9 @@ int policy_derive_opts(Policy &out, const Policy &raw, PolicyIndex idx, const Bo
 
     bool hvm = idx == PolicyIndex::hvm_max || idx == PolicyIndex::hvm_default;
     Policy host;
-    derive_host(host, raw, o);
-    const Facts F = make_facts(raw, &host, o);  // raw is not read after this: out may alias it
+    Facts F = make_raw_facts(raw, o);
+    host_internal(host, raw, F, o);
+    add_host_facts(F, raw, host, o);  // raw is not read after this: out may alias it
     max_internal(out, host, F, hvm, o);
     if ( idx == PolicyIndex::pv_default || idx == PolicyIndex::hvm_default )
         default_internal(out, out, host, F, hvm, o);
