@@ -627,26 +627,18 @@ struct CmpState {
 };
 CmpState *C;
 
-void op_serialise(uint64_t n)
+void serialise_n(const Policy &p, uint64_t n)
 {
     for ( uint64_t i = 0; i < n; ++i )
     {
         uint32_t nl = MAX_SERIALISED_LEAVES, nm = MAX_SERIALISED_MSRS;
-        int rc = policy_serialise(fx().gnr_hvm_max, C->leaves.data(), &nl, C->msrs, &nm);
+        int rc = policy_serialise(p, C->leaves.data(), &nl, C->msrs, &nm);
         benchmark::DoNotOptimize(rc);
         benchmark::ClobberMemory();
     }
 }
-void op_serialise_xen_leafset(uint64_t n)
-{
-    for ( uint64_t i = 0; i < n; ++i )
-    {
-        uint32_t nl = MAX_SERIALISED_LEAVES, nm = MAX_SERIALISED_MSRS;
-        int rc = policy_serialise(fx().gnr_xen_leafset, C->leaves.data(), &nl, C->msrs, &nm);
-        benchmark::DoNotOptimize(rc);
-        benchmark::ClobberMemory();
-    }
-}
+void op_serialise(uint64_t n) { serialise_n(fx().gnr_hvm_max, n); }
+void op_serialise_xen_leafset(uint64_t n) { serialise_n(fx().gnr_xen_leafset, n); }
 void op_xen_serialise(uint64_t n)
 {
     Xen &x = xen();

@@ -51,15 +51,17 @@ inline constexpr uint32_t MAX_SERIALISED_MSRS = 2;
 // count; a buffer whose *nr is smaller than required gives -ENOBUFS with *nr set to
 // the required count and nothing written to either array; otherwise *nr becomes the
 // number written.  A NULL nr pointer skips that array.  Returns 0 or -ENOBUFS.
-// Cost: a leaf buffer of MAX_SERIALISED_LEAVES entries is filled in one pass; a smaller
-// one is counted first (nothing may be written on -ENOBUFS), as is the size query.
+// Cost: the same for any buffer size: the trailing zero subleaves are found first (the
+// count, so that nothing is written on -ENOBUFS), then every entry is written without a
+// test.
 CPUPOLICY_MUST_CHECK int policy_serialise(const Policy &p, WireLeaf *leaves, uint32_t *nr_leaves,
                                           WireMsr *msrs, uint32_t *nr_msrs);
 
 // Update `p` with the given entries (Xen's x86_cpuid_copy_from_buffer and
 // x86_msr_copy_from_buffer: entries not given keep their value; order is free).
 // All-or-nothing: every entry is validated before `p` changes, so on any error `p` is
-// exactly as it was.  Errors, for the first offending entry (leaves before MSRs):
+// exactly as it was.  Entries in (leaf, subleaf) order - serialise's output - are the
+// fast case: checked a run of consecutive slots at a time.  Errors, for the first offending entry (leaves before MSRs):
 //   -E2BIG      more leaves than MAX_SERIALISED_LEAVES or MSRs than MAX_SERIALISED_MSRS
 //   -EINVAL     a NULL array with a non-zero count
 //   -ERANGE     a leaf, or a subleaf, the object does not hold; a plain leaf given a
