@@ -303,7 +303,7 @@ TEST(destroy_frees_the_domain_but_not_the_id)
     for ( DomId id : ids )
         EXPECT_TRUE(id != first);
     // Memory per domain in use: 20 domains (one table page, the control domain's) cost 20
-    // times one; a slot is the ~7.6 KiB of a domain's state, nothing reserved in advance.
+    // times one; a slot is the ~7.9 KiB of a domain's state, nothing reserved in advance.
     EXPECT_EQ(base + 20 * one, m->domain_memory());
     EXPECT_TRUE(one > 4096 && one < 8192);
     for ( DomId id : ids )

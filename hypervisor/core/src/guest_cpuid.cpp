@@ -190,7 +190,7 @@ int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p, const GuestConfig &
             c.from[x.slot + s] = answered(c, leaf, s) ? GUEST_FROM_POLICY : GUEST_FROM_ZEROS;
     }
     for ( unsigned k = 0; k < NR_GUEST_DYN; ++k )
-        if ( c.from[guest_dyn.e[k].slot] )
+        if ( c.from[guest_dyn.e[k].slot] != GUEST_FROM_ZEROS )
             c.from[guest_dyn.e[k].slot] = static_cast<uint8_t>(GUEST_FROM_VCPU + k);
     return 0;
 }
@@ -234,8 +234,10 @@ Regs guest_cpuid_slow(const GuestCpuidCtx &c, const VcpuCpuid &vc, Leaf leaf, Su
 void VcpuCpuid::refresh(const GuestCpuidCtx &c, unsigned k)
 {
     const GuestDynSlot &d = guest_dyn.e[k];
-    dyn_[k] = c.from[d.slot] ? vcpu_fixup(c, state_, d.leaf, d.subleaf, c.policy->slot[d.slot])
-                             : Regs{};
+    answer_[GUEST_FROM_VCPU + k] =
+        c.from[d.slot] != GUEST_FROM_ZEROS
+            ? vcpu_fixup(c, state_, d.leaf, d.subleaf, c.policy->slot[d.slot])
+            : Regs{};
 }
 
 void VcpuCpuid::load(const GuestCpuidCtx &c, const VcpuState &s)

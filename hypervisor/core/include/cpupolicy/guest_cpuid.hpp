@@ -101,12 +101,23 @@ struct GuestDynSlot {
     uint32_t leaf, subleaf;
     uint16_t slot;
 };
+// The vCPU-dependent leaves and how many of their first subleaves depend on the vCPU
+// (0: every subleaf the object holds).
+inline constexpr struct {
+    uint32_t leaf, nr;
+} guest_dyn_leaves[] = {{0x1, 1}, {0x7, 1}, {0xb, 0}, {0xd, 2}, {0x1f, 0}, {0x80000001u, 1}};
+constexpr uint32_t guest_dyn_nr(uint32_t leaf, uint32_t nr)
+{
+    uint32_t held = 1;
+    leaf_kind(leaf, &held);
+    return nr ? nr : held;
+}
 constexpr unsigned count_guest_dyn()
 {
-    uint32_t nr_b = 0, nr_1f = 0;
-    leaf_kind(0xb, &nr_b);
-    leaf_kind(0x1f, &nr_1f);
-    return 5 + nr_b + nr_1f;
+    unsigned n = 0;
+    for ( const auto &d : guest_dyn_leaves )
+        n += guest_dyn_nr(d.leaf, d.nr);
+    return n;
 }
 inline constexpr unsigned NR_GUEST_DYN = count_guest_dyn();
 struct GuestDynTable {
@@ -116,30 +127,20 @@ constexpr GuestDynTable make_guest_dyn()
 {
     GuestDynTable t{};
     unsigned n = 0;
-    auto add = [&](uint32_t leaf, uint32_t sub) {
-        t.e[n++] = {leaf, sub, static_cast<uint16_t>(slot_cpuid(leaf, sub))};
-    };
-    uint32_t nr_b = 0, nr_1f = 0;
-    leaf_kind(0xb, &nr_b);
-    leaf_kind(0x1f, &nr_1f);
-    add(0x1, 0);
-    add(0x7, 0);
-    for ( uint32_t s = 0; s < nr_b; ++s )
-        add(0xb, s);
-    add(0xd, 0);
-    add(0xd, 1);
-    for ( uint32_t s = 0; s < nr_1f; ++s )
-        add(0x1f, s);
-    add(0x80000001u, 0);
+    for ( const auto &d : guest_dyn_leaves )
+        for ( uint32_t s = 0; s < guest_dyn_nr(d.leaf, d.nr); ++s )
+            t.e[n++] = {d.leaf, s, static_cast<uint16_t>(slot_cpuid(d.leaf, s))};
     return t;
 }
 inline constexpr GuestDynTable guest_dyn = make_guest_dyn();
 static_assert(guest_dyn.e[NR_GUEST_DYN - 1].leaf == 0x80000001u, "every vCPU-dependent slot listed once");
 
-// Where a slot's answer comes from (GuestCpuidCtx::from): zeros (the guest is not
-// answered there: above a max leaf, leaf 7 above 7:0.EAX, 0xd without XSAVE), the
-// policy's registers, or entry (value - GUEST_FROM_VCPU) of the vCPU's answers.
-inline constexpr uint8_t GUEST_FROM_ZEROS = 0, GUEST_FROM_POLICY = 1, GUEST_FROM_VCPU = 2;
+// Where a slot's answer comes from (GuestCpuidCtx::from): the policy's registers (0), or
+// entry `from` of the vCPU's answers - GUEST_FROM_ZEROS where the guest is not answered
+// (above a max leaf, leaf 7 above 7:0.EAX, 0xd without XSAVE), GUEST_FROM_VCPU + k for
+// guest_dyn.e[k].  Zeros are read from the vCPU too, which keeps the query to one test;
+// and either side of that test, mispredicted, reads within its array.
+inline constexpr uint8_t GUEST_FROM_POLICY = 0, GUEST_FROM_ZEROS = 1, GUEST_FROM_VCPU = 2;
 static_assert(GUEST_FROM_VCPU + NR_GUEST_DYN <= 256);
 
 // --- The domain's part --------------------------------------------------------------------
@@ -194,7 +195,9 @@ private:
     void refresh(const GuestCpuidCtx &ctx, unsigned k);
 
     VcpuState state_;
-    Regs dyn_[NR_GUEST_DYN] = {};
+    // [GUEST_FROM_ZEROS] (and the unused [0]): always zeros; [GUEST_FROM_VCPU + k]:
+    // guest_dyn.e[k]'s answer.
+    Regs answer_[GUEST_FROM_VCPU + NR_GUEST_DYN] = {};
 };
 
 // CPUID as the vCPU sees it, from scratch: the policy's slot, the range rules and the
@@ -232,9 +235,7 @@ inline Regs guest_cpuid(const GuestCpuidCtx &ctx, const VcpuCpuid &vc, Leaf leaf
         slot += array_index_nospec(s, x.nr);
     }
     const unsigned from = ctx.from[slot];
-    if ( from == GUEST_FROM_POLICY )
-        return ctx.policy->slot[slot];
-    return from ? vc.dyn_[from - GUEST_FROM_VCPU] : Regs{};
+    return from == GUEST_FROM_POLICY ? ctx.policy->slot[slot] : vc.answer_[from];
 }
 
 } // namespace cpupolicy

@@ -23,17 +23,28 @@ constexpr uint64_t index_mask_nospec(uint64_t index, uint64_t size)
 // that at the call site.
 constexpr uint32_t array_index_nospec(uint32_t index, uint32_t size)
 {
-    // The index is made opaque before the mask is computed: right after the caller's own
-    // bounds check the compiler knows index < size, and with a constant size it would
-    // fold the mask to ~0 and drop the clamp entirely (g++ 12 did, for the leaf index of
-    // guest CPUID).  The result is made opaque too, so that no branch on index < size is
-    // re-introduced after it.
-    if ( !__builtin_is_constant_evaluated() )
-        __asm__("" : "+r"(index));
+    if ( __builtin_is_constant_evaluated() )
+        return static_cast<uint32_t>(index & index_mask_nospec(index, size));
+#if defined(__x86_64__) || defined(__i386__)
+    // Xen's array_index_mask_nospec: CMP sets CF exactly when index < size, SBB spreads it
+    // into the mask.  The compiler sees neither, so it can neither fold the mask (it knows
+    // index < size right after the caller's bounds check, and with a constant size would
+    // drop a clamp written in C - g++ 12 did, for the leaf index of guest CPUID) nor turn
+    // it into a branch.
+    uint32_t mask;
+    __asm__("cmp %[size], %[index]\n\tsbb %[mask], %[mask]"
+            : [mask] "=r"(mask)
+            : [size] "ir"(size), [index] "r"(index)
+            : "cc");
+    return index & mask;
+#else
+    // The same in C: the index is made opaque before the mask is computed (see above),
+    // and the result after it, so that no branch on index < size is re-introduced.
+    __asm__("" : "+r"(index));
     uint32_t r = static_cast<uint32_t>(index & index_mask_nospec(index, size));
-    if ( !__builtin_is_constant_evaluated() )
-        __asm__("" : "+r"(r));
+    __asm__("" : "+r"(r));
     return r;
+#endif
 }
 
 static_assert(array_index_nospec(0, 4) == 0 && array_index_nospec(3, 4) == 3 &&
