@@ -462,5 +462,18 @@ else
     skip "no writable /dev/full here"
 fi
 
+# --- the main --help lists every command and group ----------------------------------------
+# A group is listed when `cpupolicy GROUP --help` is its own usage; every group the
+# dispatcher knows must be both.
+"$BIN" --help >"$tmp/help" 2>&1
+for g in featureset policy compare level masking model pool vm; do
+    grep -qE "^  $g( |\$)" "$tmp/help" && ok || bad "cpupolicy --help does not list '$g'"
+done
+for g in model pool vm; do
+    "$BIN" $g --help 2>&1 | head -n 1 | grep -q "^Usage: cpupolicy $g" && ok ||
+        bad "cpupolicy $g --help is not the group's own usage"
+    grep -qF "(cpupolicy $g --help)" "$tmp/help" && ok || bad "cpupolicy --help does not point at '$g --help'"
+done
+
 finish
 [ "$fail" -eq 0 ]

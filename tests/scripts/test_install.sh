@@ -78,6 +78,33 @@ fi
 "$tmp/stage/usr/bin/cpupolicy" model list --source builtin 2>&1 | grep -q "$tmp/stage/usr/share/cpupolicy/cpu-models/SkylakeXeon-v2.xml" \
     && ok || bad "installed cpupolicy does not find the installed models"
 
+# The daemon's unit (one source: Debian ships this installed file) and its system user.
+unit="$tmp/stage/usr/lib/systemd/system/cpupolicyd.service"
+while IFS='|' read -r what line; do
+    [ -n "$what" ] || continue
+    grep -qxF -- "$line" "$unit" && ok || bad "cpupolicyd.service: $what: no line '$line'"
+done <<'T'
+runs as the system user|User=_cpupolicy
+socket group|Group=cpupolicy
+state under /var/lib/cpupolicy|StateDirectory=cpupolicy/cpupolicyd
+runtime directory for the group|RuntimeDirectoryMode=0750
+no capabilities|CapabilityBoundingSet=
+only UNIX sockets|RestrictAddressFamilies=AF_UNIX
+the binary where install put it, socket 0660|ExecStart=/usr/sbin/cpupolicyd --socket /run/cpupolicyd/cpupolicyd.sock --socket-mode 0660 --state-dir /var/lib/cpupolicy/cpupolicyd
+T
+grep -q '@[A-Z]*@' "$unit" && bad "cpupolicyd.service: a placeholder is left: $(grep '@[A-Z]*@' "$unit")" || ok
+grep -qx 'u _cpupolicy - "cpupolicy daemon" /var/lib/cpupolicy' "$tmp/stage/usr/lib/sysusers.d/cpupolicyd.conf" \
+    && ok || bad "sysusers.d/cpupolicyd.conf does not create _cpupolicy"
+# systemd's own reading of the unit: no unknown key, bad value or section (the binary
+# path pointed at the staged daemon, which verify insists exists).
+if command -v systemd-analyze >/dev/null 2>&1; then
+    sed "s|/usr/sbin/cpupolicyd|$tmp/stage/usr/sbin/cpupolicyd|" "$unit" >"$tmp/cpupolicyd.service"
+    SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$tmp/cpupolicyd.service" >"$tmp/verify" 2>&1
+    [ ! -s "$tmp/verify" ] && ok || bad "systemd-analyze verify cpupolicyd.service: $(head -3 "$tmp/verify")"
+else
+    skip "systemd-analyze verify cpupolicyd.service: no systemd-analyze here"
+fi
+
 # The core archive's headers are enough for a hypervisor's freestanding translation unit.
 printf '#include <cpupolicy/policy.hpp>\nint f(const cpupolicy::Policy &p) { return cpupolicy::basic_max_leaf(p) ? 1 : 0; }\n' >"$tmp/hv.cpp"
 if c++ -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -I"$tmp/stage/usr/include" -c "$tmp/hv.cpp" -o "$tmp/hv.o" 2>"$tmp/hv.log"; then ok

@@ -18,15 +18,19 @@ ALL_OBJS += $(CPUPOLICYD_OBJS)
 all: $(CPUPOLICYD_BIN)
 
 SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
+# sysusers.d is read from $(PREFIX)/lib whatever the library's multiarch LIBDIR.
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 .PHONY: install-cpupolicyd
 install: install-cpupolicyd
 install-cpupolicyd: $(CPUPOLICYD_BIN) $(BUILD)/man/cpupolicyd.8
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(CPUPOLICYD_BIN) $(DESTDIR)$(SBINDIR)/
 	install -m 0644 $(BUILD)/man/cpupolicyd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' toolstack/cpupolicyd/cpupolicyd.service \
 	    > $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service
+	install -m 0644 toolstack/cpupolicyd/cpupolicyd.sysusers $(DESTDIR)$(SYSUSERSDIR)/cpupolicyd.conf
 
 # White-box users of the state file codec: its unit test and its fuzz target link
 # state_file.o and zlib besides the hosted archive (EXTRA_LDLIBS, tests/module.mk).
@@ -45,7 +49,7 @@ uninstall: uninstall-cpupolicyd
 .PHONY: uninstall-cpupolicyd
 uninstall-cpupolicyd:
 	rm -f $(DESTDIR)$(SBINDIR)/cpupolicyd $(DESTDIR)$(MANDIR)/man8/cpupolicyd.8 \
-	    $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/cpupolicyd.service $(DESTDIR)$(SYSUSERSDIR)/cpupolicyd.conf
 
 # A bounded soak of the daemon: clients, SIGKILLs, restarts, damaged state files
 # (tests/soak/soak_cpupolicyd.py); prints calls, acknowledged and lost changes.
