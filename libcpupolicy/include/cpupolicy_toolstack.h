@@ -182,6 +182,14 @@ int cpupolicy_store_open(cpupolicy_store_t **out, const char *path) CPUPOLICY_NO
 void cpupolicy_store_close(cpupolicy_store_t *s) CPUPOLICY_NOEXCEPT;
 const char *cpupolicy_store_path(const cpupolicy_store_t *s) CPUPOLICY_NOEXCEPT;
 
+/* Progress of the operations that read hosts (cpupolicy_pool_join, cpupolicy_pool_refresh),
+ * for a caller that shows it: before each host fn(arg, what, done, total), done counting
+ * from 0 and what naming the step ("reading host NAME (URI)"), then once with done ==
+ * total when the reading is over.  fn NULL (the default): none.  Called on the caller's
+ * thread, outside any store transaction; fn must not call into this store. */
+typedef void (*cpupolicy_progress_fn)(void *arg, const char *what, uint32_t done, uint32_t total);
+void cpupolicy_store_set_progress(cpupolicy_store_t *s, cpupolicy_progress_fn fn, void *arg) CPUPOLICY_NOEXCEPT;
+
 #define CPUPOLICY_FORCE 1u
 
 /* Every operation below may return a JSON document in *json (may be NULL: not

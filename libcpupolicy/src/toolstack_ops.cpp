@@ -32,12 +32,21 @@ using store::VmRow;
 struct cpupolicy_store {
     std::unique_ptr<store::Store> st;
     std::string err;
+    cpupolicy_progress_fn progress = nullptr;  // cpupolicy_store_set_progress
+    void *progress_arg = nullptr;
 };
 
 namespace {
 
 constexpr int JSON_SHAPE = 1;
 constexpr uint32_t NONE = ~0u;
+
+// Tell the caller's progress callback, if any, about step `done` of `total`.
+void progress(const cpupolicy_store_t *s, const std::string &what, uint32_t done, uint32_t total)
+{
+    if ( s->progress )
+        s->progress(s->progress_arg, what.c_str(), done, total);
+}
 
 struct HandleClose {
     void operator()(cpupolicy_handle_t *h) const { cpupolicy_close(h); }
@@ -550,6 +559,15 @@ static void impl_cpupolicy_store_close(cpupolicy_store_t *s)
     delete s;
 }
 
+static void impl_cpupolicy_store_set_progress(cpupolicy_store_t *s, cpupolicy_progress_fn fn,
+                                              void *arg)
+{
+    if ( !s )
+        return;
+    s->progress = fn;
+    s->progress_arg = fn ? arg : nullptr;
+}
+
 static const char *impl_cpupolicy_store_path(const cpupolicy_store_t *s)
 {
     return s ? s->st->path().c_str() : "";
@@ -616,8 +634,11 @@ static int impl_cpupolicy_pool_join(cpupolicy_store_t *s, const char *pool, cons
         return fail(s, -EINVAL, "bad host name '" + hname + "': give --host-name");
     HostRow row;
     std::string why;
-    if ( int rc = read_host(uri, pre.type, row, why) )
-        return fail(s, rc, why);
+    progress(s, "reading host " + hname + " (" + uri + ")", 0, 1);
+    const int read_rc = read_host(uri, pre.type, row, why);
+    progress(s, "read host " + hname, 1, 1);
+    if ( read_rc )
+        return fail(s, read_rc, why);
     row.name = hname;
     row.joined = store::now();
 
@@ -759,15 +780,24 @@ static int impl_cpupolicy_pool_refresh(cpupolicy_store_t *s, const char *pool,
         return rc;
     std::vector<HostRow> fresh;
     std::string why;
+    const uint32_t nr_reads = host ? uint32_t(std::count_if(pre.hosts.begin(), pre.hosts.end(),
+                                                            [&](const HostRow &h) { return h.name == host; }))
+                                   : uint32_t(pre.hosts.size());
     for ( const auto &h : pre.hosts )
     {
         if ( host && h.name != host )
             continue;
         HostRow r = h;
+        progress(s, "reading host " + h.name + " (" + h.uri + ")", uint32_t(fresh.size()), nr_reads);
         if ( int rc = read_host(h.uri, pre.pool.type, r, why) )
+        {
+            progress(s, "stopped", nr_reads, nr_reads);
             return fail(s, rc, "refreshing " + h.name + ": " + why);
+        }
         fresh.push_back(r);
     }
+    if ( nr_reads )
+        progress(s, "read " + std::to_string(nr_reads) + " host(s)", nr_reads, nr_reads);
     if ( host && fresh.empty() )
         return fail(s, -ENOENT, "pool " + pre.pool.name + " has no host named '" + host + "'");
 
@@ -1443,6 +1473,12 @@ CPUPOLICY_EXPORT void cpupolicy_store_close(cpupolicy_store_t *s) noexcept
 CPUPOLICY_EXPORT const char *cpupolicy_store_path(const cpupolicy_store_t *s) noexcept
 {
     return impl_cpupolicy_store_path(s);
+}
+
+CPUPOLICY_EXPORT void cpupolicy_store_set_progress(cpupolicy_store_t *s, cpupolicy_progress_fn fn,
+                                                   void *arg) noexcept
+{
+    impl_cpupolicy_store_set_progress(s, fn, arg);
 }
 
 CPUPOLICY_EXPORT void cpupolicy_json_free(char *j) noexcept

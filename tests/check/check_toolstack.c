@@ -5,8 +5,9 @@
  * Independent oracles: the report is held to cpupolicy_is_compatible() and
  * cpupolicy_missing_features() over every pair of dumps of one vendor; text forms to
  * cpupolicy_serialise().  Store-backed operations are exercised end to end by
- * tests/scripts/test_toolstack.sh.
+ * tests/scripts/test_toolstack.sh; here only the progress callback of join and refresh.
  */
+#define _DEFAULT_SOURCE 1 /* mkdtemp */
 #include <dirent.h>
 
 #include "check_common.h"
@@ -433,6 +434,69 @@ START_TEST(toolstack_abi_rejects_null_arguments)
 }
 END_TEST
 
+/* --- progress ------------------------------------------------------------------------ */
+
+struct progress_log {
+    unsigned nr;
+    uint32_t done[8], total[8];
+    char what[8][160];
+};
+
+static void record_progress(void *arg, const char *what, uint32_t done, uint32_t total)
+{
+    struct progress_log *l = arg;
+    if ( l->nr < 8 )
+    {
+        l->done[l->nr] = done;
+        l->total[l->nr] = total;
+        snprintf(l->what[l->nr], sizeof(l->what[0]), "%s", what);
+    }
+    l->nr++;
+}
+
+/* Join and refresh call the callback once before each host read and once at the end
+ * (done == total); after cpupolicy_store_set_progress(s, NULL, ...) never again. */
+START_TEST(progress_counts_every_host_read_of_join_and_refresh)
+{
+    char dir[] = "/tmp/check_toolstack.XXXXXX", db[64], uri[2][512];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/store.db", dir);
+    snprintf(uri[0], sizeof(uri[0]), "sim:dump=%s/%s", dumps_dir(), SKX);
+    snprintf(uri[1], sizeof(uri[1]), "sim:dump=%s/%s", dumps_dir(), HSW);
+    cpupolicy_store_t *s = NULL;
+    RC(0, cpupolicy_store_open(&s, db));
+    RC(0, cpupolicy_pool_create(s, "p", CPUPOLICY_DOMAIN_HVM, NULL));
+    struct progress_log l = {0};
+    EV(cpupolicy_store_set_progress(s, record_progress, &l));
+    RC(0, cpupolicy_pool_join(s, "p", uri[0], "skx", 0, NULL));
+    ck_assert_msg(l.nr == 2 && l.done[0] == 0 && l.total[0] == 1 && l.done[1] == 1 && l.total[1] == 1,
+                  "join: expected 0/1 then 1/1, got %u calls (%u/%u ...)", l.nr, l.done[0], l.total[0]);
+    ck_assert_msg(strstr(l.what[0], "skx") && strstr(l.what[0], uri[0]),
+                  "join: the step names the host and its URI: '%s'", l.what[0]);
+    RC(0, cpupolicy_pool_join(s, "p", uri[1], "hsw", 0, NULL));
+    l.nr = 0;
+    RC(0, cpupolicy_pool_refresh(s, "p", NULL, NULL));
+    static const uint32_t want_done[] = {0, 1, 2};
+    ck_assert_msg(l.nr == 3, "refresh of 2 members: expected 3 calls, got %u", l.nr);
+    for ( unsigned i = 0; i < 3; ++i )
+        ck_assert_msg(l.done[i] == want_done[i] && l.total[i] == 2,
+                      "refresh call %u: expected %u/2, got %u/%u", i, want_done[i], l.done[i], l.total[i]);
+    ck_assert_msg(strstr(l.what[1], "hsw") != NULL, "refresh step 1 names hsw: '%s'", l.what[1]);
+    l.nr = 0;
+    RC(0, cpupolicy_pool_refresh(s, "p", "hsw", NULL));
+    ck_assert_msg(l.nr == 2 && l.total[0] == 1, "refresh of one host: expected 0/1, 1/1; got %u calls", l.nr);
+    EV(cpupolicy_store_set_progress(s, NULL, &l));
+    l.nr = 0;
+    RC(0, cpupolicy_pool_refresh(s, "p", NULL, NULL));
+    ck_assert_msg(l.nr == 0, "no callback after setting NULL: got %u calls", l.nr);
+    EV(cpupolicy_store_set_progress(NULL, record_progress, &l));
+    cpupolicy_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *toolstack_suite(void)
 {
     Suite *s = suite_create("cpupolicy toolstack C ABI");
@@ -460,6 +524,11 @@ static Suite *toolstack_suite(void)
                         N(bad_specs));
     tcase_add_test(tc, builder_lists_every_blocker_and_writes_nothing);
     tcase_add_test(tc, toolstack_abi_rejects_null_arguments);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("progress");
+    tcase_add_test(tc, progress_counts_every_host_read_of_join_and_refresh);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -48,6 +50,41 @@ std::string join(json &arr, const char *sep)
         s += str(x);
     }
     return s;
+}
+
+Progress::Progress(bool wanted) : on_(wanted && isatty(STDERR_FILENO)) {}
+
+void Progress::show(const char *what, uint32_t done, uint32_t total)
+{
+    if ( !on_ )
+        return;
+    struct winsize ws {};
+    const size_t width = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col : 80;
+    std::string line = total ? "[" + std::to_string(done) + "/" + std::to_string(total) + "] " : "";
+    line += what;
+    if ( line.size() > width - 1 )  // one line: a wrapped line could not be rewritten
+        line.resize(width - 1);
+    fprintf(stderr, "\r%s\033[K", line.c_str());
+    fflush(stderr);
+    shown_ = true;
+}
+
+void Progress::clear()
+{
+    if ( !shown_ )
+        return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    shown_ = false;
+}
+
+void Progress::callback(void *arg, const char *what, uint32_t done, uint32_t total)
+{
+    auto *p = static_cast<Progress *>(arg);
+    if ( done == total && total )
+        p->clear();
+    else
+        p->show(what, done, total);
 }
 
 // A word a newer library adds is named by number.

@@ -33,6 +33,7 @@
 #include "cpupolicy_models.h"
 #include "tool_print.hpp"
 #include "cpupolicy_toolstack.h"
+#include "cmd_toolstack.hpp"
 
 namespace {
 
@@ -59,7 +60,7 @@ struct Opts {
     unsigned source = CPUPOLICY_MODELS_ALL;
     const char *models_dir = nullptr, *cpu_map = nullptr;
     const char *host = nullptr, *pool = nullptr, *store = nullptr;
-    bool pv = false, as_json = false;
+    bool pv = false, as_json = false, quiet = false;
     const char *to = nullptr, *name = nullptr, *policy = "max", *boot = nullptr, *output = nullptr;
     const char *reason = nullptr;
     unsigned supersedes = 0, cpu = 0;
@@ -80,7 +81,8 @@ void usage(FILE *f)
             "  validate  FILE...                          check model files against the schema\n"
             "Options: --json, --type hvm|pv (the level's guest type; default hvm),\n"
             "         --models-dir DIR, --cpu-map DIR (libvirt's map; default\n"
-            "         /usr/share/libvirt/cpu_map), --store PATH (with --pool)\n");
+            "         /usr/share/libvirt/cpu_map), --store PATH (with --pool),\n"
+            "         -q, --quiet (no progress on a terminal while the models load)\n");
 }
 
 const char *source_name(unsigned s)
@@ -109,7 +111,12 @@ std::string field_text(unsigned f, uint64_t v)
 ModelsPtr load_models(const Opts &o, unsigned sources)
 {
     cpupolicy_models_t *m = nullptr;
+    // Loading libvirt's whole CPU map parses every file of it: say so on a terminal.
+    cpupolicy::cmd::Progress progress(!o.as_json && !o.quiet);
+    progress.show(sources & CPUPOLICY_MODELS_LIBVIRT ? "loading the CPU models and libvirt's CPU map"
+                                                     : "loading the CPU models", 0, 0);
     int rc = cpupolicy_models_load(&m, sources, o.models_dir, o.cpu_map);
+    progress.clear();
     if ( rc )
     {
         fprintf(stderr, "cpupolicy: loading CPU models: %s\n", cpupolicy_last_error());
@@ -628,12 +635,13 @@ int cmd_model(int argc, char **argv)
         {"policy", required_argument, nullptr, 'p'},  {"boot-options", required_argument, nullptr, 'b'},
         {"cpu", required_argument, nullptr, 'c'},     {"supersedes", required_argument, nullptr, 'V'},
         {"reason", required_argument, nullptr, 'R'},  {"output", required_argument, nullptr, 'o'},
-        {"help", no_argument, nullptr, 'h'},          {nullptr, 0, nullptr, 0},
+        {"quiet", no_argument, nullptr, 'q'},         {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
     };
     Opts o;
     optind = 2;
     int c;
-    while ( (c = getopt_long(argc, argv, "o:jh", longopts, nullptr)) != -1 )
+    while ( (c = getopt_long(argc, argv, "o:jqh", longopts, nullptr)) != -1 )
     {
         switch ( c ) {
         case 's':
@@ -663,6 +671,7 @@ int cmd_model(int argc, char **argv)
             o.pv = !strcmp(optarg, "pv");
             break;
         case 'j': o.as_json = true; break;
+        case 'q': o.quiet = true; break;
         case 'T': o.to = optarg; break;
         case 'n': o.name = optarg; break;
         case 'p': o.policy = optarg; break;

@@ -15,9 +15,10 @@ namespace {
 void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: cpupolicy pool COMMAND [--store PATH] [--json] ...\n"
+            "Usage: cpupolicy pool COMMAND [--store PATH] [--json] [--quiet] ...\n"
             "  create NAME [--type hvm|pv]\n"
-            "  join NAME URI [--host-name H] [--force]\n"
+            "  join NAME URI... [--host-name H] [--force]   several URIs: joined in turn,\n"
+            "                            stopping at the first that fails (--host-name: one URI)\n"
             "  eject NAME H [--force]\n"
             "  refresh NAME [H]\n"
             "  show NAME\n"
@@ -25,7 +26,9 @@ void usage(FILE *f)
             "  history NAME\n"
             "  report NAME --html FILE   one self-contained HTML page: hosts by features,\n"
             "                            numeric fields, where each VM could move (FILE - :\n"
-            "                            standard output)\n");
+            "                            standard output)\n"
+            "On a terminal, joining, refreshing and reports show their progress on standard\n"
+            "error; -q, --quiet (or --json) turns that off.\n");
 }
 
 std::string vm_names(json &arr, const char *key)
@@ -174,6 +177,7 @@ const option options[] = {
     {"type", required_argument, nullptr, 't'},
     {"host-name", required_argument, nullptr, 'n'},
     {"html", required_argument, nullptr, 'H'},
+    {"quiet", no_argument, nullptr, 'q'},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -191,7 +195,7 @@ int cmd_pool(int argc, char **argv)
     const char *type = "hvm", *host_name = nullptr, *html = nullptr;
     optind = 1;
     int o;
-    while ( (o = getopt_long(argc, argv, "h", options, nullptr)) != -1 )
+    while ( (o = getopt_long(argc, argv, "hq", options, nullptr)) != -1 )
         switch ( o ) {
         case 's': c.store = optarg; break;
         case 'j': c.json = true; break;
@@ -199,6 +203,7 @@ int cmd_pool(int argc, char **argv)
         case 't': type = optarg; break;
         case 'n': host_name = optarg; break;
         case 'H': html = optarg; break;
+        case 'q': c.quiet = true; break;
         case 'h': return usage(stdout), exit_ok;
         default: return usage(stderr), exit_usage;
         }
@@ -239,12 +244,35 @@ int cmd_pool(int argc, char **argv)
         int rc = cpupolicy_pool_create(s.get(), a[0], t, &doc);
         return finish(s.get(), c, rc, doc, render_create);
     }
+    Progress progress(!c.json && !c.quiet);
     if ( sub == "join" )
     {
-        if ( !need(2, 2) || !open() )
+        if ( !need(2, 1 << 20) )
             return exit_usage;
-        int rc = cpupolicy_pool_join(s.get(), a[0], a[1], host_name, flags, &doc);
-        return finish(s.get(), c, rc, doc, render_join);
+        if ( host_name && n > 2 )
+        {
+            fprintf(stderr, "cpupolicy: pool join: --host-name names one host; %d URIs given\n", n - 1);
+            return exit_usage;
+        }
+        if ( !open() )
+            return exit_usage;
+        // One URI: the library says when it reads the host; several: one step per URI.
+        if ( n == 2 )
+            cpupolicy_store_set_progress(s.get(), Progress::callback, &progress);
+        // One join per URI, each its own transaction and document; the first that fails
+        // (refused, unreachable) ends the run with its status.
+        int status = exit_ok;
+        for ( int i = 1; i < n && status == exit_ok; ++i )
+        {
+            const std::string step = "joining " + std::string(a[i]);
+            if ( n > 2 )
+                progress.show(step.c_str(), uint32_t(i - 1), uint32_t(n - 1));
+            int rc = cpupolicy_pool_join(s.get(), a[0], a[i], host_name, flags, &doc);
+            progress.clear();
+            status = finish(s.get(), c, rc, doc, render_join);
+            doc = nullptr;
+        }
+        return status;
     }
     if ( sub == "eject" )
     {
@@ -257,7 +285,9 @@ int cmd_pool(int argc, char **argv)
     {
         if ( !need(1, 2) || !open() )
             return exit_usage;
+        cpupolicy_store_set_progress(s.get(), Progress::callback, &progress);
         int rc = cpupolicy_pool_refresh(s.get(), a[0], n > 1 ? a[1] : nullptr, &doc);
+        progress.clear();
         return finish(s.get(), c, rc, doc, render_refresh);
     }
     if ( sub == "show" )
@@ -292,7 +322,7 @@ int cmd_pool(int argc, char **argv)
         }
         if ( !open() )
             return exit_usage;
-        return pool_report(s.get(), a[0], html);
+        return pool_report(s.get(), a[0], html, progress);
     }
     fprintf(stderr, "cpupolicy: unknown pool command '%s'\n", sub.c_str());
     usage(stderr);

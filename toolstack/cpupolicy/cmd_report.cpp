@@ -125,7 +125,7 @@ struct Report {
     std::vector<std::vector<Verdict>> moves;  // [vm][member]
 };
 
-int collect(cpupolicy_store_t *s, const char *pool, Report &r)
+int collect(cpupolicy_store_t *s, const char *pool, Report &r, Progress &progress)
 {
     char *doc = nullptr;
     int rc = cpupolicy_pool_show(s, pool, &doc);
@@ -143,24 +143,30 @@ int collect(cpupolicy_store_t *s, const char *pool, Report &r)
         return exit_usage;
     }
     json &members = r.show["members"];
+    const uint32_t nr_checks = uint32_t(r.show["vms"].size() * members.size());
+    uint32_t nr_done = 0;
     for ( auto &vm : r.show["vms"] )
     {
         std::vector<Verdict> row;
         for ( auto &m : members )
         {
             Verdict v;
+            ++nr_done;
             if ( str(m["name"]) == str(vm["host"]) )
             {
                 v.here = true;
                 row.push_back(v);
                 continue;
             }
+            const std::string step = "migrate-check " + str(vm["name"]) + " -> " + str(m["name"]);
+            progress.show(step.c_str(), nr_done, nr_checks);
             char *vd = nullptr;
             const int crc = cpupolicy_vm_migrate_check(s, str(vm["name"]).c_str(),
                                                        str(m["name"]).c_str(), &vd);
             std::unique_ptr<char, void (*)(char *)> keep_vd(vd, cpupolicy_json_free);
             if ( crc < 0 || !vd )
             {
+                progress.clear();
                 const char *why = cpupolicy_last_error();
                 fprintf(stderr, "cpupolicy: pool report: migrate-check of VM %s to %s: %s\n",
                         str(vm["name"]).c_str(), str(m["name"]).c_str(),
@@ -170,6 +176,7 @@ int collect(cpupolicy_store_t *s, const char *pool, Report &r)
             json j = json::parse(vd, nullptr, false);
             if ( j.is_discarded() )
             {
+                progress.clear();
                 fprintf(stderr, "cpupolicy: pool report: migrate-check document of VM %s "
                                 "does not parse\n", str(vm["name"]).c_str());
                 return exit_usage;
@@ -493,10 +500,12 @@ int write_page(const char *file, const std::string &page)
 
 } // namespace
 
-int pool_report(cpupolicy_store_t *s, const char *pool, const char *html)
+int pool_report(cpupolicy_store_t *s, const char *pool, const char *html, Progress &progress)
 {
     Report r;
-    if ( int rc = collect(s, pool, r) )
+    const int rc = collect(s, pool, r, progress);
+    progress.clear();
+    if ( rc )
         return rc;
     std::string page;
     Page(r).render(page);

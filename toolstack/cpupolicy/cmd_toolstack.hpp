@@ -24,6 +24,27 @@ struct Common {
     const char *store = nullptr;  // --store PATH
     bool json = false;            // --json
     bool force = false;           // --force
+    bool quiet = false;           // --quiet: no progress on the terminal
+};
+
+// Progress of a long operation on standard error - only when standard error is a
+// terminal and the command was given neither --json nor --quiet: one line, "[3/10]
+// reading host ...", rewritten in place (carriage return, erase to the end of the line)
+// and erased when done or before anything else is printed, so nothing of it stays on the
+// screen or reaches a log.  total 0: a step without a count.
+class Progress {
+public:
+    explicit Progress(bool wanted);
+    ~Progress() { clear(); }
+    Progress(const Progress &) = delete;
+    Progress &operator=(const Progress &) = delete;
+    void show(const char *what, uint32_t done, uint32_t total);
+    void clear();
+    // A cpupolicy_progress_fn (cpupolicy_store_set_progress) for arg = this.
+    static void callback(void *arg, const char *what, uint32_t done, uint32_t total);
+
+private:
+    bool on_, shown_ = false;
 };
 
 int cmd_pool(int argc, char **argv);
@@ -50,6 +71,6 @@ void print_verdict(json &verdict);
 // Where featureset word w lives, as xen-cpuid labels it ("CPUID 0x00000007:0.ebx").
 std::string word_label(uint32_t w);
 // pool report NAME --html FILE (cmd_report.cpp): FILE "-" is standard output.
-int pool_report(cpupolicy_store_t *s, const char *pool, const char *html);
+int pool_report(cpupolicy_store_t *s, const char *pool, const char *html, Progress &progress);
 
 } // namespace cpupolicy::cmd
