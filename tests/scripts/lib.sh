@@ -13,3 +13,16 @@ finish()
     echo "$pass passed, $fail failed, $skipped skipped"
     [ "$fail" -eq 0 ]
 }
+
+# cpupolicy_setup NAME (the scripts that drive the cpupolicy command): BUILD, DUMPS, CP
+# (the built cpupolicy; the script ends failed when it is missing) and T, a temporary
+# directory /tmp/NAME.XXXXXX removed on exit unless KEEP=1.
+cpupolicy_setup()
+{
+    BUILD=${CPUPOLICY_BUILD:-${BUILD:-build}}
+    DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
+    CP="$(pwd)/$BUILD/bin/cpupolicy"
+    [ -x "$CP" ] || { bad "no $CP (build first)"; finish; exit 1; }
+    T=$(mktemp -d "/tmp/$1.XXXXXX")
+    trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT INT TERM
+}

@@ -9,13 +9,7 @@
 # every host, with the network switched off.  Without chromium those checks SKIP.
 set -u
 . tests/scripts/lib.sh
-BUILD=${CPUPOLICY_BUILD:-${BUILD:-build}}
-DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
-CP="$(pwd)/$BUILD/bin/cpupolicy"
-[ -x "$CP" ] || { bad "no $CP (build first)"; finish; exit 1; }
-
-T=$(mktemp -d /tmp/test_pool_report.XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT INT TERM
+cpupolicy_setup test_pool_report
 S="$T/store.db"
 c() { "$CP" "$@" --store "$S"; }
 

@@ -7,12 +7,7 @@
 # and erased before the answer; --quiet and --json turn it off there too.
 set -u
 . tests/scripts/lib.sh
-BUILD=${CPUPOLICY_BUILD:-${BUILD:-build}}
-DUMPS=${CPUPOLICY_DUMPS:-tests/data/cpuid-dumps}
-CP="$(pwd)/$BUILD/bin/cpupolicy"
-[ -x "$CP" ] || { bad "no $CP (build first)"; finish; exit 1; }
-T=$(mktemp -d /tmp/test_progress.XXXXXX)
-trap 'rm -rf "$T"' EXIT INT TERM
+cpupolicy_setup test_progress
 S="$T/store.db"
 SPR="sim:dump=$DUMPS/GenuineIntel00806F8_SapphireRapids_05.txt"
 SKX="sim:dump=$DUMPS/GenuineIntel0050654_SkylakeXeon.txt"
