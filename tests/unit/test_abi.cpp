@@ -98,6 +98,7 @@ template <class R, class... A> constexpr bool is_noexcept(R (*)(A...)) { return 
     X(cpupolicy_store_open) \
     X(cpupolicy_store_close) \
     X(cpupolicy_store_path) \
+    X(cpupolicy_store_set_progress) \
     X(cpupolicy_json_free) \
     X(cpupolicy_pool_create) \
     X(cpupolicy_pool_join) \
