@@ -53,11 +53,11 @@ constexpr WordKey word_key(const cpupolicy::WordSource &src)
     if ( src.is_msr )
     {
         k.s[n++] = 'm';
-        put_hex_upper(k, n, src.leaf);
-        k.s[n++] = src.subleaf ? 'h' : 'l';
+        put_hex_upper(k, n, raw(src.msr));
+        k.s[n++] = src.half ? 'h' : 'l';
         return k;
     }
-    uint32_t leaf = src.leaf;
+    uint32_t leaf = raw(src.leaf);
     if ( leaf & 0x80000000u )
     {
         k.s[n++] = 'e';
@@ -65,8 +65,8 @@ constexpr WordKey word_key(const cpupolicy::WordSource &src)
     }
     put_hex_upper(k, n, leaf);
     k.s[n++] = "abcd"[static_cast<unsigned>(src.reg)];
-    if ( src.subleaf != cpupolicy::NO_SUBLEAF )
-        put_hex_upper(k, n, src.subleaf);
+    if ( src.subleaf != cpupolicy::kNoSubleaf )
+        put_hex_upper(k, n, raw(src.subleaf));
     return k;
 }
 
@@ -85,12 +85,12 @@ static_assert(key_is(0, "1d") && key_is(2, "e1d") && key_is(4, "Da1") && key_is(
               key_is(17, "m10Ah") && key_is(18, "e21c"));
 
 // The word a CPUID register lives in (-1 if none): for the AMD mirror below.
-constexpr int word_of(uint32_t leaf, cpupolicy::Reg reg)
+constexpr int word_of(cpupolicy::Leaf leaf, cpupolicy::Reg reg)
 {
     for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
     {
         const cpupolicy::WordSource &s = cpupolicy::table::words[i].src;
-        if ( !s.is_msr && s.leaf == leaf && s.subleaf == cpupolicy::NO_SUBLEAF && s.reg == reg )
+        if ( !s.is_msr && s.leaf == leaf && s.subleaf == cpupolicy::kNoSubleaf && s.reg == reg )
             return static_cast<int>(i);
     }
     return -1;
@@ -98,8 +98,8 @@ constexpr int word_of(uint32_t leaf, cpupolicy::Reg reg)
 // CPUID 0x80000001.edx bits that AMD defines as copies of CPUID 1.edx (APM vol. 3,
 // CPUID Fn8000_0001_EDX; the core's COMMON_1D) are no features of the featureset, but
 // Xen's xen-cpuid names them as in word 0 ("fpu vme de ..."), and so do we.
-inline constexpr int kWord1d = word_of(1, cpupolicy::Reg::edx);
-inline constexpr int kWordE1d = word_of(0x80000001u, cpupolicy::Reg::edx);
+inline constexpr int kWord1d = word_of(cpupolicy::Leaf{1}, cpupolicy::Reg::edx);
+inline constexpr int kWordE1d = word_of(cpupolicy::Leaf{0x80000001u}, cpupolicy::Reg::edx);
 static_assert(kWord1d == 0 && kWordE1d == 2, "Xen's words 0 (1d) and 2 (e1d)");
 
 // Every label fits Xen's column, so the name column starts at the same offset on every

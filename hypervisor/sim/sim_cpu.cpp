@@ -24,7 +24,7 @@ constexpr uint32_t E21A_CPUID_USER_DIS = 1u << 17;
 // CPUID leaves whose output depends on ECX (SDM vol. 2A table 3-8; APM vol. 3 E.3).
 bool indexed_leaf(uint32_t leaf)
 {
-    if ( leaf_kind(leaf) == LeafKind::indexed )
+    if ( leaf_kind(Leaf{leaf}) == LeafKind::indexed )
         return true;
     switch ( leaf ) {
     case 0x1b: case 0x1f: case 0x8000001d: case 0x80000020: case 0x80000026:
@@ -88,12 +88,12 @@ SimCpu::SimCpu(unsigned index, const import::CpuDump &dump, MaskModel masks,
     bool have_pi = false;
     for ( const auto &m : dump.msrs )
     {
-        if ( m.index == msr::platform_info && intel_like )
+        if ( m.index == raw(msr::platform_info) && intel_like )
         {
             platform_info = m.value;
             have_pi = true;
         }
-        if ( m.index == msr::arch_capabilities )
+        if ( m.index == raw(msr::arch_capabilities) )
             msrs_[m.index] = m.value;
     }
 
@@ -114,40 +114,40 @@ SimCpu::SimCpu(unsigned index, const import::CpuDump &dump, MaskModel masks,
         {
             if ( !model_.faulting )
                 platform_info &= ~uint64_t{PLATFORM_INFO_CPUID_FAULTING};
-            msrs_[msr::platform_info] = platform_info;
+            msrs_[raw(msr::platform_info)] = platform_info;
         }
         if ( model_.faulting )
-            msrs_[msr::misc_features_enables] = 0;
+            msrs_[raw(msr::misc_features_enables)] = 0;
     }
     else
-        msrs_[msr::amd_hwcr] = 0;  // HWCR exists on every AMD CPU this models
+        msrs_[raw(msr::amd_hwcr)] = 0;  // HWCR exists on every AMD CPU this models
 
     // Masking MSRs.  Intel resets them to all ones (no masking); AMD's overrides reset to
     // the processor's own CPUID values.
     const Regs e1 = lookup(0x80000001, 0);
     switch ( model_.masks ) {
     case MaskModel::intel_penryn:
-        msrs_[msr::intel_mask_v1_cpuid1] = ~0ull;
+        msrs_[raw(msr::intel_mask_v1_cpuid1)] = ~0ull;
         break;
     case MaskModel::intel_nehalem:
-        msrs_[msr::intel_mask_v2_cpuid1] = ~0ull;
-        msrs_[msr::intel_mask_v2_cpuid80000001] = ~0ull;
+        msrs_[raw(msr::intel_mask_v2_cpuid1)] = ~0ull;
+        msrs_[raw(msr::intel_mask_v2_cpuid80000001)] = ~0ull;
         break;
     case MaskModel::intel_sandybridge:
-        msrs_[msr::intel_mask_v3_cpuid1] = ~0ull;
-        msrs_[msr::intel_mask_v3_cpuid80000001] = ~0ull;
-        msrs_[msr::intel_mask_v3_cpuidd_01] = ~0ull;
+        msrs_[raw(msr::intel_mask_v3_cpuid1)] = ~0ull;
+        msrs_[raw(msr::intel_mask_v3_cpuid80000001)] = ~0ull;
+        msrs_[raw(msr::intel_mask_v3_cpuidd_01)] = ~0ull;
         break;
     case MaskModel::amd: {
-        msrs_[msr::amd_feature_mask] = (uint64_t{l1.c} << 32) | l1.d;
-        msrs_[msr::amd_ext_feature_mask] = (uint64_t{e1.c} << 32) | e1.d;
+        msrs_[raw(msr::amd_feature_mask)] = (uint64_t{l1.c} << 32) | l1.d;
+        msrs_[raw(msr::amd_ext_feature_mask)] = (uint64_t{e1.c} << 32) | e1.d;
         if ( max_basic_ >= 7 && model_.family >= 0x15 )
         {
             Regs l7 = lookup(7, 0);
-            msrs_[msr::amd_l7s0_feature_mask] = (uint64_t{l7.a} << 32) | l7.b;
+            msrs_[raw(msr::amd_l7s0_feature_mask)] = (uint64_t{l7.a} << 32) | l7.b;
         }
         if ( model_.family == 0x15 || model_.family == 0x16 )
-            msrs_[msr::amd_thrm_feature_mask] = lookup(6, 0).c;
+            msrs_[raw(msr::amd_thrm_feature_mask)] = lookup(6, 0).c;
         break;
     }
     default:
@@ -182,10 +182,10 @@ bool SimCpu::faulting_enabled() const
         return false;
     if ( vendor_is_amd_like(model_.vendor) )
     {
-        auto it = msrs_.find(msr::amd_hwcr);
+        auto it = msrs_.find(raw(msr::amd_hwcr));
         return it != msrs_.end() && (it->second & msr::hwcr_cpuid_user_dis);
     }
-    auto it = msrs_.find(msr::misc_features_enables);
+    auto it = msrs_.find(raw(msr::misc_features_enables));
     return it != msrs_.end() && (it->second & msr::misc_features_cpuid_faulting);
 }
 
@@ -214,44 +214,44 @@ CpuidResult SimCpu::cpuid(uint32_t leaf, uint32_t subleaf, unsigned cpl, Regs &o
     if ( !amd )
     {
         // Intel: AND masks, applied to the value with APIC/OSXSAVE already fast-forwarded.
-        if ( leaf == 1 && (msr_val(msr::intel_mask_v1_cpuid1, &m) ||
-                           msr_val(msr::intel_mask_v2_cpuid1, &m) ||
-                           msr_val(msr::intel_mask_v3_cpuid1, &m)) )
+        if ( leaf == 1 && (msr_val(raw(msr::intel_mask_v1_cpuid1), &m) ||
+                           msr_val(raw(msr::intel_mask_v2_cpuid1), &m) ||
+                           msr_val(raw(msr::intel_mask_v3_cpuid1), &m)) )
         {
             r.c &= lo32(m);
             r.d &= hi32(m);
         }
-        if ( leaf == 0x80000001 && (msr_val(msr::intel_mask_v2_cpuid80000001, &m) ||
-                                    msr_val(msr::intel_mask_v3_cpuid80000001, &m)) )
+        if ( leaf == 0x80000001 && (msr_val(raw(msr::intel_mask_v2_cpuid80000001), &m) ||
+                                    msr_val(raw(msr::intel_mask_v3_cpuid80000001), &m)) )
         {
             r.c &= lo32(m);
             r.d &= hi32(m);
         }
-        if ( leaf == 0xd && subleaf == 1 && msr_val(msr::intel_mask_v3_cpuidd_01, &m) )
+        if ( leaf == 0xd && subleaf == 1 && msr_val(raw(msr::intel_mask_v3_cpuidd_01), &m) )
             r.a &= lo32(m);
     }
     else
     {
         // AMD: the MSR value replaces the register; OSXSAVE and APIC show real state only
         // where the MSR has them set.
-        if ( leaf == 1 && msr_val(msr::amd_feature_mask, &m) )
+        if ( leaf == 1 && msr_val(raw(msr::amd_feature_mask), &m) )
         {
             uint32_t ecx = hi32(m), edx = lo32(m);
             r.c = (ecx & ~L1C_OSXSAVE) | (ecx & r.c & L1C_OSXSAVE);
             r.d = (edx & ~L1D_APIC) | (edx & r.d & L1D_APIC);
         }
-        if ( leaf == 0x80000001 && msr_val(msr::amd_ext_feature_mask, &m) )
+        if ( leaf == 0x80000001 && msr_val(raw(msr::amd_ext_feature_mask), &m) )
         {
             uint32_t edx = lo32(m);
             r.c = hi32(m);
             r.d = (edx & ~E1D_APIC) | (edx & r.d & E1D_APIC);
         }
-        if ( leaf == 7 && subleaf == 0 && msr_val(msr::amd_l7s0_feature_mask, &m) )
+        if ( leaf == 7 && subleaf == 0 && msr_val(raw(msr::amd_l7s0_feature_mask), &m) )
         {
             r.a = hi32(m);
             r.b = lo32(m);
         }
-        if ( leaf == 6 && msr_val(msr::amd_thrm_feature_mask, &m) )
+        if ( leaf == 6 && msr_val(raw(msr::amd_thrm_feature_mask), &m) )
             r.c = lo32(m);
     }
     out = r;
@@ -273,18 +273,18 @@ int SimCpu::wrmsr(uint32_t idx, uint64_t val)
     if ( it == msrs_.end() )
         return -EINVAL;
     switch ( idx ) {
-    case msr::platform_info:
-    case msr::arch_capabilities:
+    case raw(msr::platform_info):
+    case raw(msr::arch_capabilities):
         return -EINVAL;  // read-only
-    case msr::misc_features_enables:
+    case raw(msr::misc_features_enables):
         if ( val & ~msr::misc_features_cpuid_faulting )
             return -EINVAL;  // only the faulting bit is modelled
         break;
-    case msr::amd_hwcr:
+    case raw(msr::amd_hwcr):
         if ( (val & msr::hwcr_cpuid_user_dis) && !model_.faulting )
             return -EINVAL;  // reserved without CpuidUserDis
         break;
-    case msr::amd_thrm_feature_mask:
+    case raw(msr::amd_thrm_feature_mask):
         val &= 0xffffffffu;
         break;
     default:

@@ -203,7 +203,8 @@ int SimMachine::exec_cpuid(DomId d, unsigned vcpu, CpuidPath path, uint32_t leaf
         GuestCpuidResult r{};
         if ( path == CpuidPath::fep )
         {
-            rc = hv.invalid_op(d, vcpu, hvm ? cpl : 3, FEP_CPUID, sizeof(FEP_CPUID), leaf, subleaf, r);
+            rc = hv.invalid_op(d, vcpu, hvm ? cpl : 3, FEP_CPUID, sizeof(FEP_CPUID), Leaf{leaf},
+                               Subleaf{subleaf}, r);
             if ( rc )
                 return rc;
             ++nr_fep_;
@@ -214,7 +215,7 @@ int SimMachine::exec_cpuid(DomId d, unsigned vcpu, CpuidPath path, uint32_t leaf
         {
             if ( path != CpuidPath::automatic && path != CpuidPath::hvm )
                 return -EOPNOTSUPP;  // VMX/SVM intercept CPUID unconditionally
-            rc = hv.hvm_cpuid_exit(d, vcpu, cpl, leaf, subleaf, r);
+            rc = hv.hvm_cpuid_exit(d, vcpu, cpl, Leaf{leaf}, Subleaf{subleaf}, r);
             if ( rc )
                 return rc;
             ++nr_hvm_;
@@ -235,7 +236,7 @@ int SimMachine::exec_cpuid(DomId d, unsigned vcpu, CpuidPath path, uint32_t leaf
             out = GuestCpuidOutcome{CpuidPath::native, regs, GuestFault::none};
             return 0;
         }
-        rc = hv.pv_gp_fault(d, vcpu, INSN_CPUID, sizeof(INSN_CPUID), leaf, subleaf, r);
+        rc = hv.pv_gp_fault(d, vcpu, INSN_CPUID, sizeof(INSN_CPUID), Leaf{leaf}, Subleaf{subleaf}, r);
         if ( rc )
             return rc;
         ++nr_faulting_;
@@ -265,13 +266,13 @@ int SimMachine::as_vcpu(DomId d, unsigned vcpu, bool hvm_only, F &&f)
 int SimMachine::exec_wrmsr(DomId d, unsigned vcpu, uint32_t msr, uint64_t val, GuestFault *fault)
 {
     return as_vcpu(d, vcpu, true,
-                   [&](Hypervisor &hv) { return hv.hvm_wrmsr(d, vcpu, msr, val, fault); });
+                   [&](Hypervisor &hv) { return hv.hvm_wrmsr(d, vcpu, MsrIndex{msr}, val, fault); });
 }
 
 int SimMachine::exec_rdmsr(DomId d, unsigned vcpu, uint32_t msr, uint64_t *val, GuestFault *fault)
 {
     return as_vcpu(d, vcpu, true,
-                   [&](Hypervisor &hv) { return hv.hvm_rdmsr(d, vcpu, msr, val, fault); });
+                   [&](Hypervisor &hv) { return hv.hvm_rdmsr(d, vcpu, MsrIndex{msr}, val, fault); });
 }
 
 int SimMachine::exec_write_cr4(DomId d, unsigned vcpu, uint64_t cr4)

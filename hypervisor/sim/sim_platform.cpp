@@ -43,7 +43,7 @@ using cpupolicy::sim::tls_mem;
 // archive can interpose them with -Wl,--wrap.
 #define SEAM extern "C" __attribute__((visibility("default")))
 
-SEAM void cpupolicy_plat_cpuid(uint32_t leaf, uint32_t subleaf, cpupolicy::Regs *out)
+SEAM void cpupolicy_plat_cpuid(cpupolicy::Leaf leaf, cpupolicy::Subleaf subleaf, cpupolicy::Regs *out)
 {
     // The core runs at CPL 0: faulting never applies to it, masking does.
     if ( !tls_cpu )
@@ -51,21 +51,21 @@ SEAM void cpupolicy_plat_cpuid(uint32_t leaf, uint32_t subleaf, cpupolicy::Regs 
         *out = cpupolicy::Regs{};
         return;
     }
-    (void)tls_cpu->cpuid(leaf, subleaf, 0, *out);
+    (void)tls_cpu->cpuid(raw(leaf), raw(subleaf), 0, *out);
 }
 
-SEAM int cpupolicy_plat_rdmsr(uint32_t msr, uint64_t *val)
+SEAM int cpupolicy_plat_rdmsr(cpupolicy::MsrIndex msr, uint64_t *val)
 {
     if ( !tls_cpu )
         return -EINVAL;
-    return tls_cpu->rdmsr(msr, *val);
+    return tls_cpu->rdmsr(raw(msr), *val);
 }
 
-SEAM int cpupolicy_plat_wrmsr(uint32_t msr, uint64_t val)
+SEAM int cpupolicy_plat_wrmsr(cpupolicy::MsrIndex msr, uint64_t val)
 {
     if ( !tls_cpu )
         return -EINVAL;
-    return tls_cpu->wrmsr(msr, val);
+    return tls_cpu->wrmsr(raw(msr), val);
 }
 
 SEAM unsigned int cpupolicy_plat_cpu_id(void)

@@ -13,13 +13,13 @@ unsigned policy_from_dump(Policy &out, const import::CpuDump &dump)
         // A leaf the policy holds as one slot is CPUID(leaf, 0): the importer gives
         // every plain leaf subleaf 0, but a leaf it enumerates that the policy holds
         // whole (0x1B PCONFIG) also has subleaves 1.. which must not overwrite it.
-        const bool plain = leaf_kind(r.leaf) == LeafKind::plain;
+        const bool plain = leaf_kind(Leaf{r.leaf}) == LeafKind::plain;
         if ( plain && r.subleaf != 0 )
         {
             ++dropped;
             continue;
         }
-        int s = slot_exact(r.leaf, plain ? NO_SUBLEAF : r.subleaf);
+        int s = slot_exact(Leaf{r.leaf}, plain ? kNoSubleaf : Subleaf{r.subleaf});
         if ( s < 0 )
         {
             ++dropped;
@@ -29,9 +29,9 @@ unsigned policy_from_dump(Policy &out, const import::CpuDump &dump)
     }
     for ( const auto &m : dump.msrs )
     {
-        if ( m.index == MSR_PLATFORM_INFO )
+        if ( MsrIndex{m.index} == MSR_PLATFORM_INFO )
             p.platform_info = static_cast<uint32_t>(m.value) & PLATFORM_INFO_CPUID_FAULTING;
-        else if ( m.index == MSR_ARCH_CAPABILITIES )
+        else if ( MsrIndex{m.index} == MSR_ARCH_CAPABILITIES )
             p.arch_caps = m.value;
         else
             ++dropped;

@@ -44,7 +44,7 @@ static_assert(static_cast<unsigned>(cpupolicy::Reg::eax) == EAX &&
 
 using Walk = SubleafEnum;
 using LeafRule = SubleafRule;
-const LeafRule *find_rule(uint32_t leaf) { return subleaf_rule(leaf); }
+const LeafRule *find_rule(uint32_t leaf) { return subleaf_rule(Leaf{leaf}); }
 
 // Bounds on walks over live CPUID, so a misbehaving CPU or hypervisor cannot make
 // the enumeration unbounded.  No architectural leaf comes close to either.
@@ -681,7 +681,7 @@ void infer_subleaves(Run run, std::vector<uint32_t> &subs)
 // rule, so that a future subleaf-indexed leaf still imports.
 bool ignores_subleaf(uint32_t leaf)
 {
-    return !find_rule(leaf) && leaf_kind(leaf) == LeafKind::plain;
+    return !find_rule(leaf) && leaf_kind(Leaf{leaf}) == LeafKind::plain;
 }
 
 // ---------------------------------------------------------------------------------

@@ -264,10 +264,10 @@ int export_model(const Catalog &c, const Model &m, ExportFormat fmt, std::string
                     bits += m.features.test(f) ? '1' : '0';
             }
             char key[32];
-            if ( src.subleaf == NO_SUBLEAF )
-                snprintf(key, sizeof(key), "0x%08x:", src.leaf);
+            if ( src.subleaf == kNoSubleaf )
+                snprintf(key, sizeof(key), "0x%08x:", raw(src.leaf));
             else
-                snprintf(key, sizeof(key), "0x%08x,0x%08x:", src.leaf, src.subleaf);
+                snprintf(key, sizeof(key), "0x%08x,0x%08x:", raw(src.leaf), raw(src.subleaf));
             add_item(items, key, std::string(regnames[unsigned(src.reg)]) + "=" + bits);
         }
         if ( m.has(F_PHYS_ADDR_BITS) || m.has(F_LIN_ADDR_BITS) )

@@ -22,9 +22,10 @@ uint32_t map_item(const LibvirtFeature::Item &it)
     for ( uint32_t w = 0; w < NR_FEATUREWORDS; ++w )
     {
         const WordSource &s = table::words[w].src;
-        if ( s.is_msr != it.is_msr || s.leaf != it.leaf )
+        if ( s.is_msr != it.is_msr )
             continue;
-        if ( s.is_msr ? s.subleaf != it.subleaf : (s.subleaf != it.subleaf || s.reg != it.reg) )
+        if ( s.is_msr ? (MsrIndex{it.leaf} != s.msr || it.subleaf != s.half)
+                      : (Leaf{it.leaf} != s.leaf || Subleaf{it.subleaf} != s.subleaf || s.reg != it.reg) )
             continue;
         uint32_t f = w * 32 + bit;
         return features::info(Feature{f}) ? f : ~0u;
@@ -137,7 +138,7 @@ struct Loader {
                     return fail(file, c, "bad number '" + s + "' in attribute 'ecx_in'");
                 // libvirt reads CPUID with ECX = ecx_in (0 when absent); this project's
                 // plain leaves ignore ECX and its indexed leaves are addressed by it.
-                LeafKind k = leaf_kind(leaf);
+                LeafKind k = leaf_kind(Leaf{leaf});
                 if ( k == LeafKind::plain )
                     subleaf = NO_SUBLEAF;
                 else if ( k == LeafKind::indexed && subleaf == NO_SUBLEAF )

@@ -288,8 +288,9 @@ unsigned field_by_name(const char *name)
 
 void policy_fields(const Policy &p, uint64_t (&v)[NR_FIELDS])
 {
-    Regs l7 = policy_effective(p, 0x7, 0), x0 = policy_effective(p, 0xd, 0),
-         x1 = policy_effective(p, 0xd, 1), e8 = policy_effective(p, 0x80000008u, NO_SUBLEAF);
+    Regs l7 = policy_effective(p, 0x7_leaf, 0_subleaf), x0 = policy_effective(p, 0xd_leaf, 0_subleaf),
+         x1 = policy_effective(p, 0xd_leaf, 1_subleaf),
+         e8 = policy_effective(p, 0x80000008_leaf, kNoSubleaf);
     v[F_MAX_BASIC_LEAF] = basic_max_leaf(p);
     v[F_MAX_EXTD_LEAF] = policy_extd_limit(p);
     v[F_LEAF7_MAX_SUBLEAF] = l7.a;

@@ -301,9 +301,9 @@ int encode_reply(const Reply &r, std::vector<uint8_t> &out)
         return -EOPNOTSUPP;
     std::vector<uint8_t> b;
     put32(b, static_cast<uint32_t>(r.rc));
-    put32(b, r.err.leaf);
-    put32(b, r.err.subleaf);
-    put32(b, r.err.msr);
+    put32(b, raw(r.err.leaf));
+    put32(b, raw(r.err.subleaf));
+    put32(b, raw(r.err.msr));
     if ( r.has_body )
     {
         switch ( r.op )
@@ -362,10 +362,12 @@ int decode_reply(const Header &h, const uint8_t *payload, size_t len, Reply &out
     r.op = static_cast<Op>(h.op);
     r.id = h.id;
     Reader rd{payload, len};
-    uint32_t rc;
-    if ( !rd.u32(&rc) || !rd.u32(&r.err.leaf) || !rd.u32(&r.err.subleaf) ||
-         !rd.u32(&r.err.msr) )
+    uint32_t rc, leaf, subleaf, msr;
+    if ( !rd.u32(&rc) || !rd.u32(&leaf) || !rd.u32(&subleaf) || !rd.u32(&msr) )
         return -EBADMSG;
+    r.err.leaf = Leaf{leaf};
+    r.err.subleaf = Subleaf{subleaf};
+    r.err.msr = MsrIndex{msr};
     r.rc = static_cast<int32_t>(rc);
     // A return value is 0 or a negative errno; anything else is not a reply we sent.
     if ( r.rc > 0 || r.rc < -4095 )

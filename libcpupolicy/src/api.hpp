@@ -67,9 +67,9 @@ inline void err_out(cpupolicy_err_t *e, const ErrRecord &r)
 {
     if ( e )
     {
-        e->leaf = r.leaf;
-        e->subleaf = r.subleaf;
-        e->msr = r.msr;
+        e->leaf = raw(r.leaf);
+        e->subleaf = raw(r.subleaf);
+        e->msr = raw(r.msr);
     }
 }
 

@@ -50,7 +50,7 @@ cpupolicy_report_item_t item(uint32_t kind, const char *name, uint32_t leaf, uin
 
 uint64_t xstates(const Policy &p)
 {
-    Regs s0 = policy_effective(p, 0xd, 0), s1 = policy_effective(p, 0xd, 1);
+    Regs s0 = policy_effective(p, 0xd_leaf, 0_subleaf), s1 = policy_effective(p, 0xd_leaf, 1_subleaf);
     return (uint64_t{s0.d} << 32 | s0.a) | (uint64_t{s1.d} << 32 | s1.c);
 }
 
@@ -83,16 +83,17 @@ void compat_items(const Policy &host, const Policy &guest, ReportImpl &r)
         const NumericField &f = numeric_fields[i];
         bool le = f.kind == FieldKind::le;
         if ( le ? gv[i] > hv[i] : (gv[i] & ~hv[i]) != 0 )
-            cpuid_items.push_back({at(f.field.leaf, f.field.subleaf),
+            cpuid_items.push_back({at(raw(f.field.leaf), raw(f.field.subleaf)),
                                    item(le ? CPUPOLICY_ITEM_NUMERIC : CPUPOLICY_ITEM_BITS, f.what,
-                                        f.field.leaf, f.field.subleaf, NONE, gv[i], hv[i])});
+                                        raw(f.field.leaf), raw(f.field.subleaf), NONE, gv[i],
+                                        hv[i])});
     }
 
     uint64_t common = xstates(guest) & xstates(host) & ~3ull & ~(1ull << 63);
     for ( ; common; common &= common - 1 )
     {
         uint32_t n = static_cast<uint32_t>(__builtin_ctzll(common));
-        Regs g = policy_effective(guest, 0xd, n), h = policy_effective(host, 0xd, n);
+        Regs g = policy_effective(guest, 0xd_leaf, Subleaf{n}), h = policy_effective(host, 0xd_leaf, Subleaf{n});
         if ( !xstate_layouts_agree(g, h) )
         {
             auto it = item(CPUPOLICY_ITEM_XSTATE_LAYOUT, "xstate component layout", 0xd, n, NONE,
@@ -124,8 +125,8 @@ void compat_items(const Policy &host, const Policy &guest, ReportImpl &r)
             const WordSource &src = table::words[w].src;
             const char *n = cpupolicy_feature_name(f);
             auto it = item(CPUPOLICY_ITEM_FEATURE, n ? n : r.keep("<" + std::to_string(f) + ">"),
-                           src.is_msr ? NONE : src.leaf, src.is_msr ? NONE : src.subleaf,
-                           src.is_msr ? src.leaf : NONE, 1, 0);
+                           src.is_msr ? NONE : raw(src.leaf), src.is_msr ? NONE : raw(src.subleaf),
+                           src.is_msr ? raw(src.msr) : NONE, 1, 0);
             it.feature = f;
             r.list.push_back(it);
         }
@@ -133,7 +134,7 @@ void compat_items(const Policy &host, const Policy &guest, ReportImpl &r)
     if ( (guest.platform_info & PLATFORM_INFO_CPUID_FAULTING) &&
          !(host.platform_info & PLATFORM_INFO_CPUID_FAULTING) )
         r.list.push_back(item(CPUPOLICY_ITEM_FAULTING, "cpuid-faulting", NONE, NONE,
-                              MSR_PLATFORM_INFO, 1, 0));
+                              raw(MSR_PLATFORM_INFO), 1, 0));
 }
 
 int compat_report(const Policy &host, const Policy &guest, ReportImpl &r)
@@ -142,11 +143,12 @@ int compat_report(const Policy &host, const Policy &guest, ReportImpl &r)
     int rc = policy_is_compatible(host, guest, &e, nullptr);
     compat_items(host, guest, r);
     r.compatible = rc == 0;
-    r.first = cpupolicy_err_t{e.leaf, e.subleaf, e.msr};
+    r.first = cpupolicy_err_t{raw(e.leaf), raw(e.subleaf), raw(e.msr)};
     // Same checks, same verdict; if they ever disagree, say so rather than pass.
     if ( !r.compatible && r.list.empty() )
     {
-        auto it = item(CPUPOLICY_ITEM_NUMERIC, "unclassified", e.leaf, e.subleaf, e.msr, 0, 0);
+        auto it = item(CPUPOLICY_ITEM_NUMERIC, "unclassified", raw(e.leaf), raw(e.subleaf),
+                       raw(e.msr), 0, 0);
         it.detail = "the compatibility check failed here; no field of the report explains it";
         r.list.push_back(it);
     }

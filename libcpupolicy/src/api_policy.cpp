@@ -144,14 +144,13 @@ static int impl_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
                                 0, 0, 0};
         return 0;
     }
-    int s = slot_cpuid(leaf, subleaf);
+    const Leaf l{leaf};
+    int s = slot_cpuid(l, Subleaf{subleaf});
     if ( s < 0 )
         return -ERANGE;
-    Regs r = policy_in_range(p->p, leaf, leaf_kind(leaf) == LeafKind::plain ? NO_SUBLEAF : subleaf)
-                 ? p->p.slot[s]
-                 : Regs{};
-    *out = cpupolicy_leaf_t{leaf, leaf_kind(leaf) == LeafKind::plain ? NO_SUBLEAF : subleaf,
-                            r.a, r.b, r.c, r.d};
+    const Subleaf held = leaf_kind(l) == LeafKind::plain ? kNoSubleaf : Subleaf{subleaf};
+    Regs r = policy_in_range(p->p, l, held) ? p->p.slot[s] : Regs{};
+    *out = cpupolicy_leaf_t{leaf, raw(held), r.a, r.b, r.c, r.d};
     return 0;
 }
 

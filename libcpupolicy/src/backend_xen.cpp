@@ -134,15 +134,15 @@ int policy_from_wire(Policy &out, std::vector<WireLeaf> leaves, std::vector<Wire
         for ( size_t i = 0; i < leaves.size() && !dropped; ++i )
         {
             const WireLeaf &l = leaves[i];
-            if ( l.leaf == e.leaf && l.subleaf == e.subleaf && e.msr == ~0u && !l.a && !l.b &&
-                 !l.c && !l.d )
+            if ( Leaf{l.leaf} == e.leaf && Subleaf{l.subleaf} == e.subleaf &&
+                 e.msr == MsrIndex{~0u} && !l.a && !l.b && !l.c && !l.d )
             {
                 leaves.erase(leaves.begin() + ptrdiff_t(i));
                 dropped = true;
             }
         }
         for ( size_t i = 0; i < msrs.size() && !dropped; ++i )
-            if ( msrs[i].idx == e.msr && !msrs[i].val )
+            if ( MsrIndex{msrs[i].idx} == e.msr && !msrs[i].val )
             {
                 msrs.erase(msrs.begin() + ptrdiff_t(i));
                 dropped = true;
@@ -265,7 +265,7 @@ public:
         {
             int rc = neg_errno();
             if ( err )
-                *err = ErrRecord{el, es, em};
+                *err = ErrRecord{Leaf{el}, Subleaf{es}, MsrIndex{em}};
             return rc;
         }
         return 0;

@@ -158,8 +158,8 @@ json numeric_fields_json(const cpupolicy_t *p)
         const NumericField &f = numeric_fields[i];
         a.push_back(json{{"name", f.what},
                          {"kind", f.kind == FieldKind::le ? "numeric" : "bits"},
-                         {"leaf", f.field.leaf},
-                         {"subleaf", opt_u32(f.field.subleaf)},
+                         {"leaf", raw(f.field.leaf)},
+                         {"subleaf", opt_u32(raw(f.field.subleaf))},
                          {"value", v[i]}});
     }
     a.push_back(json{{"name", "max extended leaf"}, {"kind", "max-ext-leaf"},

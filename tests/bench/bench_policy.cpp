@@ -420,7 +420,7 @@ void BM_policy_in_range_one(benchmark::State &st)
     for ( auto _ : st )
     {
         benchmark::DoNotOptimize(&f.gnr_hvm_max);
-        bool in = policy_in_range(f.gnr_hvm_max, 0x4, 3);
+        bool in = policy_in_range(f.gnr_hvm_max, 0x4_leaf, 3_subleaf);
         benchmark::DoNotOptimize(in);
     }
 }

@@ -122,15 +122,15 @@ void sandybridge(bool platform_info_faulting)
     set_leaf(0xd, 1, {0x00000001, 0, 0, 0});
     set_leaf(0x80000000, 0, {0x80000008, 0, 0, 0});
     set_leaf(0x80000001, 0, {0, 0, 0x00000001, 0x2c100000});
-    cpu.msrs[msr::platform_info] = platform_info_faulting ? 0x80000000ull | 0x0c006c011a00ull
+    cpu.msrs[raw(msr::platform_info)] = platform_info_faulting ? 0x80000000ull | 0x0c006c011a00ull
                                                           : 0x0c006c011a00ull;
     if ( platform_info_faulting )
-        cpu.msrs[msr::misc_features_enables] = 0;
+        cpu.msrs[raw(msr::misc_features_enables)] = 0;
     else
     {
-        cpu.msrs[msr::intel_mask_v3_cpuid1] = ~0ull;
-        cpu.msrs[msr::intel_mask_v3_cpuid80000001] = ~0ull;
-        cpu.msrs[msr::intel_mask_v3_cpuidd_01] = ~0ull;
+        cpu.msrs[raw(msr::intel_mask_v3_cpuid1)] = ~0ull;
+        cpu.msrs[raw(msr::intel_mask_v3_cpuid80000001)] = ~0ull;
+        cpu.msrs[raw(msr::intel_mask_v3_cpuidd_01)] = ~0ull;
     }
 }
 
@@ -144,11 +144,11 @@ void interlagos()
     set_leaf(7, 0, {0, 0, 0, 0});
     set_leaf(0x80000000, 0, {0x8000001e, 0, 0, 0});
     set_leaf(0x80000001, 0, {0x00600f12, 0x30000000, 0x01c9bfff, 0x2fd3fbff});
-    cpu.msrs[msr::amd_hwcr] = 0x1000010;
-    cpu.msrs[msr::amd_feature_mask] = 0x1e98220b178bfbffull;
-    cpu.msrs[msr::amd_ext_feature_mask] = 0x01c9bfff2fd3fbffull;
-    cpu.msrs[msr::amd_l7s0_feature_mask] = 0;
-    cpu.msrs[msr::amd_thrm_feature_mask] = 0x1;
+    cpu.msrs[raw(msr::amd_hwcr)] = 0x1000010;
+    cpu.msrs[raw(msr::amd_feature_mask)] = 0x1e98220b178bfbffull;
+    cpu.msrs[raw(msr::amd_ext_feature_mask)] = 0x01c9bfff2fd3fbffull;
+    cpu.msrs[raw(msr::amd_l7s0_feature_mask)] = 0;
+    cpu.msrs[raw(msr::amd_thrm_feature_mask)] = 0x1;
 }
 
 Policy policy_with(Regs l0, Regs l1, Regs e1, Regs d1 = {}, Regs l7 = {}, Regs l6 = {})
@@ -222,7 +222,7 @@ static void detect_faulting_wins_over_masking(void **)
     check_caps(c, lcap::faulting, lcap::faulting);
     assert_true(c.faulting == FaultingMechanism::misc_features_enables);
     for ( unsigned i = 0; i < NR_MASK_MSRS; ++i )
-        assert_int_equal(c.msr[i], 0);
+        assert_int_equal(raw(c.msr[i]), 0);
 }
 
 // PLATFORM_INFO says faulting but MISC_FEATURES_ENABLES faults: no faulting (Xen checks
@@ -230,7 +230,7 @@ static void detect_faulting_wins_over_masking(void **)
 static void detect_faulting_needs_misc_features_enables(void **)
 {
     sandybridge(false);
-    cpu.msrs[msr::platform_info] |= 0x80000000ull;
+    cpu.msrs[raw(msr::platform_info)] |= 0x80000000ull;
     LevellingCaps c{};
     assert_int_equal(levelling_detect(c), 0);
     assert_int_equal(cpu.log.size(), 2u + 6u);
@@ -244,12 +244,12 @@ static void detect_faulting_needs_misc_features_enables(void **)
 static void detect_missing_mask_msr_is_reported_not_fatal(void **)
 {
     sandybridge(false);
-    cpu.msrs.erase(msr::intel_mask_v3_cpuidd_01);
+    cpu.msrs.erase(raw(msr::intel_mask_v3_cpuidd_01));
     LevellingCaps c{};
     assert_int_equal(levelling_detect(c), 0);
     cpu.log.clear();
     check_caps(c, 0x1e, 0x3e);
-    assert_int_equal(c.msr[mask_Da1], 0);
+    assert_int_equal(raw(c.msr[mask_Da1]), 0);
 }
 
 // Family 0fh Intel: no faulting probe at all (spurious #GP on NetBurst) and no masks.
@@ -269,7 +269,7 @@ static void detect_intel_model_without_masks(void **)
 {
     sandybridge(false);
     set_leaf(1, 0, {0x00050654, 0, 0x7ffefbff, 0xbfebfbff});
-    cpu.msrs.erase(msr::platform_info);
+    cpu.msrs.erase(raw(msr::platform_info));
     LevellingCaps c{};
     assert_int_equal(levelling_detect(c), 0);
     expect_accesses({{'R', 0xce, ~0ull}}, "detect on Skylake without PLATFORM_INFO");
@@ -533,7 +533,7 @@ static void ctxt_switch_failed_write_is_retried(void **)
 {
     SnbDomains s;
     snb_domains(s);
-    cpu.msrs.erase(msr::intel_mask_v3_cpuid80000001);
+    cpu.msrs.erase(raw(msr::intel_mask_v3_cpuid80000001));
     ctxt_switch_levelling(&s.a);
     cpu.log.clear();
     ctxt_switch_levelling(&s.a);

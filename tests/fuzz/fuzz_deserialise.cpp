@@ -70,7 +70,7 @@ WireLeaf structured_leaf(WireLeaf l)
 
 WireMsr structured_msr(WireMsr m)
 {
-    static constexpr uint32_t idx[] = {MSR_PLATFORM_INFO, MSR_ARCH_CAPABILITIES};
+    static constexpr uint32_t idx[] = {raw(MSR_PLATFORM_INFO), raw(MSR_ARCH_CAPABILITIES)};
     if ( m.idx % 5 < 4 )
         m.idx = idx[m.idx % 2];
     if ( m.flags % 8 )
@@ -100,10 +100,11 @@ Outcome oracle(const WireLeaf *leaves, uint32_t nr_leaves, const WireMsr *msrs,
     for ( uint32_t i = 0; i < nr_leaves; ++i )
     {
         const WireLeaf &l = leaves[i];
-        bool held = is_hv(l.leaf) ? l.subleaf == NO_SUBLEAF : slot_exact(l.leaf, l.subleaf) >= 0;
+        bool held = is_hv(l.leaf) ? l.subleaf == NO_SUBLEAF
+                                  : slot_exact(Leaf{l.leaf}, Subleaf{l.subleaf}) >= 0;
         int rc = !held ? -ERANGE : !seen.insert({l.leaf, l.subleaf}).second ? -EINVAL : 0;
         if ( rc )
-            return {rc, ErrRecord{l.leaf, l.subleaf, NONE}};
+            return {rc, ErrRecord{Leaf{l.leaf}, Subleaf{l.subleaf}, MsrIndex{NONE}}};
     }
     std::set<uint32_t> seen_msr;
     for ( uint32_t i = 0; i < nr_msrs; ++i )
@@ -112,14 +113,14 @@ Outcome oracle(const WireLeaf *leaves, uint32_t nr_leaves, const WireMsr *msrs,
         int rc = 0;
         if ( m.flags )
             rc = -EINVAL;
-        else if ( m.idx == MSR_PLATFORM_INFO )
+        else if ( m.idx == raw(MSR_PLATFORM_INFO) )
             rc = (m.val >> 32) ? -EOVERFLOW : 0;
-        else if ( m.idx != MSR_ARCH_CAPABILITIES )
+        else if ( m.idx != raw(MSR_ARCH_CAPABILITIES) )
             rc = -ERANGE;
         if ( !rc && !seen_msr.insert(m.idx).second )
             rc = -EINVAL;
         if ( rc )
-            return {rc, ErrRecord{NONE, NONE, m.idx}};
+            return {rc, ErrRecord{Leaf{NONE}, Subleaf{NONE}, MsrIndex{m.idx}}};
     }
     return o;
 }
@@ -135,11 +136,11 @@ void apply(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, const WireMsr 
         else if ( l.leaf == HV2_LEAF )
             p.hv2_limit = l.a;
         else
-            p.slot[slot_exact(l.leaf, l.subleaf)] = Regs{l.a, l.b, l.c, l.d};
+            p.slot[slot_exact(Leaf{l.leaf}, Subleaf{l.subleaf})] = Regs{l.a, l.b, l.c, l.d};
     }
     for ( uint32_t i = 0; i < nr_msrs; ++i )
     {
-        if ( msrs[i].idx == MSR_PLATFORM_INFO )
+        if ( msrs[i].idx == raw(MSR_PLATFORM_INFO) )
             p.platform_info = static_cast<uint32_t>(msrs[i].val);
         else
             p.arch_caps = msrs[i].val;
@@ -242,7 +243,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Policy before;
     memcpy(&before, &p, sizeof(p));
 
-    ErrRecord err{0x11111111, 0x22222222, 0x33333333};
+    ErrRecord err{Leaf{0x11111111}, Subleaf{0x22222222}, MsrIndex{0x33333333}};
     int rc = policy_deserialise(p, lp, nr_leaves, mp, nr_msrs, (mode & 4) ? nullptr : &err);
 
     const Outcome want = oracle(lp, nr_leaves, mp, nr_msrs);
@@ -252,8 +253,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(err.leaf == want.err.leaf && err.subleaf == want.err.subleaf &&
                        err.msr == want.err.msr,
                    "error record: expected {%#x, %#x, msr %#x}, actual {%#x, %#x, msr %#x}",
-                   want.err.leaf, want.err.subleaf, want.err.msr, err.leaf, err.subleaf,
-                   err.msr);
+                   raw(want.err.leaf), raw(want.err.subleaf), raw(want.err.msr), raw(err.leaf),
+                   raw(err.subleaf), raw(err.msr));
 
     if ( rc )
     {
@@ -277,8 +278,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ErrRecord e2;
     rc = policy_deserialise(q, w1.leaves.data(), static_cast<uint32_t>(w1.leaves.size()),
                             w1.msrs.data(), static_cast<uint32_t>(w1.msrs.size()), &e2);
-    FUZZ_CHECK(rc == 0, "own serialisation refused: %d at {%#x, %#x, msr %#x}", rc, e2.leaf,
-               e2.subleaf, e2.msr);
+    FUZZ_CHECK(rc == 0, "own serialisation refused: %d at {%#x, %#x, msr %#x}", rc, raw(e2.leaf),
+               raw(e2.subleaf), raw(e2.msr));
     const Wire w2 = serialise(q);
     FUZZ_CHECK(w1.leaves.size() == w2.leaves.size() &&
                    memcmp(w1.leaves.data(), w2.leaves.data(),

@@ -44,7 +44,7 @@ void check_policy(const PolicyWire &w)
     Policy q;
     rc = wire_to_policy(again, q, &err);
     FUZZ_CHECK(rc == 0, "wire_to_policy of our own wire form: %d at {%#x, %#x, msr %#x}", rc,
-               err.leaf, err.subleaf, err.msr);
+               raw(err.leaf), raw(err.subleaf), raw(err.msr));
     // The first conversion keeps what the policy advertises; the second must change nothing.
     PolicyWire third;
     rc = policy_to_wire(q, third);

@@ -174,7 +174,7 @@ int main(int argc, char **argv)
     rp.id = 7;
     rp.op = Op::set_domain_policy;
     rp.rc = -err::erange;
-    rp.err = ErrRecord{0xd, 0x40, ~0u};
+    rp.err = ErrRecord{0xd_leaf, 0x40_subleaf, MsrIndex{~0u}};
     reply("rep_set_domain_policy_erange.bin", rp);
     rp = {};
     rp.id = 8;
@@ -196,9 +196,9 @@ int main(int argc, char **argv)
             {WireLeaf{HV_LEAF, NO_SUBLEAF, 0x40000005, 0x566e6558, 0, 0},
              WireLeaf{HV2_LEAF, NO_SUBLEAF, 0x40000105, 0, 0, 0}});
     entries("platform_info_overflow.bin", 0, 0,
-            {WireMsr{MSR_ARCH_CAPABILITIES, 0, 0xff}, WireMsr{MSR_PLATFORM_INFO, 0, 1ull << 32}}, {});
+            {WireMsr{cpupolicy::raw(MSR_ARCH_CAPABILITIES), 0, 0xff}, WireMsr{cpupolicy::raw(MSR_PLATFORM_INFO), 0, 1ull << 32}}, {});
     entries("msr_flags_and_duplicate.bin", 0, 0,
-            {WireMsr{MSR_PLATFORM_INFO, 0, 0x80000000u}, WireMsr{MSR_PLATFORM_INFO, 1, 0}}, {});
+            {WireMsr{cpupolicy::raw(MSR_PLATFORM_INFO), 0, 0x80000000u}, WireMsr{cpupolicy::raw(MSR_PLATFORM_INFO), 1, 0}}, {});
     entries("count_boundary.bin", 1 | 8, 2, {}, few);
     entries("null_leaf_array.bin", 16, 0, {}, few);
 

@@ -57,10 +57,11 @@ def bad(msg):
 # This project's words and named bits, read from the table's text.
 src = open(table).read()
 words = []
-for m in re.finditer(r'WordSource::(cpuid|msr)\(([^)]*)\)', src):
-    a = [x.strip() for x in m.group(2).split(',')]
+# Numbers are written as literals of the index types: 0x7_leaf, 1_subleaf, 0x10a_msr.
+for m in re.finditer(r'WordSource::(cpuid|msr_half)\(([^)]*)\)', src):
+    a = [re.sub(r'_(leaf|subleaf|msr)$', '', x.strip()) for x in m.group(2).split(',')]
     if m.group(1) == 'cpuid':
-        words.append(('cpuid', int(a[0], 16), None if a[1] == 'NO_SUBLEAF' else int(a[1], 0), a[2].split('::')[1]))
+        words.append(('cpuid', int(a[0], 16), None if a[1] == 'kNoSubleaf' else int(a[1], 0), a[2].split('::')[1]))
     else:
         words.append(('msr', int(a[0], 16), int(a[1]), None))
 feat_src = src[src.index('features[] = {'):]

@@ -68,6 +68,20 @@ inline std::string hex(uint64_t v)
     std::snprintf(b, sizeof(b), "%#llx", static_cast<unsigned long long>(v));
     return b;
 }
+inline std::string hex(Leaf v) { return hex(raw(v)); }
+inline std::string hex(Subleaf v) { return hex(raw(v)); }
+inline std::string hex(MsrIndex v) { return hex(raw(v)); }
+
+// An expected error record written as numbers (~0u: the field does not apply).
+inline ErrRecord err_rec(uint32_t leaf, uint32_t subleaf, uint32_t msr)
+{
+    return ErrRecord{Leaf{leaf}, Subleaf{subleaf}, MsrIndex{msr}};
+}
+// The same as a table column: {leaf, subleaf, msr} in plain numbers, defaults ~0u.
+struct ErrNums {
+    uint32_t leaf = ~0u, subleaf = ~0u, msr = ~0u;
+    operator ErrRecord() const { return err_rec(leaf, subleaf, msr); }
+};
 
 inline std::string show_errno(int rc)
 {
@@ -113,7 +127,7 @@ inline uint32_t feature_number(const char *name)
 // otherwise, status 2).
 inline Regs &slot_of(Policy &p, uint32_t leaf, uint32_t subleaf = NO_SUBLEAF)
 {
-    int s = slot_exact(leaf, subleaf);
+    int s = slot_exact(Leaf{leaf}, Subleaf{subleaf});
     if ( s < 0 )
     {
         std::printf("test bug: no slot %#x:%#x\n", leaf, subleaf);

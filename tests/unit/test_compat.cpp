@@ -54,7 +54,7 @@ struct Vec {
     void (*host)(Policy &);
     void (*guest)(Policy &);
     int rc;
-    ErrRecord err;
+    ErrNums err;
 };
 
 void run(const Vec &v, const Policy &start)
@@ -63,7 +63,7 @@ void run(const Vec &v, const Policy &start)
     v.host(host);
     v.guest(guest);
     ErrRecord e;
-    e.leaf = 0x1234;  // must be overwritten on every return
+    e.leaf = 0x1234_leaf;  // must be overwritten on every return
     int rc = policy_is_compatible(host, guest, &e, nullptr);
     expect_eq(std::string(v.name) + ": rc", v.rc, rc);
     expect_err(std::string(v.name) + ": err", v.err, e);
@@ -240,7 +240,7 @@ void missing_is_the_complete_set_of_named_guest_features_the_host_lacks()
     expect_eq("missing", feature_names(expected), feature_names(missing));
     expect_eq("policy_missing_features", feature_names(expected),
               feature_names(policy_missing_features(host, guest)));
-    expect_err("first failure: leaf 1 comes before leaf 7 and the MSR", ErrRecord{1, NONE, NONE}, e);
+    expect_err("first failure: leaf 1 comes before leaf 7 and the MSR", err_rec(1, NONE, NONE), e);
 
     // Compatible: missing is written, and empty.
     missing.set(F("avx"));
@@ -280,7 +280,7 @@ void a_granite_rapids_guest_cannot_run_on_nehalem()
     Featureset m;
     expect_eq("rc", -EINVAL, policy_is_compatible(dump("Nehalem"), dump("GraniteRapids"), &e, &m));
     // Leaf 0 first: max leaf 0x24 against 0xb.
-    expect_err("err", ErrRecord{0, NONE, NONE}, e);
+    expect_err("err", err_rec(0, NONE, NONE), e);
     for ( const char *n : {"avx", "avx2", "avx512f", "avx512bw", "amx-tile", "xsave", "aesni", "sha"} )
         expect(std::string("missing has ") + n, m.test(F(n)));
     // md-clear is a '|' feature: Granite Rapids has it, Nehalem does not, no failure.
@@ -293,7 +293,7 @@ void specific_pairs_fail_where_the_hardware_differs()
 {
     struct PairVec {
         const char *host, *guest;
-        ErrRecord err;
+        ErrNums err;
         const char *missing;
     };
     static const PairVec vecs[] = {
@@ -349,7 +349,8 @@ void verdict_missing_and_err_agree_over_all_pairs()
             else
             {
                 expect_eq(name + ": rc", -EINVAL, rc);
-                bool one = (e.leaf != NONE && e.msr == NONE) || (e.leaf == NONE && e.subleaf == NONE && e.msr != NONE);
+                bool one = (raw(e.leaf) != NONE && raw(e.msr) == NONE) ||
+                           (raw(e.leaf) == NONE && raw(e.subleaf) == NONE && raw(e.msr) != NONE);
                 expect(name + ": err names one leaf or one MSR", one);
             }
             if ( !m.empty() )

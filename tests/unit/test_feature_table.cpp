@@ -436,15 +436,15 @@ void word_labels_match_their_sources()
         // The label is what the source says, so the two cannot drift apart.
         char b[64];
         if ( w.src.is_msr )
-            std::snprintf(b, sizeof(b), "MSR_ARCH_CAPS.%s", w.src.subleaf ? "hi" : "lo");
-        else if ( w.src.subleaf == NO_SUBLEAF )
-            std::snprintf(b, sizeof(b), "CPUID 0x%08x.%s", w.src.leaf, regs[int(w.src.reg)]);
+            std::snprintf(b, sizeof(b), "MSR_ARCH_CAPS.%s", w.src.half ? "hi" : "lo");
+        else if ( w.src.subleaf == kNoSubleaf )
+            std::snprintf(b, sizeof(b), "CPUID 0x%08x.%s", raw(w.src.leaf), regs[int(w.src.reg)]);
         else
-            std::snprintf(b, sizeof(b), "CPUID 0x%08x:%u.%s", w.src.leaf, w.src.subleaf,
+            std::snprintf(b, sizeof(b), "CPUID 0x%08x:%u.%s", raw(w.src.leaf), raw(w.src.subleaf),
                           regs[int(w.src.reg)]);
         expect_eq("source of word " + std::to_string(i), std::string(expected[i]), std::string(b));
         if ( w.src.is_msr )
-            expect_eq("MSR of word " + std::to_string(i), 0x10au, w.src.leaf);
+            expect_eq("MSR of word " + std::to_string(i), 0x10au, raw(w.src.msr));
     }
 }
 

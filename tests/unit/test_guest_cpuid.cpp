@@ -306,10 +306,10 @@ void static_leaves_come_from_the_policy()
             if ( dyn )
                 continue;
             uint32_t nr = 1;
-            bool indexed = leaf_kind(leaf, &nr) == LeafKind::indexed;
+            bool indexed = leaf_kind(Leaf{leaf}, &nr) == LeafKind::indexed;
             for ( uint32_t s = 0; s < nr; ++s )
             {
-                bool in = policy_in_range(p, leaf, indexed ? s : NO_SUBLEAF);
+                bool in = policy_in_range(p, Leaf{leaf}, Subleaf{indexed ? s : NO_SUBLEAF});
                 Regs want = in ? R(p, leaf, indexed ? s : NO_SUBLEAF) : Regs{};
                 Regs got = Q(c, p, v, leaf, s);
                 ++n;
@@ -512,7 +512,7 @@ std::vector<std::pair<uint32_t, uint32_t>> all_questions()
     std::vector<std::pair<uint32_t, uint32_t>> q;
     auto add = [&](uint32_t leaf) {
         uint32_t nr = 1;
-        leaf_kind(leaf, &nr);
+        leaf_kind(Leaf{leaf}, &nr);
         for ( uint32_t s = 0; s < nr + 2; ++s )
             q.push_back({leaf, s});
         for ( uint32_t s : {63u, 64u, 0x100u, 0x80000000u, NO_SUBLEAF} )

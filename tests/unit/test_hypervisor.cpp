@@ -419,13 +419,7 @@ TEST(set_domain_policy_is_atomic_and_reports_the_failing_location)
         std::function<void(Policy &)> edit;
         ErrRecord want;
     };
-    auto rec = [](uint32_t l, uint32_t s, uint32_t msr) {
-        ErrRecord e;
-        e.leaf = l;
-        e.subleaf = s;
-        e.msr = msr;
-        return e;
-    };
+    auto rec = err_rec;
     const Row rows[] = {
         {"a feature beyond hvm-max (SMX)",
          [](Policy &p) { at(p, Leaf{1})->c |= 1u << 6; }, rec(1, NO_SUBLEAF, ~0u)},
@@ -493,7 +487,7 @@ TEST(set_featureset_applies_closure_and_recomputes_xstate)
     Featureset vmx = got;
     vmx.set(F("vmx"));
     EXPECT_RC(-EINVAL, set_featureset(*m, d, vmx, &err));
-    EXPECT_EQ(show_err(ErrRecord{1, NO_SUBLEAF, ~0u}), show_err(err));
+    EXPECT_EQ(show_err(err_rec(1, NO_SUBLEAF, ~0u)), show_err(err));
     EXPECT_TRUE(domain_policy(*m, d) == p);
 }
 
@@ -736,11 +730,11 @@ TEST(forced_emulation_prefix_always_answers_from_the_policy)
     GuestCpuidResult r{};
     const uint8_t not_fep[7] = {0x0f, 0x0b, 0x78, 0x65, 0x6e, 0x0f, 0x31};  // ...; rdtsc
     REQUIRE_RC(0, m->schedule(0, d, 0));
-    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.invalid_op(d, 0, 3, not_fep, 7, 0, 0, r); }));
+    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.invalid_op(d, 0, 3, not_fep, 7, 0_leaf, 0_subleaf, r); }));
     EXPECT_TRUE(r.fault == GuestFault::ud && r.insn_len == 0);
-    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.invalid_op(d, 0, 3, FEP_CPUID, 6, 0, 0, r); }));
+    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.invalid_op(d, 0, 3, FEP_CPUID, 6, 0_leaf, 0_subleaf, r); }));
     EXPECT_TRUE(r.fault == GuestFault::ud);
-    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.invalid_op(d, 0, 3, FEP_CPUID, 7, 0, 0, r); }));
+    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.invalid_op(d, 0, 3, FEP_CPUID, 7, 0_leaf, 0_subleaf, r); }));
     EXPECT_TRUE(r.fault == GuestFault::none && r.insn_len == 7);
 }
 
@@ -756,13 +750,13 @@ TEST(guest_entry_points_refuse_what_cannot_happen)
     REQUIRE_RC(0, start(*m, hvm));
     GuestCpuidResult r{};
     REQUIRE_RC(0, m->schedule(0, pv, 0));
-    EXPECT_RC(-EINVAL, m->on_cpu(0, [&](Hypervisor &hv) { return hv.pv_gp_fault(pv, 1, INSN_CPUID, 2, 0, 0, r); }));
-    EXPECT_RC(-EINVAL, m->on_cpu(0, [&](Hypervisor &hv) { return hv.hvm_cpuid_exit(pv, 0, 0, 0, 0, r); }));
-    EXPECT_RC(-ESRCH, m->on_cpu(0, [&](Hypervisor &hv) { return hv.pv_gp_fault(99, 0, INSN_CPUID, 2, 0, 0, r); }));
+    EXPECT_RC(-EINVAL, m->on_cpu(0, [&](Hypervisor &hv) { return hv.pv_gp_fault(pv, 1, INSN_CPUID, 2, 0_leaf, 0_subleaf, r); }));
+    EXPECT_RC(-EINVAL, m->on_cpu(0, [&](Hypervisor &hv) { return hv.hvm_cpuid_exit(pv, 0, 0, 0_leaf, 0_subleaf, r); }));
+    EXPECT_RC(-ESRCH, m->on_cpu(0, [&](Hypervisor &hv) { return hv.pv_gp_fault(99, 0, INSN_CPUID, 2, 0_leaf, 0_subleaf, r); }));
     const uint8_t wrmsr[2] = {0x0f, 0x30};
-    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.pv_gp_fault(pv, 0, wrmsr, 2, 0, 0, r); }));
+    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.pv_gp_fault(pv, 0, wrmsr, 2, 0_leaf, 0_subleaf, r); }));
     EXPECT_TRUE(r.fault == GuestFault::gp);
-    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.pv_gp_fault(pv, 0, INSN_CPUID, 2, 0, 0, r); }));
+    EXPECT_RC(0, m->on_cpu(0, [&](Hypervisor &hv) { return hv.pv_gp_fault(pv, 0, INSN_CPUID, 2, 0_leaf, 0_subleaf, r); }));
     EXPECT_TRUE(r.fault == GuestFault::none && r.insn_len == 2);
 
     // Paths that cannot happen for the guest / host are refused by the simulator.

@@ -804,7 +804,7 @@ void register_cases()
             return;
         cpupolicy::Policy p{};
         EXPECT_EQ(1u, cpupolicy::policy_from_dump(p, d));
-        int slot = cpupolicy::slot_exact(0x1b, cpupolicy::NO_SUBLEAF);
+        int slot = cpupolicy::slot_exact(cpupolicy::Leaf{0x1b}, cpupolicy::kNoSubleaf);
         EXPECT_EQ((Regs{1, 1, 0, 0}), p.slot[slot]);
     }});
 

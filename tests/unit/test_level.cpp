@@ -98,7 +98,7 @@ void mixed_vendors_are_refused_naming_the_first_offender()
         ErrRecord e;
         expect_eq("CyrixInstead on GenuineTMx86: incompatible", -EINVAL,
                   policy_is_compatible(tm, cyrix, &e, nullptr));
-        expect_eq("CyrixInstead on GenuineTMx86: at leaf 0", 0u, e.leaf);
+        expect_eq("CyrixInstead on GenuineTMx86: at leaf 0", 0u, raw(e.leaf));
     }
     for ( const auto &v : vecs )
     {
@@ -533,11 +533,11 @@ void ranges_of_some_leaves_agree_with_policy_ranges_on_those_leaves()
 {
     const uint64_t sets[] = {
         0,
-        indexed_leaf_bit(0x7) | indexed_leaf_bit(0xd) | indexed_leaf_bit(0x14),
-        indexed_leaf_bit(0x4) | indexed_leaf_bit(0x12) | indexed_leaf_bit(0x8000001d),
+        indexed_leaf_bit(0x7_leaf) | indexed_leaf_bit(0xd_leaf) | indexed_leaf_bit(0x14_leaf),
+        indexed_leaf_bit(0x4_leaf) | indexed_leaf_bit(0x12_leaf) | indexed_leaf_bit(0x8000001d_leaf),
         ~0ull,
     };
-    expect("leaf 0x1 is not indexed", indexed_leaf_bit(0x1) == 0);
+    expect("leaf 0x1 is not indexed", indexed_leaf_bit(0x1_leaf) == 0);
     for ( const auto &d : dumps() )
         for ( PolicyIndex idx : {PolicyIndex::raw, PolicyIndex::hvm_max, PolicyIndex::pv_default} )
         {
@@ -551,11 +551,11 @@ void ranges_of_some_leaves_agree_with_policy_ranges_on_those_leaves()
                 for ( uint32_t leaf = 0;; leaf = leaf == BASIC_LAST ? EXTD_FIRST : leaf + 1 )
                 {
                     uint32_t nr = 1;
-                    bool plain = leaf_kind(leaf, &nr) == LeafKind::plain;
-                    uint64_t bit = indexed_leaf_bit(leaf);
+                    bool plain = leaf_kind(Leaf{leaf}, &nr) == LeafKind::plain;
+                    uint64_t bit = indexed_leaf_bit(Leaf{leaf});
                     for ( uint32_t s = 0; s < nr; ++s )
                     {
-                        int slot = slot_exact(leaf, plain ? NO_SUBLEAF : s);
+                        int slot = slot_exact(Leaf{leaf}, Subleaf{plain ? NO_SUBLEAF : s});
                         bool want = (!bit || (set & bit)) && all.slot(slot);
                         wrong += r.slot(slot) != want;
                     }

@@ -42,7 +42,7 @@ Featureset forwarded_bits()
 uint32_t guest_word(SimMachine &m, DomId d, unsigned w, CpuidPath path = CpuidPath::automatic)
 {
     const WordSource &src = table::words[w].src;
-    GuestCpuidOutcome o = run_cpuid(m, d, 0, src.leaf, src.subleaf == NO_SUBLEAF ? 0 : src.subleaf,
+    GuestCpuidOutcome o = run_cpuid(m, d, 0, raw(src.leaf), src.subleaf == kNoSubleaf ? 0 : raw(src.subleaf),
                                     path, 3, __LINE__);
     return reg(o.regs, src.reg);
 }
@@ -184,7 +184,7 @@ TEST(sandybridge_pv_native_cpuid_shows_only_its_policy_in_masked_leaves)
         unsigned w = raw(f) / 32;
         uint32_t b = 1u << (raw(f) % 32);
         const WordSource &src = table::words[w].src;
-        EXPECT_TRUE(reg(m->cpu(0).cpuid_unmasked(src.leaf, src.subleaf == NO_SUBLEAF ? 0 : src.subleaf),
+        EXPECT_TRUE(reg(m->cpu(0).cpuid_unmasked(raw(src.leaf), src.subleaf == kNoSubleaf ? 0 : raw(src.subleaf)),
                         src.reg) & b);
         EXPECT_EQ(0u, guest_word(*m, d, w) & b);
     }
@@ -235,7 +235,7 @@ TEST(nehalem_reports_the_leaf7_and_0x80000007_gap_and_hides_leaf1)
         if ( gap.words[i].leaked )
         {
             found = true;
-            EXPECT_EQ(0x80000007u, gap.words[i].leaf);
+            EXPECT_EQ(0x80000007u, raw(gap.words[i].leaf));
             EXPECT_TRUE(gap.words[i].reg == Reg::edx);
             EXPECT_TRUE(!gap.words[i].covered);
             EXPECT_EQ(1u << 8, gap.words[i].leaked);
@@ -289,8 +289,8 @@ TEST(leaf7_on_a_leaf1_only_host_is_reported_with_location)
     EXPECT_TRUE(w5 != nullptr);
     if ( w5 )
     {
-        EXPECT_EQ(7u, w5->leaf);
-        EXPECT_EQ(0u, w5->subleaf);
+        EXPECT_EQ(7u, raw(w5->leaf));
+        EXPECT_EQ(0u, raw(w5->subleaf));
         EXPECT_TRUE(w5->reg == Reg::ebx && !w5->covered);
         EXPECT_EQ(0x81u, w5->leaked);  // fsgsbase | smep
     }
@@ -360,7 +360,7 @@ TEST(faulting_hosts_show_pv_guests_exactly_their_policy_everywhere)
         for ( uint32_t leaf = 0; leaf <= EXTD_LAST; leaf = leaf == BASIC_LAST ? EXTD_FIRST : leaf + 1 )
         {
             uint32_t nr = 0;
-            LeafKind k = leaf_kind(leaf, &nr);
+            LeafKind k = leaf_kind(Leaf{leaf}, &nr);
             for ( uint32_t s = 0; s < nr; ++s )
             {
                 uint32_t sub = k == LeafKind::plain ? NO_SUBLEAF : s;
@@ -371,7 +371,7 @@ TEST(faulting_hosts_show_pv_guests_exactly_their_policy_everywhere)
                     report(__LINE__, std::string(file) + " path", "faulting", cpuid_path_name(o.path));
                     return;
                 }
-                Regs want = policy_in_range(p, leaf, sub) ? p.slot[slot_exact(leaf, sub)] : Regs{};
+                Regs want = policy_in_range(p, Leaf{leaf}, Subleaf{sub}) ? p.slot[slot_exact(Leaf{leaf}, Subleaf{sub})] : Regs{};
                 Regs dm = dynamic_mask(leaf, s);
                 ++compared;
                 if ( masked(want, dm) != masked(o.regs, dm) && mismatches++ < 5 )

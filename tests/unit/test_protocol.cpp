@@ -215,7 +215,7 @@ void every_reply_round_trips()
         r.op = Op(op);
         r.id = 900 + op;
         r.rc = op % 2 ? 0 : -EINVAL;
-        r.err = ErrRecord{7, 0, ~0u};
+        r.err = err_rec(7, 0, ~0u);
         switch ( r.op )
         {
         case Op::hello:

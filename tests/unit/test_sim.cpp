@@ -203,19 +203,19 @@ TEST(platform_seam_follows_the_current_cpu_scope)
         return;
     Regs r{};
     uint64_t v = 0;
-    cpupolicy_plat_cpuid(0, 0, &r);
+    cpupolicy_plat_cpuid(0_leaf, 0_subleaf, &r);
     EXPECT_EQ(Regs{}, r);
-    EXPECT_RC(-EINVAL, cpupolicy_plat_rdmsr(0xce, &v));
+    EXPECT_RC(-EINVAL, cpupolicy_plat_rdmsr(0xce_msr, &v));
     EXPECT_TRUE(cpupolicy_plat_levelling_percpu() == nullptr);
 
     snb->on_cpu(0, [&](Hypervisor &) {
-        EXPECT_RC(0, cpupolicy_plat_rdmsr(0x132, &v));
+        EXPECT_RC(0, cpupolicy_plat_rdmsr(0x132_msr, &v));
         hsw->on_cpu(0, [&](Hypervisor &) {
-            EXPECT_RC(-EINVAL, cpupolicy_plat_rdmsr(0x132, &v));
-            EXPECT_RC(0, cpupolicy_plat_rdmsr(0x140, &v));
+            EXPECT_RC(-EINVAL, cpupolicy_plat_rdmsr(0x132_msr, &v));
+            EXPECT_RC(0, cpupolicy_plat_rdmsr(0x140_msr, &v));
             return 0;
         });
-        EXPECT_RC(0, cpupolicy_plat_rdmsr(0x132, &v));  // restored
+        EXPECT_RC(0, cpupolicy_plat_rdmsr(0x132_msr, &v));  // restored
         EXPECT_TRUE(cpupolicy_plat_levelling_percpu() == &snb->cpu(0).percpu);
         return 0;
     });

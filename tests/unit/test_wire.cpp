@@ -276,7 +276,7 @@ void serialise_keeps_each_indexed_leaf_up_to_its_last_nonzero_subleaf()
             for ( Reg r : {Reg::eax, Reg::ebx, Reg::ecx, Reg::edx} )
             {
                 Policy p = base;
-                reg(S(p, x.leaf, s), r) = 0x80000000u >> (s % 32);
+                reg(S(p, raw(x.leaf), s), r) = 0x80000000u >> (s % 32);
                 const auto v = serialise_leaves(p);
                 std::string what = hex(x.leaf) + ":" + std::to_string(s) + " reg " +
                                    std::to_string(static_cast<int>(r));
@@ -286,7 +286,7 @@ void serialise_keeps_each_indexed_leaf_up_to_its_last_nonzero_subleaf()
                 bool in_order = true;
                 const WireLeaf *last = nullptr;
                 for ( const WireLeaf &l : v )
-                    if ( l.leaf == x.leaf )
+                    if ( l.leaf == raw(x.leaf) )
                     {
                         in_order = in_order && l.subleaf == next++;
                         last = &l;
@@ -344,7 +344,7 @@ void deserialise_refuses_leaves_the_object_does_not_hold()
         ErrRecord e;
         int rc = policy_deserialise(p, &v.leaf, 1, nullptr, 0, &e);
         expect_eq(std::string(v.name) + ": rc", -ERANGE, rc);
-        expect_err(std::string(v.name) + ": err", ErrRecord{v.leaf.leaf, v.leaf.subleaf, ~0u}, e);
+        expect_err(std::string(v.name) + ": err", err_rec(v.leaf.leaf, v.leaf.subleaf, ~0u), e);
         expect(std::string(v.name) + ": policy unchanged", same_bytes(before, p));
         // err may be NULL.
         expect_eq(std::string(v.name) + ": rc without err", -ERANGE,
@@ -377,7 +377,7 @@ void msr_deserialise_failure()
         ErrRecord e;
         int rc = policy_deserialise(p, nullptr, 0, &v.msr, 1, &e);
         expect_eq(std::string(v.name) + ": rc", v.rc, rc);
-        expect_err(std::string(v.name) + ": err", ErrRecord{~0u, ~0u, v.msr.idx}, e);
+        expect_err(std::string(v.name) + ": err", err_rec(~0u, ~0u, v.msr.idx), e);
         expect(std::string(v.name) + ": policy unchanged", same_bytes(before, p));
     }
 
@@ -406,7 +406,7 @@ void deserialise_more_entries_than_slots_is_e2big()
     for ( uint32_t leaf = 0; leaf <= EXTD_LAST; leaf = leaf == BASIC_LAST ? EXTD_FIRST : leaf + 1 )
     {
         uint32_t nr = 1;
-        if ( leaf_kind(leaf, &nr) == LeafKind::plain )
+        if ( leaf_kind(Leaf{leaf}, &nr) == LeafKind::plain )
             all.push_back({leaf, NO_SUBLEAF, 1, 2, 3, 4});
         else
             for ( uint32_t s = 0; s < nr; ++s )
@@ -427,7 +427,7 @@ void deserialise_duplicates_are_einval_and_named()
         const char *name;
         std::vector<WireLeaf> leaves;
         std::vector<WireMsr> msrs;
-        ErrRecord err;
+        ErrNums err;
     };
     const std::vector<Vec> vecs = {
         {"plain leaf twice", {{1, NO_SUBLEAF, 1, 2, 3, 4}, {7, 0, 0, 0, 0, 0}, {1, NO_SUBLEAF, 1, 2, 3, 4}}, {},
@@ -512,7 +512,7 @@ void deserialise_runs_and_out_of_order_entries_find_every_duplicate()
         const char *name;
         std::vector<WireLeaf> leaves;
         int rc;
-        ErrRecord err;
+        ErrNums err;
     };
     const std::vector<Vec> vecs = {
         {"a run, then an entry inside it again", {{1, NO_SUBLEAF}, {2, NO_SUBLEAF}, {3, NO_SUBLEAF}, {2, NO_SUBLEAF}},
@@ -869,14 +869,14 @@ void in_range_agrees_with_clearing_over_all_dumps()
         for ( uint32_t leaf = 0; leaf <= EXTD_LAST; leaf = leaf == BASIC_LAST ? EXTD_FIRST : leaf + 1 )
         {
             uint32_t nr = 1;
-            bool plain = leaf_kind(leaf, &nr) == LeafKind::plain;
+            bool plain = leaf_kind(Leaf{leaf}, &nr) == LeafKind::plain;
             for ( uint32_t s = 0; s < nr; ++s )
             {
                 uint32_t sub = plain ? NO_SUBLEAF : s;
-                int slot = slot_exact(leaf, sub);
+                int slot = slot_exact(Leaf{leaf}, Subleaf{sub});
                 if ( slot < 0 )
                     continue;
-                Regs want = policy_in_range(d.p, leaf, sub) ? d.p.slot[slot] : Regs{};
+                Regs want = policy_in_range(d.p, Leaf{leaf}, Subleaf{sub}) ? d.p.slot[slot] : Regs{};
                 if ( !(want == c.slot[slot]) )
                 {
                     std::printf("  %s %#x:%#x\n", d.name.c_str(), leaf, sub);

@@ -323,7 +323,7 @@ int StateDir::recreate(const DomainRecord &r)
         rc = b_->domain_start(r.domid);
     if ( rc )
         logmsg("state: cannot recreate domain %u: %s (leaf %#x subleaf %#x msr %#x)", r.domid,
-               strerror(-rc), err.leaf, err.subleaf, err.msr);
+               strerror(-rc), raw(err.leaf), raw(err.subleaf), raw(err.msr));
     return rc;
 }
 

@@ -12,23 +12,30 @@ struct FirstFailure {
     uint64_t cpuid_key = ~0ull;   // leaf << 32 | subleaf (NO_SUBLEAF only for plain leaves)
     uint32_t msr_idx = ~0u;
 
-    void cpuid(uint32_t leaf, uint32_t subleaf)
+    void cpuid(Leaf leaf, Subleaf subleaf)
     {
-        uint64_t k = uint64_t{leaf} << 32 | subleaf;
+        uint64_t k = uint64_t{raw(leaf)} << 32 | raw(subleaf);
         if ( k < cpuid_key )
             cpuid_key = k;
     }
-    void msr(uint32_t idx)
+    void msr(MsrIndex idx)
     {
-        if ( idx < msr_idx )
-            msr_idx = idx;
+        if ( raw(idx) < msr_idx )
+            msr_idx = raw(idx);
     }
     bool failed() const { return cpuid_key != ~0ull || msr_idx != ~0u; }
     ErrRecord record() const
     {
         if ( cpuid_key != ~0ull )
-            return ErrRecord{static_cast<uint32_t>(cpuid_key >> 32), static_cast<uint32_t>(cpuid_key), ~0u};
-        return ErrRecord{~0u, ~0u, msr_idx};
+        {
+            ErrRecord e;
+            e.leaf = Leaf{static_cast<uint32_t>(cpuid_key >> 32)};
+            e.subleaf = Subleaf{static_cast<uint32_t>(cpuid_key)};
+            return e;
+        }
+        ErrRecord e;
+        e.msr = MsrIndex{msr_idx};
+        return e;
     }
 };
 
@@ -125,7 +132,7 @@ bool xstate_layouts_agree(const Regs &x, const Regs &y)
     return x.a == y.a && x.b == y.b && (x.c & 3) == (y.c & 3);
 }
 
-Regs policy_effective(const Policy &p, uint32_t leaf, uint32_t subleaf)
+Regs policy_effective(const Policy &p, Leaf leaf, Subleaf subleaf)
 {
     if ( !policy_in_range(p, leaf, subleaf) )
         return Regs{};
@@ -149,7 +156,7 @@ Featureset policy_effective_featureset(const Policy &p, const PolicyRanges &r)
     {
         const WordSource &src = table::words[i].src;
         if ( src.is_msr )
-            fs.w[i] = static_cast<uint32_t>(p.arch_caps >> (32 * src.subleaf));
+            fs.w[i] = static_cast<uint32_t>(p.arch_caps >> (32 * src.half));
         else
             fs.w[i] = value(p, r, field_slots.word[i]);
     }
@@ -189,7 +196,7 @@ int policy_is_compatible(const CompatView &host, const CompatView &guest, ErrRec
     // Same vendor: the 12-byte signature of leaf 0 (policy_same_vendor).
     if ( host.vendor_sig[0] != guest.vendor_sig[0] || host.vendor_sig[1] != guest.vendor_sig[1] ||
          host.vendor_sig[2] != guest.vendor_sig[2] )
-        first.cpuid(0x0, NO_SUBLEAF);
+        first.cpuid(0x0_leaf, kNoSubleaf);
 
     // Every numeric field, without a branch per field: a bit per failing field, then
     // only the failing ones (none, for a compatible pair) are looked up.
@@ -221,11 +228,11 @@ int policy_is_compatible(const CompatView &host, const CompatView &guest, ErrRec
         Regs g = effective_slot(*guest.policy, guest.ranges, XSTATE_SLOT + n);
         Regs h = effective_slot(*host.policy, host.ranges, XSTATE_SLOT + n);
         if ( !xstate_layouts_agree(g, h) )
-            first.cpuid(0xd, static_cast<uint32_t>(n));
+            first.cpuid(0xd_leaf, Subleaf{static_cast<uint32_t>(n)});
     }
 
     if ( guest.extd_limit > host.extd_limit )
-        first.cpuid(EXTD_FIRST, NO_SUBLEAF);
+        first.cpuid(Leaf{EXTD_FIRST}, kNoSubleaf);
 
     Featureset lacking = missing_features(host.effective, guest.effective);
     if ( !lacking.empty() )
@@ -235,7 +242,7 @@ int policy_is_compatible(const CompatView &host, const CompatView &guest, ErrRec
                 continue;
             const WordSource &src = table::words[i].src;
             if ( src.is_msr )
-                first.msr(src.leaf);
+                first.msr(src.msr);
             else
                 first.cpuid(src.leaf, src.subleaf);
         }

@@ -61,29 +61,29 @@ constexpr uint32_t SHADOW_PADDR_BITS = 44;  // Xen shadow: GFNs in 32-bit fields
 
 enum class Kind : uint8_t { host, pv, hvm };
 
-Regs *slot(Policy &p, uint32_t leaf, uint32_t sub = NO_SUBLEAF)
+Regs *slot(Policy &p, Leaf leaf, Subleaf sub = kNoSubleaf)
 {
-    return at(p, Leaf{leaf}, Subleaf{sub});
+    return at(p, leaf, sub);
 }
-Regs rd(const Policy &p, uint32_t leaf, uint32_t sub = NO_SUBLEAF)
+Regs rd(const Policy &p, Leaf leaf, Subleaf sub = kNoSubleaf)
 {
-    return get(p, Leaf{leaf}, Subleaf{sub});
+    return get(p, leaf, sub);
 }
 // The slots of leaves first..last, resolved at compile time: slots are assigned in leaf
 // order (policy_layout), so leaves of one range are one run of slots.
 struct SlotRun {
     uint16_t first, end;
 };
-consteval SlotRun leaves(uint32_t first, uint32_t last)
+consteval SlotRun leaves(Leaf first, Leaf last)
 {
     uint32_t nr = 1;
-    if ( first > last || (first <= BASIC_LAST) != (last <= BASIC_LAST) ||
+    if ( first > last || (raw(first) <= BASIC_LAST) != (raw(last) <= BASIC_LAST) ||
          leaf_kind(first) == LeafKind::absent || leaf_kind(last, &nr) == LeafKind::absent )
         not_a_run_of_held_leaves();
-    return {static_cast<uint16_t>(slot_cpuid(first, 0)),
-            static_cast<uint16_t>(slot_cpuid(last, 0) + static_cast<int>(nr))};
+    return {static_cast<uint16_t>(slot_cpuid(first, 0_subleaf)),
+            static_cast<uint16_t>(slot_cpuid(last, 0_subleaf) + static_cast<int>(nr))};
 }
-consteval SlotRun leaf(uint32_t l) { return leaves(l, l); }
+consteval SlotRun leaf(Leaf l) { return leaves(l, l); }
 // Slot by slot: the runs are short, and the memset GCC makes of a run of constant size
 // is `rep stos`, which takes longer to start than the stores take (10% of a derivation).
 void zero(Policy &p, SlotRun r)
@@ -91,7 +91,7 @@ void zero(Policy &p, SlotRun r)
     for ( unsigned s = r.first; s < r.end; ++s )
         p.slot[s] = Regs{};
 }
-uint32_t nr_subleaves(uint32_t leaf)
+uint32_t nr_subleaves(Leaf leaf)
 {
     uint32_t nr = 1;
     leaf_kind(leaf, &nr);
@@ -166,7 +166,7 @@ void add_host_facts(Facts &F, const Policy &raw, const Policy &host, const BootO
     bool has_msr = F.host.test(f::ibrsb) || F.host.test(f::ibrs);
     F.sc_msr_pv = o.msr_sc_pv && has_msr;
     F.sc_msr_hvm = o.msr_sc_hvm && has_msr &&
-                   (!F.amd || (rd(raw, 0x8000000a).d & SVM_SPEC_CTRL));
+                   (!F.amd || (rd(raw, 0x8000000a_leaf).d & SVM_SPEC_CTRL));
     // Rule VIRT_SSBD: without AMD_SSBD, Xen offers VIRT_SPEC_CTRL.SSBD when it can
     // implement it: VIRT_SSBD from an outer hypervisor, or the family 15h-17h (Hygon 18h)
     // LS_CFG bit; not needed on SSB_NO parts.
@@ -193,7 +193,7 @@ void clamp_max_leaves(Policy &p)
     for ( const IndexedLeaf &x : indexed_leaves )
         if ( x.walk == SubleafEnum::max_in_eax )
         {
-            Regs *s0 = slot(p, x.leaf, 0);
+            Regs *s0 = slot(p, x.leaf, 0_subleaf);
             s0->a = min32(s0->a, x.nr_held - 1u);
         }
     // A CPU without the extended range answers 0x80000000 with garbage (SDM vol. 2A
@@ -208,7 +208,7 @@ void clamp_max_leaves(Policy &p)
 void max_leaves(Policy &p)
 {
     field_set(p, field::max_basic_leaf, BASIC_LAST);
-    field_set(p, field::leaf7_max_subleaf, nr_subleaves(7) - 1);
+    field_set(p, field::leaf7_max_subleaf, nr_subleaves(7_leaf) - 1);
     field_set(p, field::max_extd_leaf, EXTD_LAST);
 }
 
@@ -308,11 +308,11 @@ void host_behaviour(Featureset &fs, const Facts &F)
 // clear, zero from the first invalid one (SDM leaf 04H; Xen recalculate_cpuid_policy()).
 void clean_cache_leaf(Policy &p)
 {
-    uint32_t nr = nr_subleaves(4);
+    uint32_t nr = nr_subleaves(4_leaf);
     bool valid = true;
     for ( uint32_t s = 0; s < nr; ++s )
     {
-        Regs *r = slot(p, 4, s);
+        Regs *r = slot(p, 4_leaf, Subleaf{s});
         uint32_t type = r->a & 0x1f;
         valid = valid && type >= 1 && type <= 3;
         if ( !valid )
@@ -329,28 +329,28 @@ void clean_cache_leaf(Policy &p)
 void misc_basic_leaves(Policy &p)
 {
     // Leaf 1: processor type and reserved EAX bits; the initial APIC ID is per vCPU.
-    Regs *l1 = slot(p, 1);
+    Regs *l1 = slot(p, 1_leaf);
     l1->a &= 0x0fff0fffu;
     l1->b &= 0x00ffffffu;
 
-    zero(p, leaf(0x3));                      // PSN: never exposed
-    zero(p, leaves(0x5, 0x6));               // MONITOR, thermal/power
-    zero(p, leaf(0x8));                      // reserved
-    zero(p, leaf(0x9));                      // DCA
-    zero(p, leaf(0xb));                      // topology: the toolstack's choice
-    zero(p, leaf(0xc));                      // reserved
-    zero(p, leaf(0xe));                      // reserved
-    zero(p, leaf(0x11));                     // reserved
-    zero(p, leaf(0x13));                     // reserved
-    zero(p, leaves(0x15, 0x19));             // TSC/core crystal, frequency, SoC, TLB, KL
-    zero(p, leaf(0x1f));                     // v2 topology: the toolstack's choice
-    zero(p, leaves(0x20, 0x22));             // HRESET, TDX, reserved
-    zero(p, leaf(0x24));                     // AVX10: not a feature of this build
+    zero(p, leaf(0x3_leaf));                     // PSN: never exposed
+    zero(p, leaves(0x5_leaf, 0x6_leaf));         // MONITOR, thermal/power
+    zero(p, leaf(0x8_leaf));                     // reserved
+    zero(p, leaf(0x9_leaf));                     // DCA
+    zero(p, leaf(0xb_leaf));                     // topology: the toolstack's choice
+    zero(p, leaf(0xc_leaf));                     // reserved
+    zero(p, leaf(0xe_leaf));                     // reserved
+    zero(p, leaf(0x11_leaf));                    // reserved
+    zero(p, leaf(0x13_leaf));                    // reserved
+    zero(p, leaves(0x15_leaf, 0x19_leaf));       // TSC/core crystal, frequency, SoC, TLB, KL
+    zero(p, leaf(0x1f_leaf));                    // v2 topology: the toolstack's choice
+    zero(p, leaves(0x20_leaf, 0x22_leaf));       // HRESET, TDX, reserved
+    zero(p, leaf(0x24_leaf));                    // AVX10: not a feature of this build
 
     // Leaf 7: nothing but feature words (and 7:0.EAX, the max subleaf).
-    for ( uint32_t s = 2; s < nr_subleaves(7); ++s )
+    for ( uint32_t s = 2; s < nr_subleaves(7_leaf); ++s )
     {
-        Regs *r = slot(p, 7, s);
+        Regs *r = slot(p, 7_leaf, Subleaf{s});
         *r = Regs{0, 0, 0, s == 2 ? r->d : 0};
     }
 }
@@ -358,20 +358,20 @@ void misc_basic_leaves(Policy &p)
 // Rule MISC, extended range (the vendor-specific registers: rule VENDOR).
 void misc_extended_leaves(Policy &p)
 {
-    slot(p, 0x80000001)->d &= ~COMMON_1D;   // AMD's copies come back in rule VENDOR
-    Regs *e7 = slot(p, 0x80000007);
+    slot(p, 0x80000001_leaf)->d &= ~COMMON_1D;   // AMD's copies come back in rule VENDOR
+    Regs *e7 = slot(p, 0x80000007_leaf);
     e7->a = e7->b = e7->c = 0;
-    field_set(p, field::guest_maxphysaddr, 0);  // only for the hypervisor
-    Regs *e8 = slot(p, 0x80000008);
-    e8->a &= 0x00ffffffu;                   // EAX[31:24] reserved
+    field_set(p, field::guest_maxphysaddr, 0);   // only for the hypervisor
+    Regs *e8 = slot(p, 0x80000008_leaf);
+    e8->a &= 0x00ffffffu;                        // EAX[31:24] reserved
     e8->d = 0;
-    zero(p, leaf(0x80000009));
-    zero(p, leaves(0x8000000b, 0x80000018));
-    zero(p, leaf(0x8000001b));               // IBS
-    zero(p, leaves(0x8000001d, 0x80000020)); // TopoExt cache/IDs, SEV, PQoS
-    Regs *e21 = slot(p, 0x80000021);
+    zero(p, leaf(0x80000009_leaf));
+    zero(p, leaves(0x8000000b_leaf, 0x80000018_leaf));
+    zero(p, leaf(0x8000001b_leaf));              // IBS
+    zero(p, leaves(0x8000001d_leaf, 0x80000020_leaf)); // TopoExt cache/IDs, SEV, PQoS
+    Regs *e21 = slot(p, 0x80000021_leaf);
     e21->b = e21->d = 0;
-    zero(p, leaves(0x80000022, EXTD_LAST));  // PerfMonV2, memory encryption, topology
+    zero(p, leaves(0x80000022_leaf, Leaf{EXTD_LAST})); // PerfMonV2, memory encryption, topology
 }
 
 // Rule GATE: leaves that only mean something with their feature; rule VPMU; SVM.
@@ -383,11 +383,11 @@ void misc_gates(Policy &p, const Facts &F, const BootOptions &o, Kind kind)
         Feature feature;
     };
     static constexpr Gate gates[] = {
-        {leaf(0xf), f::pqm},          {leaf(0x10), f::pqe},       {leaf(0x12), f::sgx},
-        {leaf(0x14), f::proc_trace},  {leaf(0x1a), f::hybrid},    {leaf(0x1b), f::pconfig},
-        {leaf(0x1c), f::arch_lbr},    {leaf(0x1d), f::amx_tile},  {leaf(0x1e), f::amx_tile},
-        {leaf(0x80000019), f::page1gb},                           // 1G TLB details
-        {leaf(0x8000001c), f::lwp},
+        {leaf(0xf_leaf), f::pqm},          {leaf(0x10_leaf), f::pqe},       {leaf(0x12_leaf), f::sgx},
+        {leaf(0x14_leaf), f::proc_trace},  {leaf(0x1a_leaf), f::hybrid},    {leaf(0x1b_leaf), f::pconfig},
+        {leaf(0x1c_leaf), f::arch_lbr},    {leaf(0x1d_leaf), f::amx_tile},  {leaf(0x1e_leaf), f::amx_tile},
+        {leaf(0x80000019_leaf), f::page1gb},                           // 1G TLB details
+        {leaf(0x8000001c_leaf), f::lwp},
     };
     for ( const Gate &g : gates )
         if ( !fs.test(g.feature) )
@@ -396,24 +396,24 @@ void misc_gates(Policy &p, const Facts &F, const BootOptions &o, Kind kind)
     // Rule VPMU: the PMU leaves exist only with a virtual PMU, which Xen has for Intel.
     if ( !(o.vpmu && F.intel) )
     {
-        zero(p, leaf(0xa));
-        zero(p, leaf(0x23));
+        zero(p, leaf(0xa_leaf));
+        zero(p, leaf(0x23_leaf));
     }
     else
     {
         if ( !fs.test(f::arch_perf_mon) )
-            zero(p, leaf(0x23));
-        Regs *a = slot(p, 0xa);
+            zero(p, leaf(0x23_leaf));
+        Regs *a = slot(p, 0xa_leaf);
         if ( kind != Kind::host && (a->a & 0xff) > 3 )
             a->a = (a->a & ~0xffu) | 3;  // Xen emulates up to architectural PMU v3
     }
 
     // SVM: only with the feature; for HVM, only what Xen implements for nested guests.
     if ( !fs.test(f::svm) )
-        zero(p, leaf(0x8000000a));
+        zero(p, leaf(0x8000000a_leaf));
     else if ( kind == Kind::hvm )
     {
-        Regs *sv = slot(p, 0x8000000a);
+        Regs *sv = slot(p, 0x8000000a_leaf);
         sv->d &= SVM_NPT | SVM_LBRV | SVM_NRIPS | SVM_PAUSEFILTER | SVM_DECODEASSISTS;
         sv->d |= SVM_VMCBCLEAN;
     }
@@ -422,23 +422,23 @@ void misc_gates(Policy &p, const Facts &F, const BootOptions &o, Kind kind)
 // Rule VENDOR: the leaves each vendor defines.
 void misc_vendor(Policy &p, const Facts &F)
 {
-    Regs *e0 = slot(p, EXTD_FIRST), *e1 = slot(p, 0x80000001), *e8 = slot(p, 0x80000008);
+    Regs *e0 = slot(p, Leaf{EXTD_FIRST}), *e1 = slot(p, 0x80000001_leaf), *e8 = slot(p, 0x80000008_leaf);
     if ( F.intel )
     {
-        Regs *l2 = slot(p, 2);
+        Regs *l2 = slot(p, 2_leaf);
         l2->a = (l2->a & ~0xffu) | 1;       // leaf 2 is queried once
         clean_cache_leaf(p);
         e0->b = e0->c = e0->d = 0;          // no vendor string in the extended range
         e1->a = e1->b = 0;
-        zero(p, leaf(0x80000005));
-        Regs *e6 = slot(p, 0x80000006);
+        zero(p, leaf(0x80000005_leaf));
+        Regs *e6 = slot(p, 0x80000006_leaf);
         e6->a = e6->b = e6->d = 0;          // only ECX (L2) is defined
         e8->c = 0;
     }
     else if ( F.amd )
     {
-        zero(p, leaves(0x2, 0x4));           // Intel-only cache descriptor leaves
-        const Regs l0 = rd(p, 0), l1 = rd(p, 1);
+        zero(p, leaves(0x2_leaf, 0x4_leaf));     // Intel-only cache descriptor leaves
+        const Regs l0 = rd(p, 0_leaf), l1 = rd(p, 1_leaf);
         e0->b = l0.b;
         e0->c = l0.c;
         e0->d = l0.d;
@@ -579,7 +579,7 @@ void default_internal(Policy &def, const Policy &max, const Policy &host, const 
 
 FamilyModel policy_family_model(const Policy &p)
 {
-    uint32_t eax = rd(p, 1).a;
+    uint32_t eax = rd(p, 1_leaf).a;
     uint32_t fam = (eax >> 8) & 0xf, model = (eax >> 4) & 0xf;
     if ( fam == 0xf )
         fam += (eax >> 20) & 0xff;

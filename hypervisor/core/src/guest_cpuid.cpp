@@ -155,7 +155,7 @@ int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p, const GuestConfig &
     GuestCpuidCtx &c = ctx;
     Vendor vendor = policy_vendor(p);
     uint32_t nr7;
-    leaf_kind(7, &nr7);
+    leaf_kind(7_leaf, &nr7);
 
     c.policy = &p;
     c.basic_max = basic_max;

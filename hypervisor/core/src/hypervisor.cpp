@@ -37,16 +37,16 @@ namespace {
 
 constexpr Feature F_ARCH_CAPS = feature_named("arch-caps");
 
-void read_leaf(Policy &p, uint32_t leaf)
+void read_leaf(Policy &p, Leaf leaf)
 {
     uint32_t nr = 0;
     switch ( leaf_kind(leaf, &nr) ) {
     case LeafKind::plain:
-        p.slot[slot_exact(leaf, NO_SUBLEAF)] = plat_cpuid(leaf, 0);
+        p.slot[slot_exact(leaf, kNoSubleaf)] = plat_cpuid(leaf, 0_subleaf);
         break;
     case LeafKind::indexed:
         for ( uint32_t s = 0; s < nr; ++s )
-            p.slot[slot_exact(leaf, s)] = plat_cpuid(leaf, s);
+            p.slot[slot_exact(leaf, Subleaf{s})] = plat_cpuid(leaf, Subleaf{s});
         break;
     case LeafKind::absent:
         break;
@@ -60,13 +60,13 @@ void read_leaf(Policy &p, uint32_t leaf)
 void read_raw_policy(Policy &raw)
 {
     raw = Policy{};
-    uint32_t max = plat_cpuid(0, 0).a;
+    uint32_t max = plat_cpuid(0_leaf).a;
     for ( uint32_t l = 0; l <= max && l <= BASIC_LAST; ++l )
-        read_leaf(raw, l);
-    uint32_t emax = plat_cpuid(EXTD_FIRST, 0).a;
+        read_leaf(raw, Leaf{l});
+    uint32_t emax = plat_cpuid(Leaf{EXTD_FIRST}).a;
     if ( emax >= EXTD_FIRST && emax <= 0x8000ffffu )
         for ( uint32_t l = EXTD_FIRST; l <= emax && l <= EXTD_LAST; ++l )
-            read_leaf(raw, l);
+            read_leaf(raw, Leaf{l});
 
     uint64_t v = 0;
     if ( cpupolicy_plat_rdmsr(MSR_PLATFORM_INFO, &v) == 0 )
@@ -84,7 +84,7 @@ void err_for_word(ErrRecord *err, unsigned w)
     const WordSource &src = table::words[w].src;
     *err = ErrRecord{};
     if ( src.is_msr )
-        err->msr = src.leaf;
+        err->msr = src.msr;
     else
     {
         err->leaf = src.leaf;
@@ -597,7 +597,7 @@ int Hypervisor::set_domain_policy(DomId caller, DomId d, const Policy &p, ErrRec
     if ( rc && err )
     {
         *err = ErrRecord{};
-        err->leaf = 0xd;  // only the xsave layout can fail to prepare
+        err->leaf = 0xd_leaf;  // only the xsave layout can fail to prepare
     }
     return rc;
 }

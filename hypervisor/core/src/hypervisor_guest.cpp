@@ -20,13 +20,13 @@ GuestCpuidResult fault(GuestFault f) { return GuestCpuidResult{Regs{}, f, 0}; }
 
 } // namespace
 
-Regs Hypervisor::cpuid_for(const Domain &dom, const Vcpu &v, uint32_t leaf, uint32_t subleaf) const
+Regs Hypervisor::cpuid_for(const Domain &dom, const Vcpu &v, Leaf leaf, Subleaf subleaf) const
 {
-    return guest_cpuid(dom.ctx, v.cpuid, Leaf{leaf}, Subleaf{subleaf});
+    return guest_cpuid(dom.ctx, v.cpuid, leaf, subleaf);
 }
 
 int Hypervisor::pv_gp_fault(DomId d, unsigned vcpu, const uint8_t *insn, size_t len,
-                            uint32_t leaf, uint32_t subleaf, GuestCpuidResult &out)
+                            Leaf leaf, Subleaf subleaf, GuestCpuidResult &out)
 {
     const Domain *dom = nullptr;
     if ( int rc = find_vcpu(d, vcpu, &dom) )
@@ -46,7 +46,7 @@ int Hypervisor::pv_gp_fault(DomId d, unsigned vcpu, const uint8_t *insn, size_t 
 }
 
 int Hypervisor::invalid_op(DomId d, unsigned vcpu, unsigned cpl, const uint8_t *insn, size_t len,
-                           uint32_t leaf, uint32_t subleaf, GuestCpuidResult &out)
+                           Leaf leaf, Subleaf subleaf, GuestCpuidResult &out)
 {
     const Domain *dom = nullptr;
     if ( int rc = find_vcpu(d, vcpu, &dom) )
@@ -71,8 +71,8 @@ int Hypervisor::invalid_op(DomId d, unsigned vcpu, unsigned cpl, const uint8_t *
     return 0;
 }
 
-int Hypervisor::hvm_cpuid_exit(DomId d, unsigned vcpu, unsigned cpl, uint32_t leaf,
-                               uint32_t subleaf, GuestCpuidResult &out)
+int Hypervisor::hvm_cpuid_exit(DomId d, unsigned vcpu, unsigned cpl, Leaf leaf,
+                               Subleaf subleaf, GuestCpuidResult &out)
 {
     const Domain *dom = nullptr;
     if ( int rc = find_vcpu(d, vcpu, &dom) )
@@ -92,7 +92,7 @@ int Hypervisor::hvm_cpuid_exit(DomId d, unsigned vcpu, unsigned cpl, uint32_t le
     return 0;
 }
 
-int Hypervisor::hvm_rdmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t *val, GuestFault *f)
+int Hypervisor::hvm_rdmsr(DomId d, unsigned vcpu, MsrIndex idx, uint64_t *val, GuestFault *f)
 {
     const Domain *dom = nullptr;
     if ( int rc = find_vcpu(d, vcpu, &dom) )
@@ -113,7 +113,7 @@ int Hypervisor::hvm_rdmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t *val, G
     }
 }
 
-int Hypervisor::hvm_wrmsr(DomId d, unsigned vcpu, uint32_t idx, uint64_t val, GuestFault *f)
+int Hypervisor::hvm_wrmsr(DomId d, unsigned vcpu, MsrIndex idx, uint64_t val, GuestFault *f)
 {
     Domain *dom = nullptr;
     if ( int rc = find_vcpu(d, vcpu, &dom) )

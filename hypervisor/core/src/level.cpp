@@ -7,7 +7,7 @@ namespace cpupolicy {
 
 namespace {
 
-constexpr int ADDR_SIZES_SLOT = slot_exact(0x80000008u, NO_SUBLEAF);
+constexpr int ADDR_SIZES_SLOT = slot_exact(0x80000008_leaf, kNoSubleaf);
 // Components 2..62: 0 and 1 (x87, SSE) have no subleaf of their own, bit 63 is reserved.
 constexpr uint64_t XSTATE_COMPONENTS = ~3ull & ~(1ull << 63);
 
@@ -16,7 +16,7 @@ constexpr uint64_t XSTATE_COMPONENTS = ~3ull & ~(1ull << 63);
 // evaluated per input (policy_ranges_of); everything else gather() reads is a plain leaf.
 constexpr uint64_t make_level_leaves()
 {
-    uint64_t m = indexed_leaf_bit(0xd);
+    uint64_t m = indexed_leaf_bit(0xd_leaf);
     for ( const NumericField &f : numeric_fields )
         m |= indexed_leaf_bit(f.field.leaf);
     for ( const auto &w : table::words )
@@ -25,7 +25,7 @@ constexpr uint64_t make_level_leaves()
     return m;
 }
 constexpr uint64_t LEVEL_LEAVES = make_level_leaves();
-static_assert(!indexed_leaf_bit(0x80000008u), "the address widths are read from a plain leaf");
+static_assert(!indexed_leaf_bit(0x80000008_leaf), "the address widths are read from a plain leaf");
 
 // The cache lines of an input that levelling reads, as offsets into a Policy: prefetched
 // a few inputs ahead, since past the caches (10,000 inputs are 33 MiB) each input costs
@@ -40,8 +40,8 @@ constexpr InputLines make_input_lines()
 {
     bool line[(sizeof(Policy) + 63) / 64] = {};
     auto slot = [&](int s) { line[s * sizeof(Regs) / 64] = true; };
-    slot(0);                                   // vendor, max basic leaf
-    slot(slot_exact(EXTD_FIRST, NO_SUBLEAF));  // max extended leaf
+    slot(0);                                          // vendor, max basic leaf
+    slot(slot_exact(Leaf{EXTD_FIRST}, kNoSubleaf));  // max extended leaf
     slot(ADDR_SIZES_SLOT);
     for ( const NumericField &f : numeric_fields )
         slot(slot_exact(f.field.leaf, f.field.subleaf));

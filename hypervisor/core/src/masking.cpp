@@ -35,7 +35,7 @@ constexpr uint32_t lo32(uint64_t v) { return static_cast<uint32_t>(v); }
 // Read, then write back the same value: a masking MSR that exists accepts both.  Xen
 // probes the same way because the MSRs are not architectural and a hypervisor we run
 // under may not emulate them.
-bool probe_mask_msr(uint32_t idx, uint64_t *val)
+bool probe_mask_msr(MsrIndex idx, uint64_t *val)
 {
     uint64_t v = 0;
     if ( cpupolicy_plat_rdmsr(idx, &v) != 0 || cpupolicy_plat_wrmsr(idx, v) != 0 )
@@ -56,7 +56,7 @@ bool probe_intel_faulting()
     return cpupolicy_plat_rdmsr(msr::misc_features_enables, &mfe) == 0;
 }
 
-void add_mask(LevellingCaps &c, MaskMsr m, uint32_t idx, uint32_t bits)
+void add_mask(LevellingCaps &c, MaskMsr m, MsrIndex idx, uint32_t bits)
 {
     c.expected |= bits;
     uint64_t v = 0;
@@ -82,7 +82,7 @@ void intel_detect(LevellingCaps &c, const Regs &l1)
     if ( c.family != 6 )
         return;  // only family 6 has the masking MSRs
 
-    uint32_t basic = 0, ext = 0, xsave = 0;
+    MsrIndex basic{}, ext{}, xsave{};  // 0: this model has no such MSR
     switch ( c.model ) {
     case 0x17: case 0x1d:                           // Penryn, Dunnington
         basic = msr::intel_mask_v1_cpuid1;
@@ -100,31 +100,31 @@ void intel_detect(LevellingCaps &c, const Regs &l1)
     default:
         return;
     }
-    if ( basic )
+    if ( basic != MsrIndex{} )
         add_mask(c, mask_1cd, basic, lcap::l1cd);
-    if ( ext )
+    if ( ext != MsrIndex{} )
         add_mask(c, mask_e1cd, ext, lcap::e1cd);
-    if ( xsave )
+    if ( xsave != MsrIndex{} )
         add_mask(c, mask_Da1, xsave, lcap::Da1);
 
     // Defaults: the hardware value ANDed with what CPUID reports, with the fast-forwarded
     // bits forced on (they show real state only when set in the mask).  Intel layout:
     // edx in the high half, ecx in the low half.
-    if ( c.msr[mask_1cd] )
+    if ( c.msr[mask_1cd] != MsrIndex{} )
     {
         uint32_t ecx = l1.c, edx = l1.d | bit(F_APIC);
         if ( ecx & bit(F_XSAVE) )
             ecx |= bit(F_OSXSAVE);
         c.defaults[mask_1cd] &= pack(edx, ecx);
     }
-    if ( c.msr[mask_e1cd] )
+    if ( c.msr[mask_e1cd] != MsrIndex{} )
     {
-        Regs e1 = plat_cpuid(0x80000001);
+        Regs e1 = plat_cpuid(0x80000001_leaf);
         c.defaults[mask_e1cd] &= pack(e1.d, e1.c);
     }
-    if ( c.msr[mask_Da1] )
+    if ( c.msr[mask_Da1] != MsrIndex{} )
     {
-        Regs d1 = plat_cpuid(0xd, 1);
+        Regs d1 = plat_cpuid(0xd_leaf, 1_subleaf);
         c.defaults[mask_Da1] &= pack(~0u, d1.a);
     }
 }
@@ -150,31 +150,31 @@ void amd_detect(LevellingCaps &c, const Regs &l1, uint32_t e21a)
     add_mask(c, mask_e1cd, msr::amd_ext_feature_mask, lcap::e1cd);
     if ( c.max_leaf >= 7 )
         add_mask(c, mask_7ab0, msr::amd_l7s0_feature_mask, lcap::l7ab0);
-    if ( c.family == 0x15 && c.max_leaf >= 6 && plat_cpuid(6).c )
+    if ( c.family == 0x15 && c.max_leaf >= 6 && plat_cpuid(6_leaf).c )
         add_mask(c, mask_6c, msr::amd_thrm_feature_mask, lcap::l6c);
 
     // Overrides: the default is what CPUID reports, with the fast-forward bits set so
     // real state shows through, and HYPERVISOR allowed so a policy can set it.  AMD
     // layout: ecx in the high half, edx in the low half.
-    if ( c.msr[mask_1cd] )
+    if ( c.msr[mask_1cd] != MsrIndex{} )
     {
         uint32_t ecx = l1.c | bit(F_HYPERVISOR), edx = l1.d | bit(F_APIC);
         if ( ecx & bit(F_XSAVE) )
             ecx |= bit(F_OSXSAVE);
         c.defaults[mask_1cd] = pack(ecx, edx);
     }
-    if ( c.msr[mask_e1cd] )
+    if ( c.msr[mask_e1cd] != MsrIndex{} )
     {
-        Regs e1 = plat_cpuid(0x80000001);
+        Regs e1 = plat_cpuid(0x80000001_leaf);
         c.defaults[mask_e1cd] = pack(e1.c, e1.d | E1D_APIC);
     }
-    if ( c.msr[mask_7ab0] )
+    if ( c.msr[mask_7ab0] != MsrIndex{} )
     {
-        Regs l7 = plat_cpuid(7, 0);
+        Regs l7 = plat_cpuid(7_leaf, 0_subleaf);
         c.defaults[mask_7ab0] &= pack(l7.a, l7.b);
     }
-    if ( c.msr[mask_6c] )
-        c.defaults[mask_6c] &= pack(~0u, plat_cpuid(6).c);
+    if ( c.msr[mask_6c] != MsrIndex{} )
+        c.defaults[mask_6c] &= pack(~0u, plat_cpuid(6_leaf).c);
 }
 
 } // namespace
@@ -183,7 +183,7 @@ void amd_detect(LevellingCaps &c, const Regs &l1, uint32_t e21a)
 int levelling_detect(LevellingCaps &out)
 {
     LevellingCaps c{};
-    Regs l0 = plat_cpuid(0);
+    Regs l0 = plat_cpuid(0_leaf);
     if ( l0.a == 0 && l0.b == 0 && l0.c == 0 && l0.d == 0 )
         return -err::enodev;
 
@@ -193,7 +193,7 @@ int levelling_detect(LevellingCaps &out)
     c.vendor = policy_vendor(vendor_probe);
     c.max_leaf = l0.a;
 
-    Regs l1 = l0.a >= 1 ? plat_cpuid(1) : Regs{};
+    Regs l1 = l0.a >= 1 ? plat_cpuid(1_leaf) : Regs{};
     uint32_t base_family = (l1.a >> 8) & 0xf, base_model = (l1.a >> 4) & 0xf;
     c.family = base_family == 0xf ? 0xf + ((l1.a >> 20) & 0xff) : base_family;
     c.model = (base_family == 0xf || base_family == 6) ? (((l1.a >> 16) & 0xf) << 4) | base_model
@@ -203,10 +203,10 @@ int levelling_detect(LevellingCaps &out)
     c.host_x2apic = l1.c & bit(F_X2APIC);
     c.host_htt = l1.d & bit(F_HTT);
 
-    uint32_t max_ext = plat_cpuid(0x80000000).a;
-    Regs e1 = max_ext >= 0x80000001 && max_ext <= 0x8000ffff ? plat_cpuid(0x80000001) : Regs{};
+    uint32_t max_ext = plat_cpuid(0x80000000_leaf).a;
+    Regs e1 = max_ext >= 0x80000001 && max_ext <= 0x8000ffff ? plat_cpuid(0x80000001_leaf) : Regs{};
     c.host_cmp_legacy = e1.c & bit(F_CMP_LEGACY);
-    uint32_t e21a = max_ext >= 0x80000021 && max_ext <= 0x8000ffff ? plat_cpuid(0x80000021).a : 0;
+    uint32_t e21a = max_ext >= 0x80000021 && max_ext <= 0x8000ffff ? plat_cpuid(0x80000021_leaf).a : 0;
 
     switch ( c.vendor ) {
     case Vendor::intel:
@@ -236,7 +236,7 @@ int levelling_cpu_init(const LevellingCaps &caps)
     *pc = LevellingPerCpu{};
     if ( caps.faulting != FaultingMechanism::none )
     {
-        uint32_t idx = caps.faulting == FaultingMechanism::cpuid_user_dis
+        MsrIndex idx = caps.faulting == FaultingMechanism::cpuid_user_dis
                            ? msr::amd_hwcr : msr::misc_features_enables;
         uint64_t bitv = caps.faulting == FaultingMechanism::cpuid_user_dis
                             ? msr::hwcr_cpuid_user_dis : msr::misc_features_cpuid_faulting;
@@ -264,34 +264,34 @@ uint32_t native_word(const LevellingCaps &c, const uint64_t *m, unsigned w, uint
     *covered = true;
     switch ( w ) {
     case 0:  // 1.edx
-        if ( !c.msr[mask_1cd] )
+        if ( c.msr[mask_1cd] == MsrIndex{} )
             break;
         if ( !amd )
             return rawv & hi32(m[mask_1cd]);
         return (lo32(m[mask_1cd]) & ~bit(F_APIC)) | (lo32(m[mask_1cd]) & rawv & bit(F_APIC));
     case 1:  // 1.ecx
-        if ( !c.msr[mask_1cd] )
+        if ( c.msr[mask_1cd] == MsrIndex{} )
             break;
         if ( !amd )
             return rawv & lo32(m[mask_1cd]);
         return (hi32(m[mask_1cd]) & ~bit(F_OSXSAVE)) |
                (hi32(m[mask_1cd]) & rawv & bit(F_OSXSAVE));
     case 2:  // e1.edx
-        if ( !c.msr[mask_e1cd] )
+        if ( c.msr[mask_e1cd] == MsrIndex{} )
             break;
         if ( !amd )
             return rawv & hi32(m[mask_e1cd]);
         return (lo32(m[mask_e1cd]) & ~E1D_APIC) | (lo32(m[mask_e1cd]) & rawv & E1D_APIC);
     case 3:  // e1.ecx
-        if ( !c.msr[mask_e1cd] )
+        if ( c.msr[mask_e1cd] == MsrIndex{} )
             break;
         return amd ? hi32(m[mask_e1cd]) : rawv & lo32(m[mask_e1cd]);
     case 4:  // 0xd:1.eax (Intel AND mask only)
-        if ( !c.msr[mask_Da1] )
+        if ( c.msr[mask_Da1] == MsrIndex{} )
             break;
         return rawv & lo32(m[mask_Da1]);
     case 5:  // 7:0.ebx (AMD override only)
-        if ( !c.msr[mask_7ab0] )
+        if ( c.msr[mask_7ab0] == MsrIndex{} )
             break;
         return lo32(m[mask_7ab0]);
     default:
@@ -372,7 +372,7 @@ void levelling_domain_compute(DomainLevelling &out, const LevellingCaps &c, cons
     const bool amd = vendor_is_amd_like(c.vendor);
     const Regs p1 = get(guest, Leaf{1}), pe1 = get(guest, Leaf{0x80000001});
 
-    if ( c.msr[mask_1cd] )
+    if ( c.msr[mask_1cd] != MsrIndex{} )
     {
         uint64_t mask = c.defaults[mask_1cd];
         uint32_t ecx = p1.c, edx = p1.d;
@@ -401,14 +401,14 @@ void levelling_domain_compute(DomainLevelling &out, const LevellingCaps &c, cons
         }
         d.masks[mask_1cd] = mask;
     }
-    if ( c.msr[mask_6c] )
+    if ( c.msr[mask_6c] != MsrIndex{} )
     {
         uint64_t mask = c.defaults[mask_6c];
         if ( c.vendor == Vendor::amd )
             mask &= pack(~0u, get(guest, Leaf{6}).c);
         d.masks[mask_6c] = mask;
     }
-    if ( c.msr[mask_7ab0] )
+    if ( c.msr[mask_7ab0] != MsrIndex{} )
     {
         // 7:0.eax is the max subleaf, not features: taken from the policy as is.
         uint64_t mask = c.defaults[mask_7ab0];
@@ -419,14 +419,14 @@ void levelling_domain_compute(DomainLevelling &out, const LevellingCaps &c, cons
         }
         d.masks[mask_7ab0] = mask;
     }
-    if ( c.msr[mask_Da1] )
+    if ( c.msr[mask_Da1] != MsrIndex{} )
     {
         uint64_t mask = c.defaults[mask_Da1];
         if ( c.vendor == Vendor::intel )
             mask &= pack(~0u, get(guest, Leaf{0xd}, Subleaf{1}).a);
         d.masks[mask_Da1] = mask;
     }
-    if ( c.msr[mask_e1cd] )
+    if ( c.msr[mask_e1cd] != MsrIndex{} )
     {
         uint64_t mask = c.defaults[mask_e1cd];
         uint32_t ecx = pe1.c, edx = pe1.d;
@@ -460,12 +460,12 @@ void ctxt_switch_levelling(const DomainLevelling *next, const VcpuLevelling *vcp
         if ( want == pc->faulting_on )
             return;
         bool amd = c.faulting == FaultingMechanism::cpuid_user_dis;
-        uint32_t idx = amd ? msr::amd_hwcr : msr::misc_features_enables;
+        MsrIndex idx = amd ? msr::amd_hwcr : msr::misc_features_enables;
         uint64_t b = amd ? msr::hwcr_cpuid_user_dis : msr::misc_features_cpuid_faulting;
         uint64_t val = want ? (pc->fault_msr | b) : (pc->fault_msr & ~b);
         if ( cpupolicy_plat_wrmsr(idx, val) != 0 )
         {
-            cpupolicy_plat_log(log_err, "levelling: wrmsr %x failed", idx);
+            cpupolicy_plat_log(log_err, "levelling: wrmsr %x failed", raw(idx));
             return;
         }
         pc->fault_msr = val;
@@ -477,7 +477,7 @@ void ctxt_switch_levelling(const DomainLevelling *next, const VcpuLevelling *vcp
     const uint64_t *masks = (next && next->pv) ? next->masks : c.defaults;
     for ( unsigned i = 0; i < NR_MASK_MSRS; ++i )
     {
-        if ( !c.msr[i] )
+        if ( c.msr[i] == MsrIndex{} )
             continue;
         uint64_t val = masks[i];
         // OSXSAVE in the mask lets the hypervisor's own CR4.OSXSAVE through; a PV guest
@@ -489,7 +489,7 @@ void ctxt_switch_levelling(const DomainLevelling *next, const VcpuLevelling *vcp
             continue;
         if ( cpupolicy_plat_wrmsr(c.msr[i], val) != 0 )
         {
-            cpupolicy_plat_log(log_err, "levelling: wrmsr %x failed", c.msr[i]);
+            cpupolicy_plat_log(log_err, "levelling: wrmsr %x failed", raw(c.msr[i]));
             pc->cur_known = static_cast<uint8_t>(pc->cur_known & ~(1u << i));
             continue;
         }

@@ -64,7 +64,7 @@ constexpr WordLocs make_word_locs()
     {
         const WordSource &src = table::words[i].src;
         t.w[i] = WordLoc{static_cast<int16_t>(src.is_msr ? -1 : slot_exact(src.leaf, src.subleaf)),
-                         static_cast<uint8_t>(src.is_msr ? 32 * src.subleaf : 0), reg_member(src.reg)};
+                         static_cast<uint8_t>(src.is_msr ? 32 * src.half : 0), reg_member(src.reg)};
     }
     return t;
 }

@@ -131,17 +131,18 @@ uint32_t policy_extd_limit(const Policy &p)
     return m >= EXTD_FIRST && m <= EXTD_RANGE_LAST ? m : EXTD_FIRST;
 }
 
-bool policy_in_range(const Policy &p, uint32_t leaf, uint32_t subleaf)
+bool policy_in_range(const Policy &p, Leaf l, Subleaf sl)
 {
-    int s = slot_exact(leaf, subleaf);
+    int s = slot_exact(l, sl);
     if ( s < 0 )
         return false;
+    const uint32_t leaf = raw(l), subleaf = raw(sl);
     if ( leaf <= BASIC_LAST ? leaf > basic_max_leaf(p) : leaf > policy_extd_limit(p) )
         return false;
-    if ( leaf_kind(leaf) == LeafKind::plain )
+    if ( leaf_kind(l) == LeafKind::plain )
         return true;
     unsigned base = static_cast<unsigned>(s) - subleaf;
-    const SubleafRule *rule = subleaf_rule(leaf);
+    const SubleafRule *rule = subleaf_rule(l);
     CHECK(rule);  // the policy layout holds subleaves only for leaves with a rule
     return (subleaf_mask(p, *rule, base) >> subleaf) & 1;
 }
@@ -171,10 +172,11 @@ PolicyRanges ranges(const Policy &p, uint64_t leaves)
     for ( unsigned n = 0; n < NR_INDEXED_LEAVES; ++n )
     {
         const IndexedLeaf &x = indexed_leaves[n];
-        bool basic = x.leaf <= BASIC_LAST;
-        if ( !((leaves >> n) & 1) || (basic ? x.leaf >= nb : x.leaf - EXTD_FIRST >= ne) )
+        const uint32_t leaf = raw(x.leaf);
+        bool basic = leaf <= BASIC_LAST;
+        if ( !((leaves >> n) & 1) || (basic ? leaf >= nb : leaf - EXTD_FIRST >= ne) )
             continue;
-        unsigned base = basic ? l.basic_base[x.leaf] : l.extd_base[x.leaf - EXTD_FIRST];
+        unsigned base = basic ? l.basic_base[leaf] : l.extd_base[leaf - EXTD_FIRST];
         add_run(r, base, x.nr_held, subleaf_mask(p, x, base));
     }
     return r;

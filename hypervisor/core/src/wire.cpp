@@ -102,7 +102,7 @@ static_assert(tables.end[NR_BASIC - 1] == policy_layout.extd_base[0], "extended 
 constexpr bool tables_agree_with_slot_exact()
 {
     for ( unsigned s = 0; s < NR_POLICY_SLOTS; ++s )
-        if ( slot_exact(static_cast<uint32_t>(tables.key[s]), static_cast<uint32_t>(tables.key[s] >> 32)) !=
+        if ( slot_exact(Leaf{static_cast<uint32_t>(tables.key[s])}, Subleaf{static_cast<uint32_t>(tables.key[s] >> 32)}) !=
              static_cast<int>(s) )
             return false;
     for ( unsigned i = 1; i < NR_POLICY_SLOTS; ++i )
@@ -344,8 +344,8 @@ int policy_serialise(const Policy &p, WireLeaf *leaves, uint32_t *nr_leaves, Wir
     {
         if ( msrs )
         {
-            msrs[0] = WireMsr{MSR_PLATFORM_INFO, 0, p.platform_info};
-            msrs[1] = WireMsr{MSR_ARCH_CAPABILITIES, 0, p.arch_caps};
+            msrs[0] = WireMsr{raw(MSR_PLATFORM_INFO), 0, p.platform_info};
+            msrs[1] = WireMsr{raw(MSR_ARCH_CAPABILITIES), 0, p.arch_caps};
         }
         *nr_msrs = need_msrs;
     }
@@ -404,8 +404,8 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
             rc = -cpupolicy::err::einval;
         if ( rc )
         {
-            e.leaf = l.leaf;
-            e.subleaf = l.subleaf;
+            e.leaf = Leaf{l.leaf};
+            e.subleaf = Subleaf{l.subleaf};
             goto out;
         }
 
@@ -447,11 +447,12 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
     for ( uint32_t i = 0; i < nr_msrs; ++i )
     {
         const WireMsr &m = msrs[i];
+        const MsrIndex msr{m.idx};
         unsigned which = 0;
 
         if ( m.flags )
             rc = -cpupolicy::err::einval;
-        else if ( m.idx == MSR_PLATFORM_INFO )
+        else if ( msr == MSR_PLATFORM_INFO )
         {
             which = 0;
             // Held in 32 bits, as Xen holds it (only bit 31, CPUID faulting, is
@@ -459,7 +460,7 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
             if ( m.val >> 32 )
                 rc = -cpupolicy::err::eoverflow;
         }
-        else if ( m.idx == MSR_ARCH_CAPABILITIES )
+        else if ( msr == MSR_ARCH_CAPABILITIES )
             which = 1;
         else
             rc = -cpupolicy::err::erange;
@@ -468,7 +469,7 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
             rc = -cpupolicy::err::einval;
         if ( rc )
         {
-            e.msr = m.idx;
+            e.msr = msr;
             goto out;
         }
         seen_msr[which] = true;
@@ -508,7 +509,7 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
     }
     for ( uint32_t i = 0; i < nr_msrs; ++i )
     {
-        if ( msrs[i].idx == MSR_PLATFORM_INFO )
+        if ( MsrIndex{msrs[i].idx} == MSR_PLATFORM_INFO )
             p.platform_info = static_cast<uint32_t>(msrs[i].val);
         else
             p.arch_caps = msrs[i].val;

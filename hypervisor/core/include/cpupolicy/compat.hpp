@@ -46,30 +46,30 @@ inline constexpr NumericField numeric_fields[] = {
     {field::xss_high, FieldKind::subset, "XSS components 63:32"},
     // Processor Trace capabilities (SDM vol. 2A leaf 14H): packets and encodings the
     // hardware generates for the guest.
-    {{0x14, 0, Reg::eax, 0, ~0u}, FieldKind::le, "PT max subleaf"},
-    {{0x14, 0, Reg::ebx, 0, ~0u}, FieldKind::subset, "PT capabilities (EBX)"},
-    {{0x14, 0, Reg::ecx, 0, ~0u}, FieldKind::subset, "PT capabilities (ECX)"},
-    {{0x14, 1, Reg::eax, 0, 0x7}, FieldKind::le, "PT address ranges"},
-    {{0x14, 1, Reg::eax, 16, 0xffff}, FieldKind::subset, "PT MTC period encodings"},
-    {{0x14, 1, Reg::ebx, 0, 0xffff}, FieldKind::subset, "PT cycle threshold encodings"},
-    {{0x14, 1, Reg::ebx, 16, 0xffff}, FieldKind::subset, "PT PSB frequency encodings"},
+    {{0x14_leaf, 0_subleaf, Reg::eax, 0, ~0u}, FieldKind::le, "PT max subleaf"},
+    {{0x14_leaf, 0_subleaf, Reg::ebx, 0, ~0u}, FieldKind::subset, "PT capabilities (EBX)"},
+    {{0x14_leaf, 0_subleaf, Reg::ecx, 0, ~0u}, FieldKind::subset, "PT capabilities (ECX)"},
+    {{0x14_leaf, 1_subleaf, Reg::eax, 0, 0x7}, FieldKind::le, "PT address ranges"},
+    {{0x14_leaf, 1_subleaf, Reg::eax, 16, 0xffff}, FieldKind::subset, "PT MTC period encodings"},
+    {{0x14_leaf, 1_subleaf, Reg::ebx, 0, 0xffff}, FieldKind::subset, "PT cycle threshold encodings"},
+    {{0x14_leaf, 1_subleaf, Reg::ebx, 16, 0xffff}, FieldKind::subset, "PT PSB frequency encodings"},
     // AMX palette (SDM vol. 2A leaf 1DH) and TMUL (leaf 1EH): LDTILECFG is executed by
     // the hardware, which #GPs on a configuration beyond its own palette.
-    {{0x1d, 0, Reg::eax, 0, ~0u}, FieldKind::le, "AMX max palette"},
-    {{0x1d, 1, Reg::eax, 0, 0xffff}, FieldKind::le, "AMX total_tile_bytes"},
-    {{0x1d, 1, Reg::eax, 16, 0xffff}, FieldKind::le, "AMX bytes_per_tile"},
-    {{0x1d, 1, Reg::ebx, 0, 0xffff}, FieldKind::le, "AMX bytes_per_row"},
-    {{0x1d, 1, Reg::ebx, 16, 0xffff}, FieldKind::le, "AMX max_names"},
-    {{0x1d, 1, Reg::ecx, 0, 0xffff}, FieldKind::le, "AMX max_rows"},
-    {{0x1e, 0, Reg::eax, 0, ~0u}, FieldKind::le, "TMUL max subleaf"},
-    {{0x1e, 0, Reg::ebx, 0, 0xff}, FieldKind::le, "TMUL tmul_maxk"},
-    {{0x1e, 0, Reg::ebx, 8, 0xffff}, FieldKind::le, "TMUL tmul_maxn"},
-    {{0x1e, 1, Reg::eax, 0, ~0u}, FieldKind::subset, "AMX instruction bits (1EH.1)"},
+    {{0x1d_leaf, 0_subleaf, Reg::eax, 0, ~0u}, FieldKind::le, "AMX max palette"},
+    {{0x1d_leaf, 1_subleaf, Reg::eax, 0, 0xffff}, FieldKind::le, "AMX total_tile_bytes"},
+    {{0x1d_leaf, 1_subleaf, Reg::eax, 16, 0xffff}, FieldKind::le, "AMX bytes_per_tile"},
+    {{0x1d_leaf, 1_subleaf, Reg::ebx, 0, 0xffff}, FieldKind::le, "AMX bytes_per_row"},
+    {{0x1d_leaf, 1_subleaf, Reg::ebx, 16, 0xffff}, FieldKind::le, "AMX max_names"},
+    {{0x1d_leaf, 1_subleaf, Reg::ecx, 0, 0xffff}, FieldKind::le, "AMX max_rows"},
+    {{0x1e_leaf, 0_subleaf, Reg::eax, 0, ~0u}, FieldKind::le, "TMUL max subleaf"},
+    {{0x1e_leaf, 0_subleaf, Reg::ebx, 0, 0xff}, FieldKind::le, "TMUL tmul_maxk"},
+    {{0x1e_leaf, 0_subleaf, Reg::ebx, 8, 0xffff}, FieldKind::le, "TMUL tmul_maxn"},
+    {{0x1e_leaf, 1_subleaf, Reg::eax, 0, ~0u}, FieldKind::subset, "AMX instruction bits (1EH.1)"},
     // AVX10 (SDM vol. 2A leaf 24H): converged vector ISA version and vector lengths.
-    {{0x24, 0, Reg::eax, 0, ~0u}, FieldKind::le, "AVX10 max subleaf"},
-    {{0x24, 0, Reg::ebx, 0, 0xff}, FieldKind::le, "AVX10 version"},
-    {{0x24, 0, Reg::ebx, 16, 0x7}, FieldKind::subset, "AVX10 vector lengths"},
-    {{0x24, 1, Reg::ecx, 0, ~0u}, FieldKind::subset, "AVX10 instruction bits (24H.1)"},
+    {{0x24_leaf, 0_subleaf, Reg::eax, 0, ~0u}, FieldKind::le, "AVX10 max subleaf"},
+    {{0x24_leaf, 0_subleaf, Reg::ebx, 0, 0xff}, FieldKind::le, "AVX10 version"},
+    {{0x24_leaf, 0_subleaf, Reg::ebx, 16, 0x7}, FieldKind::subset, "AVX10 vector lengths"},
+    {{0x24_leaf, 1_subleaf, Reg::ecx, 0, ~0u}, FieldKind::subset, "AVX10 instruction bits (24H.1)"},
     // 0x80000000.eax is compared on its effective value (policy_extd_limit) in code.
     // Address widths (SDM vol. 2A 80000008H): a guest told it has more physical
     // address bits than the host would set bits the host's paging treats as reserved.
@@ -94,7 +94,7 @@ Featureset policy_effective_featureset(const Policy &p, const PolicyRanges &r);
 bool xstate_layouts_agree(const Regs &x, const Regs &y);
 
 // Registers of (leaf, subleaf) as the policy answers them: zeros when out of range.
-Regs policy_effective(const Policy &p, uint32_t leaf, uint32_t subleaf);
+Regs policy_effective(const Policy &p, Leaf leaf, Subleaf subleaf);
 
 // 0 when `guest` can run on `host`, otherwise -EINVAL.  `err` (may be NULL) is always
 // written: on failure it names the first failing leaf/subleaf in leaf order, or, when

@@ -14,14 +14,20 @@ inline constexpr unsigned NR_FEATURE_BITS = NR_FEATUREWORDS * 32;
 
 // Where a featureset word lives in a policy: a CPUID leaf/subleaf register, or one
 // 32-bit half of an MSR.
+// A CPUID word has leaf/subleaf/reg (msr 0); an MSR word has msr/half (leaf and subleaf ~0).
 struct WordSource {
     bool is_msr;
-    uint32_t leaf;     // or MSR index
-    uint32_t subleaf;  // NO_SUBLEAF, or for an MSR: 0 = low half, 1 = high half
+    Leaf leaf;
+    Subleaf subleaf;   // kNoSubleaf for a plain leaf
     Reg reg;
+    MsrIndex msr;
+    uint8_t half;      // MSR: 0 = bits 31:0, 1 = bits 63:32
 
-    static constexpr WordSource cpuid(uint32_t l, uint32_t s, Reg r) { return {false, l, s, r}; }
-    static constexpr WordSource msr(uint32_t idx, uint32_t half) { return {true, idx, half, Reg::eax}; }
+    static constexpr WordSource cpuid(Leaf l, Subleaf s, Reg r) { return {false, l, s, r, MsrIndex{0}, 0}; }
+    static constexpr WordSource msr_half(MsrIndex idx, uint8_t half)
+    {
+        return {true, Leaf{~0u}, Subleaf{~0u}, Reg::eax, idx, half};
+    }
 };
 
 struct WordInfo {

@@ -388,8 +388,8 @@ consteval uint32_t make_common_1d()
 }
 inline constexpr uint32_t COMMON_1D = make_common_1d();
 static_assert(COMMON_1D == 0x0183f3ffu, "APM: bits 0-9, 12-17, 23, 24");
-static_assert(table::words[0].src.leaf == 0x1 && table::words[0].src.reg == Reg::edx &&
-              table::words[2].src.leaf == 0x80000001u && table::words[2].src.reg == Reg::edx);
+static_assert(table::words[0].src.leaf == 0x1_leaf && table::words[0].src.reg == Reg::edx &&
+              table::words[2].src.leaf == 0x80000001_leaf && table::words[2].src.reg == Reg::edx);
 
 // Features that say "this CPU may behave worse", not "this CPU can do more": RSBA
 // (MSR_ARCH_CAPABILITIES bit 2, "RSB Alternative": an empty RSB may fall back to other

@@ -109,7 +109,7 @@ inline constexpr struct {
 constexpr uint32_t guest_dyn_nr(uint32_t leaf, uint32_t nr)
 {
     uint32_t held = 1;
-    leaf_kind(leaf, &held);
+    leaf_kind(Leaf{leaf}, &held);
     return nr ? nr : held;
 }
 constexpr unsigned count_guest_dyn()
@@ -129,7 +129,7 @@ constexpr GuestDynTable make_guest_dyn()
     unsigned n = 0;
     for ( const auto &d : guest_dyn_leaves )
         for ( uint32_t s = 0; s < guest_dyn_nr(d.leaf, d.nr); ++s )
-            t.e[n++] = {d.leaf, s, static_cast<uint16_t>(slot_cpuid(d.leaf, s))};
+            t.e[n++] = {d.leaf, s, static_cast<uint16_t>(slot_cpuid(Leaf{d.leaf}, Subleaf{s}))};
     return t;
 }
 inline constexpr GuestDynTable guest_dyn = make_guest_dyn();

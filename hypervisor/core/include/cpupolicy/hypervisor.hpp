@@ -193,25 +193,25 @@ public:
     // A PV guest's #GP at `insn`: a CPUID (0f a2) that faulted because CPUID faulting is
     // on is emulated from the policy; anything else is reflected as #GP.
     CPUPOLICY_MUST_CHECK int pv_gp_fault(DomId d, unsigned vcpu, const uint8_t *insn,
-                                         size_t len, uint32_t leaf, uint32_t subleaf,
+                                         size_t len, Leaf leaf, Subleaf subleaf,
                                          GuestCpuidResult &out);
     // A #UD: the forced emulation prefix followed by CPUID is emulated from the policy,
     // for PV and HVM guests alike (an HVM guest with virtual faulting on at CPL > 0 gets
     // #GP instead, as for a plain CPUID); anything else is reflected as #UD.
     CPUPOLICY_MUST_CHECK int invalid_op(DomId d, unsigned vcpu, unsigned cpl,
-                                        const uint8_t *insn, size_t len, uint32_t leaf,
-                                        uint32_t subleaf, GuestCpuidResult &out);
+                                        const uint8_t *insn, size_t len, Leaf leaf,
+                                        Subleaf subleaf, GuestCpuidResult &out);
     // An HVM guest's CPUID exit: #GP when the guest enabled virtual CPUID faulting and runs
     // at CPL > 0, otherwise the policy's answer.
     CPUPOLICY_MUST_CHECK int hvm_cpuid_exit(DomId d, unsigned vcpu, unsigned cpl,
-                                            uint32_t leaf, uint32_t subleaf,
+                                            Leaf leaf, Subleaf subleaf,
                                             GuestCpuidResult &out);
     // An HVM guest's RDMSR/WRMSR exit for the MSRs this subsystem virtualises
     // (PLATFORM_INFO 0xce read-only, MISC_FEATURES_ENABLES 0x140); *fault = gp for
     // anything refused.  0, or -ESRCH/-EINVAL for a bad domain/vCPU.
-    CPUPOLICY_MUST_CHECK int hvm_rdmsr(DomId d, unsigned vcpu, uint32_t msr, uint64_t *val,
+    CPUPOLICY_MUST_CHECK int hvm_rdmsr(DomId d, unsigned vcpu, MsrIndex msr, uint64_t *val,
                                        GuestFault *fault);
-    CPUPOLICY_MUST_CHECK int hvm_wrmsr(DomId d, unsigned vcpu, uint32_t msr, uint64_t val,
+    CPUPOLICY_MUST_CHECK int hvm_wrmsr(DomId d, unsigned vcpu, MsrIndex msr, uint64_t val,
                                        GuestFault *fault);
     // The guest kernel writes CR4 / XCR0 (a PV guest traps on both; an HVM guest exits).
     // A change of CR4.OSXSAVE on the running PV vCPU reloads its leaf-1 mask.
@@ -286,7 +286,7 @@ private:
     CPUPOLICY_MUST_CHECK int install_policy(Domain &dom, const Policy &p);
     CPUPOLICY_MUST_CHECK int check_policy(const Domain &dom, const Policy &p,
                                           ErrRecord *err) const;
-    Regs cpuid_for(const Domain &dom, const Vcpu &v, uint32_t leaf, uint32_t subleaf) const;
+    Regs cpuid_for(const Domain &dom, const Vcpu &v, Leaf leaf, Subleaf subleaf) const;
     void switch_to(const Domain &dom, const Vcpu &v);
     bool policy_has_faulting(const Domain &dom) const;
 

@@ -85,22 +85,22 @@ constexpr const char *lcap_what(unsigned bit) { return bit < lcap::nr_bits ? lca
 
 // --- MSRs ---------------------------------------------------------------------------
 namespace msr {
-inline constexpr uint32_t platform_info = 0xce;
-inline constexpr uint32_t arch_capabilities = 0x10a;
-inline constexpr uint32_t misc_features_enables = 0x140;
+inline constexpr MsrIndex platform_info = 0xce_msr;
+inline constexpr MsrIndex arch_capabilities = 0x10a_msr;
+inline constexpr MsrIndex misc_features_enables = 0x140_msr;
 inline constexpr uint64_t misc_features_cpuid_faulting = 1ull << 0;
-inline constexpr uint32_t intel_mask_v1_cpuid1 = 0x478;          // Penryn
-inline constexpr uint32_t intel_mask_v2_cpuid1 = 0x130;          // Nehalem / Westmere
-inline constexpr uint32_t intel_mask_v2_cpuid80000001 = 0x131;
-inline constexpr uint32_t intel_mask_v3_cpuid1 = 0x132;          // Sandy Bridge
-inline constexpr uint32_t intel_mask_v3_cpuid80000001 = 0x133;
-inline constexpr uint32_t intel_mask_v3_cpuidd_01 = 0x134;
-inline constexpr uint32_t amd_hwcr = 0xc0010015;
+inline constexpr MsrIndex intel_mask_v1_cpuid1 = 0x478_msr;          // Penryn
+inline constexpr MsrIndex intel_mask_v2_cpuid1 = 0x130_msr;          // Nehalem / Westmere
+inline constexpr MsrIndex intel_mask_v2_cpuid80000001 = 0x131_msr;
+inline constexpr MsrIndex intel_mask_v3_cpuid1 = 0x132_msr;          // Sandy Bridge
+inline constexpr MsrIndex intel_mask_v3_cpuid80000001 = 0x133_msr;
+inline constexpr MsrIndex intel_mask_v3_cpuidd_01 = 0x134_msr;
+inline constexpr MsrIndex amd_hwcr = 0xc0010015_msr;
 inline constexpr uint64_t hwcr_cpuid_user_dis = 1ull << 35;
-inline constexpr uint32_t amd_l7s0_feature_mask = 0xc0011002;
-inline constexpr uint32_t amd_thrm_feature_mask = 0xc0011003;
-inline constexpr uint32_t amd_feature_mask = 0xc0011004;
-inline constexpr uint32_t amd_ext_feature_mask = 0xc0011005;
+inline constexpr MsrIndex amd_l7s0_feature_mask = 0xc0011002_msr;
+inline constexpr MsrIndex amd_thrm_feature_mask = 0xc0011003_msr;
+inline constexpr MsrIndex amd_feature_mask = 0xc0011004_msr;
+inline constexpr MsrIndex amd_ext_feature_mask = 0xc0011005_msr;
 } // namespace msr
 
 // The masking MSRs, in the order the context switch writes them.
@@ -121,7 +121,7 @@ struct LevellingCaps {
     uint32_t caps;                      // lcap:: bitmap actually available
     uint32_t expected;                  // lcap:: bitmap the model table predicted
     FaultingMechanism faulting;
-    uint32_t msr[NR_MASK_MSRS];         // index of each masking MSR, 0 when absent
+    MsrIndex msr[NR_MASK_MSRS];         // index of each masking MSR, 0 when absent
     uint64_t defaults[NR_MASK_MSRS];    // host default value of each (what NULL restores)
     // Host facts the per-domain mask computation needs (Xen forwards these bits so that
     // a guest using native CPUID can interpret the leaves masking cannot touch).
@@ -158,7 +158,8 @@ CPUPOLICY_MUST_CHECK int levelling_cpu_init(const LevellingCaps &caps);
 struct LevellingGapWord {
     uint8_t word;         // featureset word (table::words)
     bool covered;         // a masking MSR covers this register on this host
-    uint32_t leaf, subleaf;
+    Leaf leaf;
+    Subleaf subleaf;
     Reg reg;
     uint32_t leaked;      // native CPUID shows these; the policy does not have them
     uint32_t lost;        // the policy has these; native CPUID cannot show them

@@ -16,14 +16,17 @@ struct LevellingPerCpu;  // masking.hpp: what the context switch caches per phys
 
 extern "C" {
 
+// The index types (types.hpp) are uint32_t in the calling convention, so an
+// implementation written in C declares these parameters uint32_t.
+//
 // CPUID on the current physical CPU, as the hardware answers it (with whatever masking
 // is currently in force: that is how a PV guest without faulting sees it).
-void cpupolicy_plat_cpuid(uint32_t leaf, uint32_t subleaf, cpupolicy::Regs *out);
+void cpupolicy_plat_cpuid(cpupolicy::Leaf leaf, cpupolicy::Subleaf subleaf, cpupolicy::Regs *out);
 
 // RDMSR / WRMSR on the current physical CPU.  0, or -EFAULT-like negative errno
 // (-EINVAL here) when the MSR does not exist (#GP on hardware).
-CPUPOLICY_MUST_CHECK int cpupolicy_plat_rdmsr(uint32_t msr, uint64_t *val);
-CPUPOLICY_MUST_CHECK int cpupolicy_plat_wrmsr(uint32_t msr, uint64_t val);
+CPUPOLICY_MUST_CHECK int cpupolicy_plat_rdmsr(cpupolicy::MsrIndex msr, uint64_t *val);
+CPUPOLICY_MUST_CHECK int cpupolicy_plat_wrmsr(cpupolicy::MsrIndex msr, uint64_t val);
 
 // Index of the current physical CPU, and its levelling cache (owned by the platform:
 // the core keeps no global state, so one process can host several simulated machines).
@@ -54,7 +57,7 @@ namespace cpupolicy {
 enum LogLevel : int { log_err = 0, log_warn = 1, log_info = 2, log_debug = 3 };
 
 // cpupolicy_plat_cpuid as a value, for the core's own callers.
-inline Regs plat_cpuid(uint32_t leaf, uint32_t subleaf = 0)
+inline Regs plat_cpuid(Leaf leaf, Subleaf subleaf = 0_subleaf)
 {
     Regs r{};
     cpupolicy_plat_cpuid(leaf, subleaf, &r);

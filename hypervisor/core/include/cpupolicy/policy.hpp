@@ -26,8 +26,8 @@ inline constexpr uint32_t NR_BASIC = BASIC_LAST - BASIC_FIRST + 1;
 inline constexpr uint32_t NR_EXTD = EXTD_LAST - EXTD_FIRST + 1;
 inline constexpr uint32_t HV_LEAF = 0x40000000u, HV2_LEAF = 0x40000100u;
 
-inline constexpr uint32_t MSR_PLATFORM_INFO = 0xce;
-inline constexpr uint32_t MSR_ARCH_CAPABILITIES = 0x10a;
+inline constexpr MsrIndex MSR_PLATFORM_INFO = 0xce_msr;
+inline constexpr MsrIndex MSR_ARCH_CAPABILITIES = 0x10a_msr;
 inline constexpr uint32_t PLATFORM_INFO_CPUID_FAULTING = 1u << 31;  // SDM vol. 4, MSR 0xCE bit 31
 
 // Subleaf-indexed leaves the object holds, and how many subleaves of each: the rows of
@@ -71,7 +71,7 @@ constexpr PolicyLayout make_policy_layout()
     uint16_t slot = 0;
     for ( uint32_t i = 0; i < NR_BASIC + NR_EXTD; ++i )
     {
-        uint32_t leaf = i < NR_BASIC ? BASIC_FIRST + i : EXTD_FIRST + (i - NR_BASIC);
+        Leaf leaf{i < NR_BASIC ? BASIC_FIRST + i : EXTD_FIRST + (i - NR_BASIC)};
         uint8_t nr = 0;
         for ( const auto &x : indexed_leaves )
             if ( x.leaf == leaf )
@@ -114,8 +114,9 @@ static_assert(sizeof(Policy) <= 4096, "a policy must fit in 4 KiB");
 
 // What kind of leaf a leaf number is in this object.
 enum class LeafKind : uint8_t { absent, plain, indexed };
-constexpr LeafKind leaf_kind(uint32_t leaf, uint32_t *nr_subleaves = nullptr)
+constexpr LeafKind leaf_kind(Leaf l, uint32_t *nr_subleaves = nullptr)
 {
+    const uint32_t leaf = raw(l);
     uint8_t nr;
     if ( leaf <= BASIC_LAST )
         nr = policy_layout.basic_nr[leaf];
@@ -130,8 +131,9 @@ constexpr LeafKind leaf_kind(uint32_t leaf, uint32_t *nr_subleaves = nullptr)
 
 // Slot of (leaf, subleaf) under the wire-format rules: a plain leaf must be given
 // NO_SUBLEAF, an indexed one a subleaf it holds.  -1 when the object has no such slot.
-constexpr int slot_exact(uint32_t leaf, uint32_t subleaf)
+constexpr int slot_exact(Leaf l, Subleaf sl)
 {
+    const uint32_t leaf = raw(l), subleaf = raw(sl);
     uint32_t base, nr;
     if ( leaf <= BASIC_LAST )
     {
@@ -151,11 +153,11 @@ constexpr int slot_exact(uint32_t leaf, uint32_t subleaf)
 }
 
 // Slot as the CPUID instruction would address it: a plain leaf ignores ECX.
-constexpr int slot_cpuid(uint32_t leaf, uint32_t subleaf)
+constexpr int slot_cpuid(Leaf leaf, Subleaf subleaf)
 {
     LeafKind k = leaf_kind(leaf);
     if ( k == LeafKind::plain )
-        return slot_exact(leaf, NO_SUBLEAF);
+        return slot_exact(leaf, kNoSubleaf);
     if ( k == LeafKind::indexed )
         return slot_exact(leaf, subleaf);
     return -1;
@@ -165,13 +167,13 @@ constexpr int slot_cpuid(uint32_t leaf, uint32_t subleaf)
 // unimplemented leaf are handled by guest_cpuid, not here).
 constexpr Regs get(const Policy &p, Leaf leaf, Subleaf subleaf = kNoSubleaf)
 {
-    int s = slot_cpuid(raw(leaf), raw(subleaf));
+    int s = slot_cpuid(leaf, subleaf);
     return s < 0 ? Regs{} : p.slot[s];
 }
 // Mutable slot, or nullptr.
 constexpr Regs *at(Policy &p, Leaf leaf, Subleaf subleaf = kNoSubleaf)
 {
-    int s = slot_cpuid(raw(leaf), raw(subleaf));
+    int s = slot_cpuid(leaf, subleaf);
     return s < 0 ? nullptr : &p.slot[s];
 }
 
@@ -181,27 +183,28 @@ constexpr Regs *at(Policy &p, Leaf leaf, Subleaf subleaf = kNoSubleaf)
 // field_get/field_set read the stored value, in range or not (policy_effective() and
 // effective_slot() give the value as a guest sees it).
 struct Field {
-    uint32_t leaf, subleaf;  // subleaf NO_SUBLEAF for a plain leaf
+    Leaf leaf;
+    Subleaf subleaf;  // kNoSubleaf for a plain leaf
     Reg reg;
     uint8_t shift;
     uint32_t mask;           // applied after the shift
 };
 namespace field {
-inline constexpr Field max_basic_leaf{0x0, NO_SUBLEAF, Reg::eax, 0, ~0u};
-inline constexpr Field max_extd_leaf{EXTD_FIRST, NO_SUBLEAF, Reg::eax, 0, ~0u};
-inline constexpr Field leaf7_max_subleaf{0x7, 0, Reg::eax, 0, ~0u};
+inline constexpr Field max_basic_leaf{0x0_leaf, kNoSubleaf, Reg::eax, 0, ~0u};
+inline constexpr Field max_extd_leaf{Leaf{EXTD_FIRST}, kNoSubleaf, Reg::eax, 0, ~0u};
+inline constexpr Field leaf7_max_subleaf{0x7_leaf, 0_subleaf, Reg::eax, 0, ~0u};
 // CPUID 0x80000008.EAX (SDM vol. 2A 80000008H; APM vol. 3 Fn8000_0008_EAX).
-inline constexpr Field maxphysaddr{0x80000008u, NO_SUBLEAF, Reg::eax, 0, 0xff};
-inline constexpr Field maxlinaddr{0x80000008u, NO_SUBLEAF, Reg::eax, 8, 0xff};
-inline constexpr Field guest_maxphysaddr{0x80000008u, NO_SUBLEAF, Reg::eax, 16, 0xff};  // AMD; 0 = as maxphysaddr
+inline constexpr Field maxphysaddr{0x80000008_leaf, kNoSubleaf, Reg::eax, 0, 0xff};
+inline constexpr Field maxlinaddr{0x80000008_leaf, kNoSubleaf, Reg::eax, 8, 0xff};
+inline constexpr Field guest_maxphysaddr{0x80000008_leaf, kNoSubleaf, Reg::eax, 16, 0xff};  // AMD; 0 = as maxphysaddr
 // CPUID 0xd (SDM vol. 2A leaf 0DH): the component bitmaps and the XSAVE area sizes.
-inline constexpr Field xcr0_low{0xd, 0, Reg::eax, 0, ~0u};
-inline constexpr Field xcr0_high{0xd, 0, Reg::edx, 0, ~0u};
-inline constexpr Field xss_low{0xd, 1, Reg::ecx, 0, ~0u};
-inline constexpr Field xss_high{0xd, 1, Reg::edx, 0, ~0u};
-inline constexpr Field xsave_size{0xd, 0, Reg::ebx, 0, ~0u};          // standard, XCR0 in use
-inline constexpr Field xsave_size_max{0xd, 0, Reg::ecx, 0, ~0u};      // standard, all XCR0 components
-inline constexpr Field xsave_size_compacted{0xd, 1, Reg::ebx, 0, ~0u};  // XCR0 | XSS in use
+inline constexpr Field xcr0_low{0xd_leaf, 0_subleaf, Reg::eax, 0, ~0u};
+inline constexpr Field xcr0_high{0xd_leaf, 0_subleaf, Reg::edx, 0, ~0u};
+inline constexpr Field xss_low{0xd_leaf, 1_subleaf, Reg::ecx, 0, ~0u};
+inline constexpr Field xss_high{0xd_leaf, 1_subleaf, Reg::edx, 0, ~0u};
+inline constexpr Field xsave_size{0xd_leaf, 0_subleaf, Reg::ebx, 0, ~0u};          // standard, XCR0 in use
+inline constexpr Field xsave_size_max{0xd_leaf, 0_subleaf, Reg::ecx, 0, ~0u};      // standard, all XCR0 components
+inline constexpr Field xsave_size_compacted{0xd_leaf, 1_subleaf, Reg::ebx, 0, ~0u};  // XCR0 | XSS in use
 } // namespace field
 
 constexpr uint32_t field_get(const Policy &p, const Field &f)
@@ -220,8 +223,8 @@ constexpr uint32_t basic_max_leaf(const Policy &p) { return field_get(p, field::
 constexpr uint32_t extd_max_leaf(const Policy &p) { return field_get(p, field::max_extd_leaf); }
 
 // Leaf 0xd's subleaves are consecutive slots: subleaf n of leaf 0xd is slot XSTATE_SLOT + n.
-inline constexpr int XSTATE_SLOT = slot_exact(0xd, 0);
-static_assert(slot_exact(0xd, 62) == XSTATE_SLOT + 62, "leaf 0xd subleaves are consecutive slots");
+inline constexpr int XSTATE_SLOT = slot_exact(0xd_leaf, 0_subleaf);
+static_assert(slot_exact(0xd_leaf, 62_subleaf) == XSTATE_SLOT + 62, "leaf 0xd subleaves are consecutive slots");
 // XCR0 / IA32_XSS bits a policy enumerates (CPUID.(0xd,0).EDX:EAX, (0xd,1).EDX:ECX).
 constexpr uint64_t policy_xcr0(const Policy &p)
 {
@@ -264,7 +267,7 @@ uint32_t policy_extd_limit(const Policy &p);
 // leaf - lies inside the ranges the policy itself advertises: max basic/extended leaf,
 // 7:0.eax, the cache/topology terminators, the xstate component bitmap, and the
 // per-leaf subleaf counts of the SDM/APM (docs/wire-format.md, "Out-of-range leaves").
-bool policy_in_range(const Policy &p, uint32_t leaf, uint32_t subleaf);
+bool policy_in_range(const Policy &p, Leaf leaf, Subleaf subleaf);
 // Zero every slot policy_in_range() rejects (Xen's
 // x86_cpu_policy_clear_out_of_range_leaves, extended to this object's leaves).
 void policy_clear_out_of_range(Policy &p);

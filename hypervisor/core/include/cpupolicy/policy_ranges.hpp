@@ -27,7 +27,7 @@ struct PolicyRanges {
         return s >= 0 && ((w[u / 64] >> (u % 64)) & 1);
     }
     // Wire-format addressing, as policy_in_range().
-    constexpr bool has(uint32_t leaf, uint32_t subleaf) const
+    constexpr bool has(Leaf leaf, Subleaf subleaf) const
     {
         return slot(slot_exact(leaf, subleaf));
     }
@@ -43,7 +43,7 @@ PolicyRanges policy_ranges(const Policy &p);
 PolicyRanges policy_ranges_of(const Policy &p, uint64_t leaves);
 
 // The bit of indexed_leaves that stands for `leaf`; 0 when it is not indexed.
-constexpr uint64_t indexed_leaf_bit(uint32_t leaf)
+constexpr uint64_t indexed_leaf_bit(Leaf leaf)
 {
     for ( unsigned n = 0; n < NR_INDEXED_LEAVES; ++n )
         if ( indexed_leaves[n].leaf == leaf )

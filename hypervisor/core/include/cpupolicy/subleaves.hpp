@@ -26,7 +26,7 @@ enum class SubleafEnum : uint8_t {
 };
 
 struct SubleafRule {
-    uint32_t leaf;
+    Leaf leaf;
     SubleafEnum walk;
     uint8_t nr_held;       // subleaves the policy object holds (0: held as a plain leaf)
     Reg bitmap_reg = Reg::eax;  // resid_bitmap only
@@ -35,35 +35,35 @@ struct SubleafRule {
 
 // nr_held: what real CPUs enumerate with room to spare; docs/policy.md gives the reasons.
 inline constexpr SubleafRule subleaf_rules[] = {
-    {0x00000004u, SubleafEnum::until_cache_null, 8},   // deterministic cache parameters
-    {0x00000007u, SubleafEnum::max_in_eax, 4},         // structured extended features
-    {0x0000000bu, SubleafEnum::until_level_null, 4},   // extended topology
-    {0x0000000du, SubleafEnum::xsave, 63},             // + SDM vol. 1 13.2
+    {0x00000004_leaf, SubleafEnum::until_cache_null, 8},   // deterministic cache parameters
+    {0x00000007_leaf, SubleafEnum::max_in_eax, 4},         // structured extended features
+    {0x0000000b_leaf, SubleafEnum::until_level_null, 4},   // extended topology
+    {0x0000000d_leaf, SubleafEnum::xsave, 63},             // + SDM vol. 1 13.2
     // RDT monitoring: EDX[31:1] (SDM vol. 3B, CMT enumeration).
-    {0x0000000fu, SubleafEnum::resid_bitmap, 2, Reg::edx, ~1u},
+    {0x0000000f_leaf, SubleafEnum::resid_bitmap, 2, Reg::edx, ~1u},
     // RDT allocation: EBX[31:1] (SDM vol. 3B, CAT enumeration).
-    {0x00000010u, SubleafEnum::resid_bitmap, 4, Reg::ebx, ~1u},
-    {0x00000012u, SubleafEnum::sgx, 4},                // + SDM vol. 3D, SGX resource enumeration
-    {0x00000014u, SubleafEnum::max_in_eax, 2},         // processor trace
-    {0x00000017u, SubleafEnum::max_in_eax, 4},         // SoC vendor attributes (MaxSOCID_Index)
-    {0x00000018u, SubleafEnum::max_in_eax, 8},         // deterministic address translation
-    {0x0000001bu, SubleafEnum::pconfig, 0},            // PCONFIG (the policy gates it to zero)
-    {0x0000001du, SubleafEnum::max_in_eax, 2},         // AMX tile information (max palette)
-    {0x0000001eu, SubleafEnum::max_in_eax, 2},         // AMX TMUL (ISE rev. 059)
-    {0x0000001fu, SubleafEnum::until_level_null, 6},   // V2 extended topology
-    {0x00000020u, SubleafEnum::max_in_eax, 1},         // HRESET
+    {0x00000010_leaf, SubleafEnum::resid_bitmap, 4, Reg::ebx, ~1u},
+    {0x00000012_leaf, SubleafEnum::sgx, 4},                // + SDM vol. 3D, SGX resource enumeration
+    {0x00000014_leaf, SubleafEnum::max_in_eax, 2},         // processor trace
+    {0x00000017_leaf, SubleafEnum::max_in_eax, 4},         // SoC vendor attributes (MaxSOCID_Index)
+    {0x00000018_leaf, SubleafEnum::max_in_eax, 8},         // deterministic address translation
+    {0x0000001b_leaf, SubleafEnum::pconfig, 0},            // PCONFIG (the policy gates it to zero)
+    {0x0000001d_leaf, SubleafEnum::max_in_eax, 2},         // AMX tile information (max palette)
+    {0x0000001e_leaf, SubleafEnum::max_in_eax, 2},         // AMX TMUL (ISE rev. 059)
+    {0x0000001f_leaf, SubleafEnum::until_level_null, 6},   // V2 extended topology
+    {0x00000020_leaf, SubleafEnum::max_in_eax, 1},         // HRESET
     // Architectural PerfMon extended: EAX of subleaf 0 is the bitmap of valid subleaves.
-    {0x00000023u, SubleafEnum::resid_bitmap, 4, Reg::eax, ~1u},
-    {0x00000024u, SubleafEnum::max_in_eax, 2},         // AVX10 (Intel AVX10 architecture spec.)
-    {0x8000001du, SubleafEnum::until_cache_null, 8},   // AMD cache topology
+    {0x00000023_leaf, SubleafEnum::resid_bitmap, 4, Reg::eax, ~1u},
+    {0x00000024_leaf, SubleafEnum::max_in_eax, 2},         // AVX10 (Intel AVX10 architecture spec.)
+    {0x8000001d_leaf, SubleafEnum::until_cache_null, 8},   // AMD cache topology
     // AMD PQoS extended features: EBX bits 1 (L3MBE), 2 (SMBE), 3 (BMEC) and 5 (ABMC)
     // have a subleaf of the same number; bits 4 (L3RR) and 6 (SDCIAE) are flags only.
-    {0x80000020u, SubleafEnum::resid_bitmap, 8, Reg::ebx, 0x2eu},
-    {0x80000026u, SubleafEnum::until_level_null, 4},   // AMD extended CPU topology
+    {0x80000020_leaf, SubleafEnum::resid_bitmap, 8, Reg::ebx, 0x2eu},
+    {0x80000026_leaf, SubleafEnum::until_level_null, 4},   // AMD extended CPU topology
 };
 
 // The rule of `leaf`, or nullptr when the leaf is not subleaf-indexed.
-constexpr const SubleafRule *subleaf_rule(uint32_t leaf)
+constexpr const SubleafRule *subleaf_rule(Leaf leaf)
 {
     for ( const SubleafRule &r : subleaf_rules )
         if ( r.leaf == leaf )

@@ -13,17 +13,39 @@
 namespace cpupolicy {
 
 // A CPUID leaf (EAX input), subleaf (ECX input), MSR index, feature number
-// (word * 32 + bit).  enum class gives a distinct type with no implicit conversion;
-// Leaf{7} constructs one and raw() reads it back.
+// (word * 32 + bit).  enum class gives a distinct type with no implicit conversion from
+// or to an integer or to each other, so swapping a leaf and a subleaf argument, or
+// passing an MSR index where a leaf belongs, does not compile
+// (tests/scripts/test_index_types.sh proves it).  Zero cost: each is a uint32_t in
+// size, alignment and calling convention, and ==, <, <= ... work as on the integer.
+// Leaf{7} or 7_leaf constructs one; raw() reads it back.  The C ABI
+// (libcpupolicy/include) and the wire structs stay plain uint32_t: the library
+// converts at that boundary.
 enum class Leaf : uint32_t {};
 enum class Subleaf : uint32_t {};
 enum class MsrIndex : uint32_t {};
 enum class Feature : uint32_t {};
 
+static_assert(sizeof(Leaf) == 4 && sizeof(Subleaf) == 4 && sizeof(MsrIndex) == 4 &&
+              alignof(Leaf) == alignof(uint32_t), "index types are uint32_t-sized");
+
 constexpr uint32_t raw(Leaf v) { return static_cast<uint32_t>(v); }
 constexpr uint32_t raw(Subleaf v) { return static_cast<uint32_t>(v); }
 constexpr uint32_t raw(MsrIndex v) { return static_cast<uint32_t>(v); }
 constexpr uint32_t raw(Feature v) { return static_cast<uint32_t>(v); }
+
+// Literals for tables: 0x80000008_leaf, 1_subleaf, 0x10a_msr.  In an inline namespace,
+// so `using namespace cpupolicy::literals` brings in just these.
+inline namespace literals {
+constexpr Leaf operator""_leaf(unsigned long long v) { return Leaf{static_cast<uint32_t>(v)}; }
+constexpr Subleaf operator""_subleaf(unsigned long long v) { return Subleaf{static_cast<uint32_t>(v)}; }
+constexpr MsrIndex operator""_msr(unsigned long long v) { return MsrIndex{static_cast<uint32_t>(v)}; }
+} // namespace literals
+
+// The leaf `n` after `l` (walking a range of leaves).
+constexpr Leaf operator+(Leaf l, uint32_t n) { return Leaf{raw(l) + n}; }
+// How far leaf `b` lies above leaf `a` (an index into a range starting at `a`).
+constexpr uint32_t operator-(Leaf b, Leaf a) { return raw(b) - raw(a); }
 
 // Xen's XEN_CPUID_NO_SUBLEAF: the subleaf value of a leaf that has none.
 inline constexpr uint32_t NO_SUBLEAF = 0xffffffffu;
@@ -62,7 +84,9 @@ constexpr uint32_t max32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 // Where a fallible call went wrong.  Seeded to ~0 ("does not apply") and written on the
 // single error exit of the function that fails, as Xen's cpu_policy_errors.
 struct ErrRecord {
-    uint32_t leaf = ~0u, subleaf = ~0u, msr = ~0u;
+    Leaf leaf = Leaf{~0u};
+    Subleaf subleaf = Subleaf{~0u};
+    MsrIndex msr = MsrIndex{~0u};
 };
 
 // errno values (Linux/x86 numbering, which is also what Xen's public errno.h uses).
