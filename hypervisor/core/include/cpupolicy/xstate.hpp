@@ -118,10 +118,19 @@ constexpr bool enablers_agree_with_the_components()
     for ( const Enabler &e : enablers )
     {
         enabled |= e.components;
+        // Rows compared by value, not arch_component(c) against nullptr: under GCC's
+        // -fsanitize=null a pointer to a global is no constant against nullptr
+        // (docs/robustness.md, "UBSan and the compile-time tables").
         for ( unsigned c = 0; c < NR_COMPONENTS; ++c )
-            if ( (e.components & bit(c)) &&
-                 (!arch_component(c) || arch_component(c)->supervisor != e.supervisor) )
+        {
+            if ( !(e.components & bit(c)) )
+                continue;
+            bool same_kind = false;
+            for ( const ArchComponent &a : arch_components )
+                same_kind |= a.nr == c && a.supervisor == e.supervisor;
+            if ( !same_kind )
                 return false;
+        }
     }
     for ( const ArchComponent &a : arch_components )
         if ( a.nr != HDC && a.nr != HWP && a.nr != APX && !(enabled & bit(a.nr)) )
