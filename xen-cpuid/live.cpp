@@ -12,6 +12,7 @@
 
 #include "cpupolicy/featureset.hpp"
 #include "cpupolicy/masking.hpp"
+#include "printable.hpp"
 #include "tool_print.hpp"
 #include "decode.hpp"
 
@@ -186,9 +187,12 @@ cpupolicy_handle_t *Connection::open()
     int rc = cpupolicy_open(&h_, uri_.c_str());
     if ( rc )
     {
+        // The library's message names what was wrong (the URI option, the boot option
+        // and its offset, the dump's file and line); errno text would only add noise
+        // ("No such file or directory" for an unknown feature name).
         const char *why = cpupolicy_last_error();
-        fprintf(stderr, "%s: cannot connect to '%s': %s%s(%s)\n", kProg, uri_.c_str(),
-                why, *why ? " " : "", strerror(-rc));
+        fprintf(stderr, "%s: cannot connect to '%s': %s\n", kProg, cpupolicy::printable(uri_).c_str(),
+                why && *why ? why : strerror(-rc));
         h_ = nullptr;
     }
     return h_;

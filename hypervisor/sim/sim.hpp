@@ -36,7 +36,7 @@ namespace cpupolicy::sim {
 struct SimConfig {
     std::string dump_path;        // empty: this machine's own CPUID (import_native)
     unsigned nr_cpus = 1;         // physical CPUs; CPU i takes dump block i % blocks
-    std::string boot_options;     // Xen command-line fragment (boot_options.hpp)
+    std::string boot_options;     // Xen command-line fragment or bare cpuid= list (boot_text.hpp)
     MaskModel mask_model = MaskModel::automatic;        // override the model table
     FaultingModel faulting = FaultingModel::automatic;  // override the dump
     // CPUID records replacing (or adding to) the dump's on every CPU, to build a CPU no

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The simulated machine (sim.hpp).
 #include "sim.hpp"
+#include "boot_text.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -98,16 +99,17 @@ int SimMachine::create(const SimConfig &cfg, std::unique_ptr<SimMachine> &out, s
     m->cursor_.assign(cfg.nr_cpus, RunCursor{});
     m->mem_.limit = cfg.domain_memory_limit;
 
+    // The options are read here first, for a message naming the option, its offset and
+    // what is accepted (boot_text.hpp), and for the bare cpuid= list the tools accept;
+    // the hypervisor then boots on them in Xen's grammar.
+    std::string cmdline, why;
+    BootOptions opts;
+    if ( (rc = parse_boot_text(cfg.boot_options.c_str(), opts, &why, &cmdline)) )
+        return fail(rc, why);
     m->hv_.reset(new Hypervisor());
-    BootOptionsError bad;
-    rc = m->on_cpu(0, [&](Hypervisor &hv) { return hv.boot(cfg.boot_options.c_str(), &bad); });
+    rc = m->on_cpu(0, [&](Hypervisor &hv) { return hv.boot(cmdline.c_str(), nullptr); });
     if ( rc )
-    {
-        if ( rc == -EINVAL || rc == -ENOENT )
-            return fail(rc, "bad boot option at offset " + std::to_string(bad.pos) + ": \"" +
-                                cfg.boot_options.substr(bad.pos, bad.len) + "\"");
         return fail(rc, "hypervisor boot failed: " + std::string(std::strerror(-rc)));
-    }
     for ( unsigned i = 1; i < cfg.nr_cpus; ++i )
     {
         rc = m->on_cpu(i, [](Hypervisor &hv) { return hv.cpu_up(); });

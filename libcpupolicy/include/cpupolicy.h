@@ -236,8 +236,11 @@ int cpupolicy_get_cpuid(const cpupolicy_t *p, uint32_t leaf, uint32_t subleaf,
 #define CPUPOLICY_HVM_DEFAULT 5
 
 /* Derive the policy `idx` from a raw policy as the hypervisor does at boot, with
- * Xen-style boot options ("cpuid=no-avx512f,rtm" or just "no-avx512f,rtm"; NULL for
- * none).  -EINVAL bad idx or options syntax, -ENOENT unknown feature in the options. */
+ * Xen-style boot options ("cpuid=no-avx512f,rtm tsx=0", or a bare cpuid= list
+ * "no-avx512f,rtm"; NULL for none).  -EINVAL bad idx or options syntax, -ENOENT unknown
+ * feature in the options; cpupolicy_last_error() then names the option, its offset in
+ * boot_options, what is wrong and what is accepted ("boot option 'tsx=banana' at
+ * offset 0: 'banana' is not a boolean (accepted: ...)"). */
 int cpupolicy_derive(cpupolicy_t *out, const cpupolicy_t *raw, unsigned int idx,
                      const char *boot_options) CPUPOLICY_NOEXCEPT;
 
@@ -301,9 +304,12 @@ int cpupolicy_import_dump_notes(cpupolicy_t *raw, const char *path, unsigned int
 /* A connection to one hypervisor.  uri:
  *   NULL or ""                    the embedded simulated hypervisor booted on this
  *                                 machine's CPU (one physical CPU);
- *   "sim:dump=PATH[,boot=OPTS][,cpus=N]"  the embedded simulated hypervisor on the host a
- *                                 CPUID dump describes, with Xen-style boot options
- *                                 (commas inside OPTS are fine) and N physical CPUs.
+ *   "sim:dump=PATH[,cpus=N][,boot=OPTS]"  the embedded simulated hypervisor on the host a
+ *                                 CPUID dump describes, with N physical CPUs and boot
+ *                                 options as cpupolicy_derive() takes them.  boot= comes
+ *                                 last and takes the rest of the URI (commas inside
+ *                                 OPTS are fine); a piece of OPTS spelt like a URI
+ *                                 option ("...,cpus=64") is -EINVAL, never read as one.
  *   "unix:PATH"                   a cpupolicyd serving one simulated host on PATH.
  *   "ssh:[USER@]HOST[:PORT]/SOCKET"  a cpupolicyd on HOST, reached by running the system's
  *                                 ssh client with `cpupolicyd --stdio-bridge SOCKET` as the

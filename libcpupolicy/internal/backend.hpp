@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // What a cpupolicy_handle_t talks to.  One interface, one implementation per way of
 // reaching a hypervisor:
-//   embedded  (uri NULL, "", "sim:dump=PATH[,boot=OPTS][,cpus=N]")  - the simulated
+//   embedded  (uri NULL, "", "sim:dump=PATH[,cpus=N][,boot=OPTS]")  - the simulated
 //             hypervisor booted in-process (backend_embedded.cpp);
 //   unix      ("unix:PATH")  - a cpupolicyd serving one simulated host (backend_unix.cpp);
 //   xen       ("xen:")       - a real Xen through libxenctrl/libxenguest (backend_xen.cpp).

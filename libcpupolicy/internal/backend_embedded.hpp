@@ -34,11 +34,12 @@ private:
     std::unique_ptr<sim::SimMachine> m_;
 };
 
-// Parse the options of an embedded URI ("" / "sim:dump=PATH,boot=OPTS,cpus=N").
-// Boot options contain commas themselves ("cpuid=no-avx,no-rtm"): a comma-separated
-// token after boot= that does not start with a known key ("dump=", "boot=", "cpus=")
-// continues the boot options.  -EINVAL with `why` for anything else (an unknown token
-// elsewhere, a key given twice, cpus= not 1..MAX_PCPUS in digits).
+// Parse the options of an embedded URI ("" / "sim:dump=PATH[,cpus=N][,boot=OPTS]").
+// boot= comes last and takes the rest of the URI (boot options are comma lists
+// themselves: "boot=cpuid=no-avx,no-rtm"); a comma-separated piece of it spelt like a
+// URI option ("dump=", "boot=", "cpus=") is refused rather than read as one.  -EINVAL
+// with `why` for anything else (an unknown token, a key given twice, cpus= not
+// 1..MAX_PCPUS in digits).  The boot options themselves are read by SimMachine::create.
 [[nodiscard]] int parse_sim_uri(const char *opts, sim::SimConfig &cfg, std::string &why);
 
 } // namespace cpupolicy

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <algorithm>
+#include <string_view>
+
 #include "api.hpp"
+#include "printable.hpp"
 
 namespace cpupolicy::abi {
 namespace {
@@ -27,12 +31,18 @@ const char *last_error()
     return message;
 }
 
+// Messages quote what the caller gave (a URI, a file name, boot options, a line of a
+// dump): escaped here, where every detail becomes the caller's message, so that no
+// control character reaches a terminal or a log through cpupolicy_last_error().
 void detail(const char *fmt, ...)
 {
+    thread_local char raw[ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    size_t len = n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof(raw) - 1);
+    printable_into(message, sizeof(message), std::string_view(raw, len));
     detail_set = true;
 }
 

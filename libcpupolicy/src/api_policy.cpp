@@ -12,6 +12,7 @@
 #include "cpupolicy/features.hpp"
 #include "cpupolicy/level.hpp"
 #include "cpupolicy/wire.hpp"
+#include "boot_text.hpp"
 #include "dump_policy.hpp"
 
 using namespace cpupolicy;
@@ -38,15 +39,6 @@ WireLeaf *wire(cpupolicy_leaf_t *l) { return reinterpret_cast<WireLeaf *>(l); }
 const WireMsr *wire(const cpupolicy_msr_t *m) { return reinterpret_cast<const WireMsr *>(m); }
 WireMsr *wire(cpupolicy_msr_t *m) { return reinterpret_cast<WireMsr *>(m); }
 
-bool is_bare_cpuid_list(const char *s)
-{
-    if ( !s || !*s )
-        return false;
-    for ( ; *s; ++s )
-        if ( *s == '=' || *s == ' ' || *s == '\t' || *s == '\n' )
-            return false;
-    return true;
-}
 } // namespace
 
 CPUPOLICY_EXPORT cpupolicy_t *cpupolicy_alloc(void) noexcept
@@ -159,18 +151,20 @@ static int impl_derive(cpupolicy_t *out, const cpupolicy_t *raw, unsigned int id
 {
     if ( !out || !raw || idx >= NR_POLICY_INDEX )
         return -EINVAL;
-    Policy tmp;
-    int rc = policy_derive(tmp, raw->p, PolicyIndex(idx), boot_options);
-    // The header also accepts a bare cpuid= list ("no-avx512f,rtm"), which the core's
-    // command-line grammar reads as an unknown option.  A string with no blank and no
-    // '=' cannot be anything else, so it is retried as the list it is.
-    if ( rc && is_bare_cpuid_list(boot_options) )
+    // The header also accepts a bare cpuid= list ("no-avx512f,rtm"); sim::parse_boot_text
+    // reads both forms and names the option, its offset and what is accepted.
+    BootOptions o;
     {
         ErrnoGuard g;  // std::string may allocate
-        std::string s = std::string("cpuid=") + boot_options;
-        rc = policy_derive(tmp, raw->p, PolicyIndex(idx), s.c_str());
+        std::string why;
+        if ( int rc = sim::parse_boot_text(boot_options, o, &why) )
+        {
+            abi::detail("%s", why.c_str());
+            return rc;
+        }
     }
-    if ( rc )
+    Policy tmp;
+    if ( int rc = policy_derive_opts(tmp, raw->p, PolicyIndex(idx), o) )
         return rc;
     out->p = tmp;
     return 0;

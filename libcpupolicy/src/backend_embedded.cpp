@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
+#include <string_view>
+
 namespace cpupolicy {
 
 int EmbeddedBackend::get_featureset(unsigned idx, uint32_t *nr, uint32_t *fs)
@@ -72,60 +75,73 @@ int EmbeddedBackend::set_featureset(uint32_t domid, const uint32_t *fs, uint32_t
 
 int parse_sim_uri(const char *opts, sim::SimConfig &cfg, std::string &why)
 {
-    // Only boot= takes continuation tokens: boot options are comma lists themselves
-    // ("boot=cpuid=no-avx,no-rtm").  After dump= an unknown token is a mistake (a
-    // misspelt key), not part of the path: refused rather than turned into -ENOENT.
-    std::string *current = nullptr;
+    // Comma-separated KEY=VALUE.  boot= comes last and takes the rest of the URI: boot
+    // options are comma lists themselves ("boot=cpuid=no-avx,no-rtm"), so nothing after
+    // boot= is a URI option, and options pasted into it cannot add one.  A piece of them
+    // spelt like a URI option ("boot=no-avx,cpus=64") is refused, naming it: it is
+    // neither a boot option nor honoured as cpus=.  After dump= an unknown token is a
+    // mistake (a misspelt key), not part of the path: refused rather than turned into
+    // -ENOENT.
+    static const char *const keys[] = {"dump=", "boot=", "cpus="};
+    auto key_of = [&](std::string_view tok) -> int {
+        for ( int k = 0; k < 3; ++k )
+            if ( tok.substr(0, 5) == keys[k] )
+                return k;
+        return -1;
+    };
     std::string cpus;
-    bool have_dump = false, have_boot = false, have_cpus = false;
-    const char *p = opts;
+    bool seen[3] = {};
+    const std::string_view all(opts);
+    size_t p = 0;
 
-    while ( *p )
+    while ( p < all.size() )
     {
-        const char *end = strchr(p, ',');
-        std::string tok(p, end ? static_cast<size_t>(end - p) : strlen(p));
-        p = end ? end + 1 : p + tok.size();
-
-        bool *seen = tok.rfind("dump=", 0) == 0   ? &have_dump
-                     : tok.rfind("boot=", 0) == 0 ? &have_boot
-                     : tok.rfind("cpus=", 0) == 0 ? &have_cpus
-                                                  : nullptr;
-        if ( seen && *seen )
+        size_t end = std::min(all.find(',', p), all.size());
+        std::string_view tok = all.substr(p, end - p);
+        int k = key_of(tok);
+        if ( k < 0 )
         {
-            why = "option '" + tok.substr(0, 4) + "' given twice";
+            why = "unknown option '" + std::string(tok) +
+                  "' (expected dump=PATH, cpus=N, boot=OPTS; boot= last)";
             return -EINVAL;
         }
-        if ( seen )
-            *seen = true;
-        if ( seen == &have_dump )
+        if ( seen[k] )
         {
-            cfg.dump_path = tok.substr(5);
-            current = nullptr;
+            why = "option '" + std::string(keys[k], 4) + "' given twice";
+            return -EINVAL;
         }
-        else if ( seen == &have_boot )
+        seen[k] = true;
+        if ( k == 1 )
         {
-            cfg.boot_options = tok.substr(5);
-            current = &cfg.boot_options;
+            std::string_view boot = all.substr(p + 5);
+            for ( size_t q = 0; q <= boot.size(); )
+            {
+                size_t c = std::min(boot.find(',', q), boot.size());
+                if ( key_of(boot.substr(q, c - q)) >= 0 )
+                {
+                    why = "'" + std::string(boot.substr(q, c - q)) + "' at offset " +
+                          std::to_string(4 + p + 5 + q) +
+                          " of the URI is inside boot=, which takes the rest of the URI: "
+                          "give dump= and cpus= before boot=";
+                    return -EINVAL;
+                }
+                q = c + 1;
+            }
+            cfg.boot_options = std::string(boot);
+            break;
         }
-        else if ( seen == &have_cpus )
-        {
-            cpus = tok.substr(5);
-            current = nullptr;
-        }
-        else if ( current )
-            *current += "," + tok;
+        if ( k == 0 )
+            cfg.dump_path = std::string(tok.substr(5));
         else
-        {
-            why = "unknown option '" + tok + "' (expected dump=PATH, boot=OPTS, cpus=N)";
-            return -EINVAL;
-        }
+            cpus = std::string(tok.substr(5));
+        p = end + 1;
     }
-    if ( !have_dump || cfg.dump_path.empty() )
+    if ( !seen[0] || cfg.dump_path.empty() )
     {
         why = "sim: URI needs dump=PATH";
         return -EINVAL;
     }
-    if ( have_cpus )
+    if ( seen[2] )
     {
         // Digits only: strtoul would take "", " 2", "+2" and "-1" (as ULONG_MAX).
         unsigned long n = 0;

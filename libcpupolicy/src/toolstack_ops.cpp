@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api.hpp"
+#include "backend_embedded.hpp"
 #include "build.hpp"
 #include "cpupolicy/compat.hpp"
 #include "cpupolicy_models.h"
@@ -314,14 +315,11 @@ json stranded(const std::vector<VmRow> &vms, const cpupolicy_t *level, std::stri
 
 std::string uri_boot_options(const std::string &uri)
 {
-    if ( uri.rfind("sim:", 0) != 0 )
+    sim::SimConfig cfg;
+    std::string why;
+    if ( uri.rfind("sim:", 0) != 0 || parse_sim_uri(uri.c_str() + 4, cfg, why) )
         return "";
-    size_t b = uri.find("boot=");
-    if ( b == std::string::npos )
-        return "";
-    std::string v = uri.substr(b + 5);
-    size_t c = v.find(",cpus=");
-    return c == std::string::npos ? v : v.substr(0, c);
+    return cfg.boot_options;
 }
 
 std::string name_from_uri(const std::string &uri)

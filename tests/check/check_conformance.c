@@ -889,6 +889,10 @@ static const struct {
     { "unknown feature in boot", "sim:dump=%s/" DUMP_SNB ",boot=cpuid=no-notafeature", 1 },
     { "unknown boot option", "sim:dump=%s/" DUMP_SNB ",boot=frobnicate=1", 1 },
     { "bad boolean in boot", "sim:dump=%s/" DUMP_SNB ",boot=tsx=maybe", 1 },
+    /* boot= takes the rest of the URI: a URI option pasted into it is refused, never
+     * honoured (it used to set 64 CPUs). */
+    { "cpus= inside boot=", "sim:dump=%s/" DUMP_SNB ",boot=cpuid=no-avx,cpus=64", -EINVAL },
+    { "dump= inside boot=", "sim:dump=%s/" DUMP_SNB ",boot=no-avx,dump=%s/" DUMP_SNB, -EINVAL },
 };
 
 START_TEST(open_refuses_bad_uris_with_a_reason)
@@ -931,13 +935,13 @@ START_TEST(open_success_clears_the_reason_and_null_out_is_einval)
 }
 END_TEST
 
-/* Boot options reach the simulated host: "boot=cpuid=no-avx,no-rtm" (the comma inside
- * the options belongs to them) takes exactly avx, rtm and their dependency closures
+/* Boot options reach the simulated host: "boot=cpuid=no-avx,no-rtm" (boot= is last and
+ * takes the rest of the URI: the comma inside the options belongs to them) takes exactly avx, rtm and their dependency closures
  * from the host featureset (docs/policy.md, BOOT-OPTIONS). */
 START_TEST(open_passes_boot_options_through)
 {
     cpupolicy_handle_t *plain = open_ok(sim_uri(DUMP_SNB, ""));
-    cpupolicy_handle_t *noavx = open_ok(sim_uri(DUMP_SNB, ",boot=cpuid=no-avx,no-rtm,cpus=2"));
+    cpupolicy_handle_t *noavx = open_ok(sim_uri(DUMP_SNB, ",cpus=2,boot=cpuid=no-avx,no-rtm"));
     uint32_t a[NR_WORDS], b[NR_WORDS], gone[NR_WORDS], want[NR_WORDS], deps[NR_WORDS], i;
     uint32_t avx = feature("avx"), rtm = feature("rtm");
     get_fs(plain, CPUPOLICY_FEATURESET_HOST, a);

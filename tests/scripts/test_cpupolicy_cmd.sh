@@ -429,12 +429,28 @@ has "$tmp/err" "unknown command named" "frobnicate"
 run featureset --boot-options no-frobnicate "$GNR"
 check_rc "unknown feature in boot options" 2 && ok
 has "$tmp/err" "bad boot option quoted" "no-frobnicate"
-has "$tmp/err" "the unknown feature itself is named" "unknown feature name 'frobnicate' in cpuid="
+has "$tmp/err" "the unknown feature itself is named" "boot option 'no-frobnicate' at offset 0: 'frobnicate' is not a feature name"
 run featureset --boot-options "tsx=0 cpuid=no-avx2,sse9,no-rtm" "$GNR"
 check_rc "unknown feature among several boot options" 2 && ok
-has "$tmp/err" "the first unknown item of cpuid= is named" "unknown feature name 'sse9' in cpuid="
+has "$tmp/err" "the first unknown item of cpuid= is named" "boot option 'cpuid=no-avx2,sse9,no-rtm' at offset 6: 'sse9' is not a feature name"
 run featureset --boot-options tsx=maybe "$GNR"
 check_rc "malformed boot options" 2 && ok
+has "$tmp/err" "a bad boolean names the option, its offset and the accepted values" \
+    "boot option 'tsx=maybe' at offset 0: 'maybe' is not a boolean (accepted: 1/0, yes/no, on/off, true/false, enable/disable)"
+hasnt "$tmp/err" "no errno text after a named boot option" "(Invalid argument)"
+# Control characters from the command line are quoted escaped, never raw.
+run featureset --boot-options "$(printf 'cpuid=no-\033[2Jx')" "$GNR"
+check_rc "boot option with an escape sequence" 2 && ok
+has "$tmp/err" "the escape sequence is quoted as \\x1b" "'\\x1b[2Jx' is not a feature name"
+if grep -q "$(printf '\033')" "$tmp/err"; then bad "a raw ESC reached stderr"; else ok; fi
+# The masking host is a sim: URI: options pasted into boot= cannot add cpus=.
+run masking --boot-options "no-avx,cpus=64" "$SNB"
+check_rc "a URI option inside the boot options" 2 && ok
+has "$tmp/err" "cpus= inside boot= is named and refused" "'cpus=64' at offset"
+run masking --boot-options "cpuid=no-bogus" "$SNB"
+check_rc "masking, unknown feature" 2 && ok
+has "$tmp/err" "masking names the option" "boot option 'cpuid=no-bogus' at offset 0: 'bogus' is not a feature name"
+hasnt "$tmp/err" "no errno text after an unknown feature" "No such file"
 run featureset --cpu 5 "$GNR"
 check_rc "--cpu beyond the file" 2 && ok
 has "$tmp/err" "--cpu error names the file" "$GNR"

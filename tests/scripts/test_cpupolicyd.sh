@@ -160,6 +160,19 @@ $TO "$D" --socket "$T/snb.sock" --dump "$SNB" --log "$T/dup.log" & dp=$!; PIDS="
 check "second daemon on a live socket exits 1" "1" "$?"
 check "first daemon still answers" "0 bfebfbff" "$(C "$T/snb.sock" featureset 1 | cut -c1-10)"
 
+# --- A bad --boot: named with its offset, escaped in the log, no errno text -----------------
+run_refused badboot "$SNB" --boot "$(printf 'tsx=0 cpuid=no-\033[2Jx,no-avx')"
+check "bad --boot: the daemon does not start (status 1)" "1" "$rc"
+grepok "bad --boot names the option, its offset and the feature, escaped" \
+    "cannot boot the simulated host: boot option 'cpuid=no-\\\\x1b\\[2Jx,no-avx' at offset 6: '\\\\x1b\\[2Jx' is not a feature name" \
+    "$T/badboot.log"
+if grep -q "$(printf '\033')" "$T/badboot.log"; then bad "a raw ESC reached the log"; else ok "no raw ESC in the log"; fi
+if grep -q "No such file" "$T/badboot.log"; then bad "errno text after a named boot option"; else ok "no errno text after a named boot option"; fi
+# A newline in what is logged cannot start a forged log line.
+run_refused nldump "$(printf '%s/none\n2026-01-01T00:00:00Z cpupolicyd[1]: forged' "$T")"
+check "a dump path with a newline is logged on one line" "1" "$(wc -l <"$T/nldump.log" | tr -d ' ')"
+grepok "... with the newline escaped" "none\\\\x0a2026-01-01" "$T/nldump.log"
+
 stop snb
 check "snb SIGTERM exits 0" "0" "$?"
 finish

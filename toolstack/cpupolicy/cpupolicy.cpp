@@ -24,6 +24,7 @@
 
 #include "cpupolicy/feature-table.hpp"
 #include "cpupolicy/masking.hpp"
+#include "printable.hpp"
 #include "tool_print.hpp"
 #include "cmd_model.hpp"
 #include "cmd_toolstack.hpp"
@@ -38,6 +39,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+using cpupolicy::printable;
 
 namespace {
 
@@ -117,44 +120,6 @@ int parse_index(const char *s, unsigned *out)
     return -1;
 }
 
-// The first name in a cpuid=LIST of the boot options that is no feature, or "" (for
-// naming it: cpupolicy_derive() can only say -ENOENT).  Items are NAME, no-NAME or
-// NAME=<bool>; a name spelt "no-..." itself is tried as written first, as the core does.
-std::string unknown_boot_feature(const char *opts)
-{
-    std::string all = opts ? opts : "";
-    if ( all.find('=') == std::string::npos && all.find(' ') == std::string::npos )
-        all = "cpuid=" + all;  // a bare list, as cpupolicy_derive() accepts it
-    size_t pos = 0;
-    while ( (pos = all.find("cpuid=", pos)) != std::string::npos )
-    {
-        if ( pos && all[pos - 1] != ' ' )
-        {
-            pos += 6;
-            continue;
-        }
-        size_t end = all.find(' ', pos);
-        std::string list = all.substr(pos + 6, end == std::string::npos ? end : end - pos - 6);
-        size_t i = 0;
-        while ( i <= list.size() )
-        {
-            size_t comma = list.find(',', i);
-            std::string item = list.substr(i, comma == std::string::npos ? comma : comma - i);
-            item = item.substr(0, item.find('='));
-            uint32_t f;
-            if ( !item.empty() && cpupolicy_feature_from_name(item.c_str(), &f) &&
-                 (item.rfind("no-", 0) != 0 ||
-                  cpupolicy_feature_from_name(item.c_str() + 3, &f)) )
-                return item.rfind("no-", 0) == 0 ? item.substr(3) : item;
-            if ( comma == std::string::npos )
-                break;
-            i = comma + 1;
-        }
-        pos = end;
-    }
-    return "";
-}
-
 // Import DUMP and derive the requested policy.  Errors are reported here, naming the
 // file (and line, from the importer) or the boot option.
 PolicyPtr load(const char *path, const Options &o, unsigned index,
@@ -187,14 +152,10 @@ PolicyPtr load(const char *path, const Options &o, unsigned index,
     rc = cpupolicy_derive(out.get(), raw.get(), index, o.boot_options);
     if ( rc )
     {
-        std::string unknown = rc == -ENOENT ? unknown_boot_feature(o.boot_options) : "";
-        std::string why = !unknown.empty() ? "unknown feature name '" + unknown + "' in cpuid="
-                          : rc == -ENOENT  ? "unknown feature name in the boot options"
-                          : rc == -EINVAL && o.boot_options ? "malformed boot options"
-                                                            : strerror(-rc);
-        fprintf(stderr, "cpupolicy: deriving the %s policy of %s%s%s%s: %s\n",
-                index_names[index], path, o.boot_options ? " with boot options '" : "",
-                o.boot_options ? o.boot_options : "", o.boot_options ? "'" : "", why.c_str());
+        // The library names the boot option, its offset and what is accepted.
+        const char *msg = cpupolicy_last_error();
+        fprintf(stderr, "cpupolicy: deriving the %s policy of %s: %s\n", index_names[index],
+                printable(path).c_str(), msg && *msg ? msg : strerror(-rc));
         return nullptr;
     }
     return out;
@@ -438,15 +399,14 @@ int masking_host_uri(const Options &o, const char *host_path, std::string &uri)
     if ( strchr(host_path, ',') )
     {
         fprintf(stderr, "cpupolicy: masking: %s: a host dump path cannot contain ','\n",
-                host_path);
+                printable(host_path).c_str());
         return exit_usage;
     }
     uri = std::string("sim:dump=") + host_path;
-    // The simulated hypervisor takes a Xen command line ("cpuid=no-avx tsx=0"); the bare
-    // feature list the other subcommands accept is its cpuid= option.
+    // boot= last: it takes the rest of the URI (a Xen command line or the bare feature
+    // list the other subcommands accept), so the options cannot add URI options.
     if ( o.boot_options )
-        uri += std::string(strchr(o.boot_options, '=') ? ",boot=" : ",boot=cpuid=") +
-               o.boot_options;
+        uri += std::string(",boot=") + o.boot_options;
     return 0;
 }
 
@@ -570,8 +530,8 @@ int cmd_masking(const Options &o, int argc, char **argv)
     if ( int rc = cpupolicy_open(&raw_h, uri.c_str()) )
     {
         const char *why = cpupolicy_last_error();
-        fprintf(stderr, "cpupolicy: masking: cannot boot a host on %s: %s\n", host_path,
-                why && *why ? why : strerror(-rc));
+        fprintf(stderr, "cpupolicy: masking: cannot boot a host on %s: %s\n",
+                printable(host_path).c_str(), why && *why ? why : strerror(-rc));
         return exit_usage;
     }
     HandlePtr h(raw_h);

@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <string_view>
+
 #include "printable.hpp"
 #include "stdio_bridge.hpp"
 
@@ -27,7 +30,9 @@ FILE *log_file = stderr;
 bool verbose = false;
 
 // One line per call, flushed; a log that cannot be written is not a reason to stop
-// serving, but the first failure is reported on stderr.
+// serving, but the first failure is reported on stderr.  The line quotes what others
+// gave (paths, boot options, a dump's lines, a client's socket peer): escaped here, where
+// it leaves, so that no control character or newline forges or rewrites a log line.
 void logmsg(const char *fmt, ...)
 {
     char ts[32];
@@ -35,12 +40,14 @@ void logmsg(const char *fmt, ...)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(log_file, "%s cpupolicyd[%d]: ", ts, static_cast<int>(getpid()));
+    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(log_file, fmt, ap);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fputc('\n', log_file);
+    size_t len = n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof(line) - 1);
+    fprintf(log_file, "%s cpupolicyd[%d]: %s\n", ts, static_cast<int>(getpid()),
+            printable(std::string_view(line, len)).c_str());
     static bool reported = false;
     if ( (fflush(log_file) != 0 || ferror(log_file)) && !reported && log_file != stderr )
     {
@@ -287,10 +294,9 @@ int main(int argc, char **argv)
         return 1;
 
     Server srv(*backend, state, o.server, lfd);
-    logmsg("serving %s on %s (protocol %u, %s%s)", printable(host_id).c_str(),
-           printable(o.socket_path).c_str(), unsigned(proto::VERSION),
-           o.state_dir.empty() ? "no state dir" : "state dir ",
-           printable(o.state_dir).c_str());
+    logmsg("serving %s on %s (protocol %u, %s%s)", host_id.c_str(), o.socket_path.c_str(),
+           unsigned(proto::VERSION), o.state_dir.empty() ? "no state dir" : "state dir ",
+           o.state_dir.c_str());
     srv.run(&stop_signal, &waitmask);
     srv.close_all();
     close(lfd);

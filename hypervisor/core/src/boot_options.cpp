@@ -44,14 +44,34 @@ int parse_bool(Span s)
     return -1;
 }
 
+// What each refusal says (BootOptionsError::what): what is wrong with the offending
+// text, and what would be accepted there.
+constexpr const char not_bool[] =
+    "is not a boolean (accepted: 1/0, yes/no, on/off, true/false, enable/disable)";
+constexpr const char not_option[] =
+    "is not an option (accepted: cpuid=LIST, tsx=<bool>, vpmu=<bool>, hap=<bool>, "
+    "spec-ctrl=LIST)";
+constexpr const char not_feature[] =
+    "is not a feature name (xen-cpuid --list names them; cpuid= items are NAME, no-NAME "
+    "or NAME=<bool>)";
+constexpr const char empty_cpuid_item[] =
+    "is an empty cpuid= item (accepted: NAME, no-NAME or NAME=<bool>, comma-separated)";
+constexpr const char not_spec_ctrl[] =
+    "is not a spec-ctrl= item (accepted: no/0/off/false/disable, msr-sc=<bool>, pv=<bool>, "
+    "hvm=<bool>, bp-spec-reduce=<bool>)";
+
 struct Parser {
     const char *base;
+    Span token;  // the option being parsed
     BootOptionsError err;
 
-    int fail(int rc, Span where)
+    int fail(int rc, Span where, const char *what)
     {
         err.pos = static_cast<size_t>(where.p - base);
         err.len = where.len;
+        err.item_pos = static_cast<size_t>(token.p - base);
+        err.item_len = token.len;
+        err.what = what;
         return rc;
     }
 
@@ -80,7 +100,7 @@ struct Parser {
     int cpuid_item(Span item, BootOptions &o)
     {
         if ( item.len == 0 )
-            return fail(-err::einval, item);
+            return fail(-err::einval, item, empty_cpuid_item);
 
         Span name = item;
         int val = 1;
@@ -90,7 +110,7 @@ struct Parser {
                 name = {item.p, i};
                 val = parse_bool(item.from(i + 1));
                 if ( val < 0 )
-                    return fail(-err::einval, item.from(i + 1));
+                    return fail(-err::einval, item.from(i + 1), not_bool);
                 break;
             }
 
@@ -108,7 +128,9 @@ struct Parser {
             return 0;
         }
         Span bad = name.starts_with("no-") && name.len > 3 ? name.from(3) : name;
-        return fail(bad.len ? -err::enoent : -err::einval, bad.len ? bad : item);
+        // An empty name ("=1") is malformed rather than an unknown feature.
+        return bad.len ? fail(-err::enoent, bad, not_feature)
+                       : fail(-err::einval, item, not_feature);
     }
 
     // One comma-separated item of spec-ctrl=.
@@ -122,7 +144,7 @@ struct Parser {
             return 0;
         }
         if ( b == 1 )  // Xen: a bare positive is meaningless here
-            return fail(-err::einval, item);
+            return fail(-err::einval, item, not_spec_ctrl);
         static const char *const names[] = {"msr-sc", "pv", "hvm", "bp-spec-reduce"};
         for ( unsigned i = 0; i < 4; ++i )
         {
@@ -130,7 +152,7 @@ struct Parser {
             if ( r == -1 )
                 continue;
             if ( r == -2 )
-                return fail(-err::einval, v);
+                return fail(-err::einval, v, not_bool);
             switch ( i ) {
             case 0: o.msr_sc_pv = o.msr_sc_hvm = r; break;
             case 1: o.msr_sc_pv = r; break;
@@ -139,7 +161,7 @@ struct Parser {
             }
             return 0;
         }
-        return fail(-err::einval, item);
+        return fail(-err::einval, item, not_spec_ctrl);
     }
 
     template <typename Fn>
@@ -166,25 +188,25 @@ struct Parser {
         if ( int r = boolean(tok, "tsx", &v); r != -1 )
         {
             if ( r == -2 )
-                return fail(-err::einval, v);
+                return fail(-err::einval, v, not_bool);
             o.tsx = static_cast<int8_t>(r);
             return 0;
         }
         if ( int r = boolean(tok, "vpmu", &v); r != -1 )
         {
             if ( r == -2 )
-                return fail(-err::einval, v);
+                return fail(-err::einval, v, not_bool);
             o.vpmu = r;
             return 0;
         }
         if ( int r = boolean(tok, "hap", &v); r != -1 )
         {
             if ( r == -2 )
-                return fail(-err::einval, v);
+                return fail(-err::einval, v, not_bool);
             o.hap = r;
             return 0;
         }
-        return fail(-err::einval, tok);
+        return fail(-err::einval, tok, not_option);
     }
 };
 
@@ -195,7 +217,7 @@ bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 int boot_options_parse(BootOptions &out, const char *s, BootOptionsError *err)
 {
     BootOptions o;
-    Parser ps{s, {}};
+    Parser ps{s, {}, {}};
 
     if ( s )
         for ( size_t i = 0; s[i]; )
@@ -208,7 +230,8 @@ int boot_options_parse(BootOptions &out, const char *s, BootOptionsError *err)
             size_t start = i;
             while ( s[i] && !blank(s[i]) )
                 ++i;
-            if ( int rc = ps.option(Span{s + start, i - start}, o) )
+            ps.token = Span{s + start, i - start};
+            if ( int rc = ps.option(ps.token, o) )
             {
                 if ( err )
                     *err = ps.err;

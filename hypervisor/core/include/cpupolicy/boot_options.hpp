@@ -48,10 +48,17 @@ struct BootOptions {
     constexpr bool operator==(const BootOptions &) const = default;
 };
 
-// Where parsing stopped: the offset and length of the offending item in the string.
+// Where parsing stopped and why.  [pos, pos+len) is the offending text (a value, a
+// feature name; empty for an empty list item), inside the option [item_pos,
+// item_pos+item_len) that holds it (the whole blank-separated `name=value`).  `what` is
+// a static phrase completing "'<offending text>' ...": what is wrong and what is
+// accepted ("is not a boolean (accepted: 1/0, ...)").
 struct BootOptionsError {
     size_t pos = 0;
     size_t len = 0;
+    size_t item_pos = 0;
+    size_t item_len = 0;
+    const char *what = "";
 };
 
 // Parse `s` (NULL or "" = no options).  0, or:
