@@ -910,7 +910,8 @@ const char *file_type(mode_t m)
 
 } // namespace
 
-int read_bounded_file(const std::string &path, size_t limit, std::string &text, std::string &why)
+int read_bounded_file(const std::string &path, size_t limit, std::string &text, std::string &why,
+                      unsigned flags)
 {
     const int saved_errno = errno;
     struct Restore {
@@ -920,10 +921,12 @@ int read_bounded_file(const std::string &path, size_t limit, std::string &text, 
 
     // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; it is refused
     // below like every file that is not regular.
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                                      ((flags & READ_NOFOLLOW) ? O_NOFOLLOW : 0));
     if (fd < 0) {
         int e = errno ? errno : EIO;
-        why = strf("cannot open: %s", std::strerror(e));
+        why = e == ELOOP && (flags & READ_NOFOLLOW) ? std::string("a symbolic link")
+                                                    : strf("cannot open: %s", std::strerror(e));
         return -e;
     }
     struct Close {

@@ -81,11 +81,13 @@ inline constexpr size_t MAX_DUMP_BYTES = size_t{16} << 20;
 //   -EINVAL                not a regular file (directory, FIFO, device, socket);
 //   -EFBIG                 larger than `limit` (checked before reading, and again while
 //                          reading, for a file that grows);
-//   -ENOMEM                the buffer could not be allocated.
+//   -ENOMEM                the buffer could not be allocated;
+//   -ELOOP                 with READ_NOFOLLOW: `path` is a symbolic link.
 // On failure `why` says what ("not a regular file (character device)", ...) and `text`
 // is unchanged.  errno is preserved.
+inline constexpr unsigned READ_NOFOLLOW = 1;  // refuse a symbolic link (O_NOFOLLOW)
 [[nodiscard]] int read_bounded_file(const std::string &path, size_t limit, std::string &text,
-                                    std::string &why);
+                                    std::string &why, unsigned flags = 0);
 
 // Where and why an import failed.  line 0 = not specific to a line.
 struct ImportError {

@@ -349,6 +349,44 @@ TEST(a_host_holds_as_many_domains_as_its_memory_allows)
     EXPECT_EQ(1001u, info.domid);
 }
 
+// Every domid in use: the host holds Xen's whole range (domids 1..0x7fef beside the control
+// domain), refuses the next create with -ENOSPC and changes nothing for it (no domain, no
+// memory, no id consumed, the next domid where it was); a chosen id is -EEXIST.  After
+// one destroy, the only free domid is found again.
+TEST(every_domid_in_use_is_enospc_and_nothing_half_applied)
+{
+    auto m = boot(SANDYBRIDGE);
+    if ( !m )
+        return;
+    DomId d = 0;
+    unsigned created = 0;
+    int rc;
+    while ( (rc = hc(*m, [&](Hypervisor &hv) { return hv.domain_create(CONTROL_DOMID, DomainType::pv, &d, 1); })) == 0 )
+        ++created;
+    EXPECT_RC(-ENOSPC, rc);
+    EXPECT_EQ(unsigned(DOMID_FIRST_RESERVED) - 1, created);  // 0x7fef = 32,751 guests
+    EXPECT_EQ(unsigned(DOMID_FIRST_RESERVED), m->hv().nr_domains());
+
+    const size_t memory = m->domain_memory();
+    const DomId next = m->hv().next_domid();
+    d = 12345;
+    EXPECT_RC(-ENOSPC, hc(*m, [&](Hypervisor &hv) { return hv.domain_create(CONTROL_DOMID, DomainType::hvm, &d, 1); }));
+    EXPECT_EQ(12345u, d);  // *out untouched
+    EXPECT_RC(-EEXIST, hc(*m, [&](Hypervisor &hv) {
+        return hv.domain_create_with_id(CONTROL_DOMID, DomainType::hvm, 777, 1);
+    }));
+    EXPECT_EQ(unsigned(DOMID_FIRST_RESERVED), m->hv().nr_domains());
+    EXPECT_EQ(memory, m->domain_memory());
+    EXPECT_EQ(next, m->hv().next_domid());
+
+    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_destroy(CONTROL_DOMID, 777); }));
+    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.domain_create(CONTROL_DOMID, DomainType::hvm, &d, 1); }));
+    EXPECT_EQ(777u, d);
+    DomainInfo info{};
+    EXPECT_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_domain_info(CONTROL_DOMID, 777, info); }));
+    EXPECT_EQ(DomainType::hvm, info.type);
+}
+
 // Domids span Xen's whole range, found through the two-level table; list_domains walks it
 // in domid order across table pages.
 TEST(domids_span_xens_range_and_list_in_order)

@@ -4,6 +4,7 @@
 // the old one and the directory fsync'd.  A change is acknowledged only once that
 // succeeded; otherwise the domain goes back to what the file says and the call fails.
 #include "cpupolicyd.hpp"
+#include "import.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -145,62 +146,34 @@ void StateDir::move_aside(const std::string &why)
 int StateDir::read_file(StateFile &out, bool *found, bool *refused)
 {
     *found = false;
-    // O_NOFOLLOW and O_NONBLOCK: a symlink is refused, a FIFO cannot block the start.
-    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if ( fd < 0 )
+    // The one bounded reader of the userspace code (import.hpp): a symlink is refused
+    // (READ_NOFOLLOW), a FIFO, device or directory is refused without blocking or
+    // reading, a file larger than any state this build writes is refused before
+    // anything is allocated.
+    std::string text, err;
+    int rc = import::read_bounded_file(path_, STATE_MAX_BYTES, text, err, import::READ_NOFOLLOW);
+    if ( rc == -ENOENT )
+        return 0;  // first start
+    if ( rc == -EFBIG )
     {
-        int e = errno;
-        if ( e == ENOENT )
-            return 0;  // first start
         *refused = true;
-        if ( e == ELOOP )
+        move_aside(err + " (more than any state this build writes)");
+        return rc;
+    }
+    if ( rc )
+    {
+        *refused = true;
+        if ( rc == -ELOOP )
             logmsg("state: %s is a symbolic link; refusing it (the state file must be a "
                    "regular file of the state directory). Not starting", path_.c_str());
+        else if ( rc == -EINVAL )
+            logmsg("state: %s is %s; refusing it. Not starting", path_.c_str(), err.c_str());
         else
-            logmsg("state: %s: %s. Not starting", path_.c_str(), strerror(e));
-        return -e;
+            logmsg("state: reading %s: %s. Not starting", path_.c_str(), err.c_str());
+        return rc;
     }
-    struct stat st;
-    if ( fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) )
-    {
-        *refused = true;
-        logmsg("state: %s is not a regular file (a FIFO, device or directory); refusing it. "
-               "Not starting", path_.c_str());
-        close(fd);
-        return -EINVAL;
-    }
-    if ( static_cast<uint64_t>(st.st_size) > STATE_MAX_BYTES )
-    {
-        close(fd);
-        *refused = true;
-        move_aside(std::to_string(st.st_size) + " bytes, more than any state this build writes (" +
-                   std::to_string(STATE_MAX_BYTES) + ")");
-        return -EFBIG;
-    }
-    std::vector<uint8_t> b(static_cast<size_t>(st.st_size));
-    size_t off = 0;
-    while ( off < b.size() )
-    {
-        ssize_t r = read(fd, b.data() + off, b.size() - off);
-        if ( r < 0 && errno == EINTR )
-            continue;
-        if ( r < 0 )
-        {
-            int e = errno;
-            close(fd);
-            *refused = true;
-            logmsg("state: reading %s: %s. Not starting", path_.c_str(), strerror(e));
-            return -e;
-        }
-        if ( r == 0 )
-            break;
-        off += static_cast<size_t>(r);
-    }
-    close(fd);
-    b.resize(off);
-
     std::string why;
-    int rc = state_decode(b.data(), b.size(), out, why);
+    rc = state_decode(reinterpret_cast<const uint8_t *>(text.data()), text.size(), out, why);
     if ( rc == -EPROTONOSUPPORT )
     {
         // Not damaged, only newer: left where it is for the daemon that wrote it.
