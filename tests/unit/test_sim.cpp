@@ -256,8 +256,20 @@ TEST(create_refuses_bad_input_with_a_reason)
     cfg.boot_options = "cpuid=no-frobnicate";
     EXPECT_RC(-ENOENT, SimMachine::create(cfg, m, &why));
     EXPECT_TRUE(why.find("frobnicate") != std::string::npos);
+    // No blank and no '=': a bare cpuid= list (boot_text.hpp), so an unknown name is a
+    // feature the list names; with '=' it is an unknown option.
     cfg.boot_options = "bogus-option";
+    EXPECT_RC(-ENOENT, SimMachine::create(cfg, m, &why));
+    EXPECT_EQ(std::string("boot option 'bogus-option' at offset 0: 'bogus-option' is not a "
+                          "feature name (xen-cpuid --list names them; cpuid= items are NAME, "
+                          "no-NAME or NAME=<bool>)"),
+              why);
+    cfg.boot_options = "vpmu bogus=1";
     EXPECT_RC(-EINVAL, SimMachine::create(cfg, m, &why));
+    EXPECT_EQ(std::string("boot option 'bogus=1' at offset 5: 'bogus=1' is not an option "
+                          "(accepted: cpuid=LIST, tsx=<bool>, vpmu=<bool>, hap=<bool>, "
+                          "spec-ctrl=LIST)"),
+              why);
     EXPECT_TRUE(m == nullptr);
 }
 
