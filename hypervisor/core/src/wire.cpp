@@ -183,9 +183,14 @@ template <unsigned TOP>
 // indexed leaf as subleaves up to its last non-zero one: a trailing zero subleaf reads
 // back as zeros from an object that never held it, so leaving it out loses nothing.
 //
-// Planned first (the ranges and, per indexed leaf in them, how many subleaves to keep:
-// all the tests there are), then written with no test per entry.  The size query and
-// the copy follow the same plan, so they cannot disagree.
+// Two paths.  A buffer of MAX_SERIALISED_LEAVES holds any policy, so nothing needs
+// counting first: it is written in one pass, each indexed leaf's trailing zero subleaves
+// found where the leaf is written, and counted after (the common call: no plan to store
+// and read back, and the scan overlaps the copy).  Otherwise the call is planned first
+// (the ranges and, per indexed leaf in them, how many subleaves to keep), checked
+// against the buffer, then written from the plan; the size query is the plan alone.
+// Both paths run the same per-leaf code (put_run), and test_wire checks that they give
+// the same entries over every dump.
 struct Plan {
     unsigned last_basic, last_extd;   // dense leaf numbers, inclusive
     uint8_t keep[NR_INDEXED_LEAVES] = {};  // subleaves written, for the indexed leaves in range
@@ -211,12 +216,19 @@ template <unsigned X, unsigned END>
         return 0;
 }
 
-void make_plan(Plan &pl, const Policy &p)
+// The ranges alone (all a write with SCAN needs).
+inline void plan_ranges(Plan &pl, const Policy &p)
 {
     const uint32_t max = basic_max_leaf(p), bl = max < BASIC_LAST ? max : BASIC_LAST;
     const uint32_t limit = policy_extd_limit(p), el = limit < EXTD_LAST ? limit : EXTD_LAST;
     pl.last_basic = bl - BASIC_FIRST;
     pl.last_extd = NR_BASIC + (el - EXTD_FIRST);
+}
+
+void make_plan(Plan &pl, const Policy &p)
+{
+    plan_ranges(pl, p);
+    const uint32_t bl = BASIC_FIRST + pl.last_basic, el = EXTD_FIRST + (pl.last_extd - NR_BASIC);
     const unsigned left_out = plan_indexed<0, tables.first_extd_indexed>(pl, p, bl) +
                               plan_indexed<tables.first_extd_indexed, NR_INDEXED_LEAVES>(pl, p, el);
     pl.nr_leaves = tables.end[pl.last_basic] + (tables.end[pl.last_extd] - policy_layout.extd_base[0]) -
@@ -245,36 +257,56 @@ constexpr unsigned indexed_before(unsigned dense)
         n += leaf_nr(i) != 0;
     return n;
 }
-template <unsigned I, unsigned END>
-[[gnu::always_inline]] inline WireLeaf *put_leaves(WireLeaf *o, const Policy &p, const Plan &pl, unsigned last)
+template <unsigned I, unsigned END, bool CHECKED, bool SCAN>
+[[gnu::always_inline]] inline WireLeaf *put_run(WireLeaf *o, const Policy &p, const Plan &pl, unsigned last)
 {
     if constexpr ( I < END )
     {
-        if ( I > last )
+        if ( CHECKED && I > last )
             return o;
         constexpr unsigned base = leaf_base(I), nr = leaf_nr(I);
         if constexpr ( nr == 0 )
             put(o++, tables.key[base], p.slot[base]);
         else
         {
-            const unsigned keep = pl.keep[indexed_before(I)];
+            const unsigned keep = SCAN ? 1 + last_nonzero<nr - 1u>(&p.slot[base]) : pl.keep[indexed_before(I)];
             put_subleaves<base, 0, nr>(o, p, keep);
             o += keep;
         }
-        return put_leaves<I + 1, END>(o, p, pl, last);
+        return put_run<I + 1, END, CHECKED, SCAN>(o, p, pl, last);
     }
     else
         return o;
 }
 
-void write_leaves(const Plan &pl, const Policy &p, WireLeaf *o)
+// Dense leaves I.. up to `last`, in blocks of LEAF_BLOCK: a block wholly in range (all
+// but the last one) is written with no range test, the one `last` falls in leaf by leaf.
+constexpr unsigned LEAF_BLOCK = 8;
+template <unsigned I, unsigned END, bool SCAN>
+[[gnu::always_inline]] inline WireLeaf *put_leaves(WireLeaf *o, const Policy &p, const Plan &pl, unsigned last)
 {
-    o = put_leaves<0, NR_BASIC>(o, p, pl, pl.last_basic);
+    if constexpr ( I + LEAF_BLOCK < END )
+    {
+        if ( last < I + LEAF_BLOCK )
+            return put_run<I, I + LEAF_BLOCK, true, SCAN>(o, p, pl, last);
+        o = put_run<I, I + LEAF_BLOCK, false, SCAN>(o, p, pl, last);
+        return put_leaves<I + LEAF_BLOCK, END, SCAN>(o, p, pl, last);
+    }
+    else
+        return put_run<I, END, true, SCAN>(o, p, pl, last);
+}
+
+// SCAN: no plan (the caller's buffer holds any policy): each indexed leaf's trailing
+// zero subleaves are found where it is written.  Returns the end of what was written.
+template <bool SCAN>
+WireLeaf *write_leaves(const Plan &pl, const Policy &p, WireLeaf *o)
+{
+    o = put_leaves<0, NR_BASIC, SCAN>(o, p, pl, pl.last_basic);
     if ( p.hv_limit )
         *o++ = WireLeaf{HV_LEAF, NO_SUBLEAF, p.hv_limit, 0, 0, 0};
     if ( p.hv2_limit )
         *o++ = WireLeaf{HV2_LEAF, NO_SUBLEAF, p.hv2_limit, 0, 0, 0};
-    put_leaves<NR_BASIC, NR_BASIC + NR_EXTD>(o, p, pl, pl.last_extd);
+    return put_leaves<NR_BASIC, NR_BASIC + NR_EXTD, SCAN>(o, p, pl, pl.last_extd);
 }
 
 // --- Deserialise -------------------------------------------------------------------------
@@ -321,7 +353,14 @@ int policy_serialise(const Policy &p, WireLeaf *leaves, uint32_t *nr_leaves, Wir
     const bool msrs_short = nr_msrs && msrs && *nr_msrs < need_msrs;
     Plan pl;
 
-    if ( nr_leaves )
+    // A buffer that holds any policy needs no plan: written in one pass, counted after.
+    if ( nr_leaves && leaves && *nr_leaves >= MAX_SERIALISED_LEAVES && !msrs_short )
+    {
+        plan_ranges(pl, p);
+        *nr_leaves = static_cast<uint32_t>(write_leaves<true>(pl, p, leaves) - leaves);
+        nr_leaves = nullptr;  // the leaves are done: only the MSRs below
+    }
+    else if ( nr_leaves )
         make_plan(pl, p);
     // Capacity of both arrays is checked before either is written, so -ENOBUFS leaves
     // the caller's buffers untouched.
@@ -337,7 +376,7 @@ int policy_serialise(const Policy &p, WireLeaf *leaves, uint32_t *nr_leaves, Wir
     if ( nr_leaves )
     {
         if ( leaves )
-            write_leaves(pl, p, leaves);
+            write_leaves<false>(pl, p, leaves);
         *nr_leaves = pl.nr_leaves;
     }
     if ( nr_msrs )
