@@ -12,6 +12,8 @@ $(MODELS_RNG_INC): config/cpu-models/cpu-model.rng
 	@mkdir -p $(@D)
 	$(Q){ printf 'R"cpupolicy_rng('; cat $<; printf ')cpupolicy_rng"\n'; } > $@
 $(BUILD)/obj/libcpupolicy/models/model_file.o: $(MODELS_RNG_INC)
+# and make fuzz's clang build of the same file (tests/fuzz/module.mk)
+$(BUILD)/fuzz/obj/libcpupolicy/models/model_file.o: $(MODELS_RNG_INC)
 
 # The shipped models and the schema, where the tools look for them relative to their own
 # binary ($ORIGIN/../share/cpupolicy/cpu-models), in the build tree as after install.

@@ -41,9 +41,9 @@ $(patsubst $(BUILD)/tests/%,$(BUILD)/obj/tests/%.o,$(subst -replay,,$(STATE_FILE
 $(STATE_FILE_USERS): $(CPUPOLICYD_STATE_OBJS)
 $(STATE_FILE_USERS): EXTRA_LDLIBS = $(CPUPOLICYD_STATE_OBJS) $(ZLIB_LDLIBS)
 # ... and the libFuzzer build of the same target (make fuzz).
-$(FUZZ_DIR)/obj/tests/fuzz/fuzz_state_file.o: HOST_CXXFLAGS += -Itoolstack/cpupolicyd
-$(FUZZ_DIR)/fuzz_state_file: $(FUZZ_DIR)/obj/toolstack/cpupolicyd/state_file.o
-$(FUZZ_DIR)/fuzz_state_file: FUZZ_EXTRA_LDLIBS = $(FUZZ_DIR)/obj/toolstack/cpupolicyd/state_file.o $(ZLIB_LDLIBS)
+$(BUILD)/fuzz/obj/tests/fuzz/fuzz_state_file.o: HOST_CXXFLAGS += -Itoolstack/cpupolicyd
+$(BUILD)/fuzz/fuzz_state_file: $(BUILD)/fuzz/obj/toolstack/cpupolicyd/state_file.o
+$(BUILD)/fuzz/fuzz_state_file: FUZZ_EXTRA_LDLIBS = $(BUILD)/fuzz/obj/toolstack/cpupolicyd/state_file.o $(ZLIB_LDLIBS)
 
 uninstall: uninstall-cpupolicyd
 .PHONY: uninstall-cpupolicyd
