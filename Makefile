@@ -105,6 +105,13 @@ clean:
 
 # Every object any module.mk declared (ALL_OBJS), its -MMD file beside it.
 -include $(patsubst %.o,%.d,$(sort $(ALL_OBJS)))
+# An -MMD file names headers where they were: when headers move (a change of layout in
+# mk/layers.mk, which also sets each module's include path), an old object lists only
+# paths that no longer exist, which make does not count as changed, and it would be
+# linked against the moved headers' new definitions unrebuilt (seen: a test harness
+# passing a 16-byte error record to a library writing 40).  The include paths' file
+# is therefore a prerequisite of every object.
+$(sort $(ALL_OBJS) $(FUZZ_OBJS)): mk/layers.mk
 
 # The main job (README): build, then show this machine's featureset decoded and the
 # static sets, as `xen-cpuid` does on a Xen host.

@@ -663,6 +663,20 @@ void op_deserialise(uint64_t n)
         benchmark::ClobberMemory();
     }
 }
+// The whole serialised GNR hvm-max policy (leaves Xen 4.17 cannot hold among them):
+// more, shorter runs than the Xen-sized set.
+void op_deserialise_full(uint64_t n)
+{
+    Fixture &f = fx();
+    for ( uint64_t i = 0; i < n; ++i )
+    {
+        ErrRecord e;
+        int rc = policy_deserialise(C->scratch, f.gnr_leaves.data(), static_cast<uint32_t>(f.gnr_leaves.size()), f.gnr_msrs.data(),
+                                    static_cast<uint32_t>(f.gnr_msrs.size()), &e);
+        benchmark::DoNotOptimize(rc);
+        benchmark::ClobberMemory();
+    }
+}
 void op_xen_deserialise(uint64_t n)
 {
     Fixture &f = fx();
@@ -902,6 +916,7 @@ const CmpRow cmp_rows[] = {
      "xc_cpu_policy_serialise"},
     {"deserialise 62 leaves + 2 MSRs", op_deserialise, op_xen_deserialise, 2000, true, 1.0,
      "update_cpuid + update_msrs"},
+    {"  GNR hvm-max's 94 leaves + 2 MSRs", op_deserialise_full, nullptr, 2000, false, 0, ""},
     {"policy -> featureset", op_to_featureset, op_xen_to_featureset, 2000, true, 1.5,
      "x86_cpu_policy_to_featureset"},
     {"is_compatible, compatible pair (deep)", op_compatible_views, op_xen_compatible, 2000, false, 60,
@@ -954,6 +969,49 @@ int icount_main()
             std::string tag = std::to_string(&r - cmp_rows) + (side ? "/xen" : "/ours");
             CALLGRIND_DUMP_STATS_AT(tag.c_str());
         }
+    return 0;
+}
+
+// `bench_policy --ab=ROW[,ROUNDS]`: one row of the table, ours and Xen's alternated in
+// short timed batches (so that a change of clock or load hits both sides alike); prints
+// each side's minimum and median ns per call and the ratio of the minima.  For trying
+// a change to one operation without the whole table.
+int ab_main(const char *spec)
+{
+    char *endp;
+    const unsigned long row = std::strtoul(spec, &endp, 10);
+    const unsigned long rounds = *endp == ',' ? std::strtoul(endp + 1, nullptr, 10) : 400;
+    if ( row >= sizeof(cmp_rows) / sizeof(cmp_rows[0]) || !rounds )
+    {
+        std::fprintf(stderr, "bench_policy: --ab=%s: no such row (0-%zu) or no rounds\n", spec,
+                     sizeof(cmp_rows) / sizeof(cmp_rows[0]) - 1);
+        return 2;
+    }
+    const CmpRow &r = cmp_rows[row];
+    C->xen_scratch = xen().ok ? xen().policy_init() : nullptr;
+    const bool with_xen = r.xen && xen().ok;
+    const uint64_t batch = r.icount_iters;
+    std::vector<double> t[2];
+    auto now = [] {
+        timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1e9 + ts.tv_nsec;
+    };
+    for ( unsigned long i = 0; i < rounds; ++i )
+        for ( int side = 0; side < (with_xen ? 2 : 1); ++side )
+        {
+            void (*op)(uint64_t) = side ? r.xen : r.ours;
+            const double t0 = now();
+            op(batch);
+            t[side].push_back((now() - t0) / static_cast<double>(batch));
+        }
+    for ( auto &v : t )
+        std::sort(v.begin(), v.end());
+    std::printf("%s: ours %.2f ns min, %.2f median", r.name, t[0][0], t[0][t[0].size() / 2]);
+    if ( with_xen )
+        std::printf("; Xen %.2f min, %.2f median; ratio %.3fx (minima), %.3fx (medians)", t[1][0],
+                    t[1][t[1].size() / 2], t[0][0] / t[1][0], t[0][t[0].size() / 2] / t[1][t[1].size() / 2]);
+    std::printf("\n");
     return 0;
 }
 
@@ -1242,6 +1300,7 @@ int main(int argc, char **argv)
 {
     // --compare (make bench-compare) and --icount (its callgrind child) take over.
     bool compare = false, icount = false, callgrind = true;
+    const char *ab = nullptr;
     const char *our_xen_cpuid = "build/bin/xen-cpuid";
     int n = 1;
     for ( int i = 1; i < argc; ++i )
@@ -1250,6 +1309,8 @@ int main(int argc, char **argv)
             compare = true;
         else if ( !std::strcmp(argv[i], "--icount") )
             icount = true;
+        else if ( !std::strncmp(argv[i], "--ab=", 5) )
+            ab = argv[i] + 5;
         else if ( !std::strcmp(argv[i], "--no-callgrind") )
             callgrind = false;
         else if ( !std::strncmp(argv[i], "--ours-xen-cpuid=", 17) )
@@ -1260,9 +1321,11 @@ int main(int argc, char **argv)
     argc = n;
     static CmpState cs;
     C = &cs;
-    if ( icount || compare )
+    if ( icount || compare || ab )
     {
         fx();
+        if ( ab )
+            return ab_main(ab);
         if ( icount )
             return icount_main();
         char self[4096];

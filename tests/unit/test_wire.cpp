@@ -570,6 +570,65 @@ void deserialise_applies_runs_of_every_length()
     }
 }
 
+// Deserialise numbers entries in wire order, the hypervisor limits between the basic and
+// extended leaves, so serialise's output is one run across them: such a run, and runs
+// that start, end or stop at a limit, apply the limits' EAX and every slot exactly; the
+// key past the last wire index (leaf and subleaf 0xffffffff) ends a run and is refused.
+void deserialise_runs_across_the_hypervisor_limits()
+{
+    // The slot before the limits: the last basic leaf's last subleaf.
+    uint32_t nr_sub = 0;
+    const bool indexed = leaf_kind(Leaf{BASIC_LAST}, &nr_sub) == LeafKind::indexed;
+    const WireLeaf b{BASIC_LAST, indexed ? nr_sub - 1 : NO_SUBLEAF, 0xb0, 0xb1, 0xb2, 0xb3},
+        hv{HV_LEAF, NO_SUBLEAF, 0x40000005, 0x1, 0x2, 0x3}, hv2{HV2_LEAF, NO_SUBLEAF, 0x40000106, 0x4, 0x5, 0x6},
+        x0{EXTD_FIRST, NO_SUBLEAF, 0x80000008, 0xe1, 0xe2, 0xe3},
+        x1{EXTD_FIRST + 1, NO_SUBLEAF, 0xf0, 0xf1, 0xf2, 0xf3};
+    struct Vec {
+        const char *name;
+        std::vector<WireLeaf> leaves;
+    };
+    const std::vector<Vec> vecs = {
+        {"last basic, both limits, two extended", {b, hv, hv2, x0, x1}},
+        {"both limits, two extended", {hv, hv2, x0, x1}},
+        {"second limit, two extended", {hv2, x0, x1}},
+        {"last basic, first limit", {b, hv}},
+        {"last basic, first limit; second limit after an extended leaf", {b, hv, x0, hv2}},
+        {"first limit alone, then the basic leaf before it", {hv, b}},
+    };
+    for ( const auto &v : vecs )
+    {
+        Policy p = dump("ICX"), expected = p;
+        for ( const WireLeaf &l : v.leaves )
+        {
+            if ( l.leaf == HV_LEAF )
+                expected.hv_limit = l.a;
+            else if ( l.leaf == HV2_LEAF )
+                expected.hv2_limit = l.a;
+            else
+                S(expected, l.leaf, l.subleaf) = {l.a, l.b, l.c, l.d};
+        }
+        ErrRecord e;
+        expect_eq(std::string(v.name) + ": rc", 0, policy_deserialise(p, v.leaves.data(), v.leaves.size(), nullptr, 0, &e));
+        expect(std::string(v.name) + ": exactly the given entries", same_bytes(expected, p));
+    }
+
+    // A run to the last extended leaf, then entries with the key past every wire index:
+    // the first of them is named, nothing applied.
+    const Policy before = dump("ICX");
+    for ( unsigned nr_bad = 1; nr_bad <= 3; ++nr_bad )
+    {
+        std::vector<WireLeaf> leaves = {{EXTD_LAST - 1, NO_SUBLEAF, 1}, {EXTD_LAST, NO_SUBLEAF, 2}};
+        for ( unsigned i = 0; i < nr_bad; ++i )
+            leaves.push_back({0xffffffffu, 0xffffffffu, 3});
+        Policy p = before;
+        ErrRecord e;
+        const std::string what = std::to_string(nr_bad) + " past the last";
+        expect_eq(what + ": rc", -ERANGE, policy_deserialise(p, leaves.data(), leaves.size(), nullptr, 0, &e));
+        expect_err(what + ": err", ErrNums{0xffffffffu, 0xffffffffu, ~0u}, e);
+        expect(what + ": policy unchanged", same_bytes(before, p));
+    }
+}
+
 void deserialise_updates_only_the_entries_given()
 {
     // Xen's copy_from_buffer semantics: an update, not a replacement.
@@ -925,6 +984,7 @@ int main()
     TEST(deserialise_failure_leaves_target_byte_for_byte);
     TEST(deserialise_runs_and_out_of_order_entries_find_every_duplicate);
     TEST(deserialise_applies_runs_of_every_length);
+    TEST(deserialise_runs_across_the_hypervisor_limits);
     TEST(deserialise_updates_only_the_entries_given);
     TEST(deserialise_null_array_with_a_count_is_einval);
     TEST(round_trip_is_lossless_over_all_dumps);

@@ -47,20 +47,41 @@ constexpr unsigned leaf_nr(unsigned i)
     return i < NR_BASIC ? policy_layout.basic_nr[i] : policy_layout.extd_nr[i - NR_BASIC];
 }
 
+// Deserialise numbers the entries an object can hold in wire order, (leaf, subleaf)
+// order: the basic slots, the two hypervisor-limit leaves, the extended slots.  This
+// "wire index" is a slot number below ORD_HV and two more than one above ORD_HV2, so
+// that serialise's output - the limits between the basic and extended leaves - is one
+// run of consecutive wire indices across them.
+constexpr unsigned ORD_HV = policy_layout.extd_base[0], ORD_HV2 = ORD_HV + 1;
+constexpr unsigned NR_ORD = NR_POLICY_SLOTS + 2;
+constexpr unsigned ord_of_slot(unsigned slot) { return slot < ORD_HV ? slot : slot + 2; }
+static_assert(NR_ORD == MAX_SERIALISED_LEAVES, "a wire index per entry a call can pass");
+
+// (leaf 0xffffffff, subleaf 0xffffffff): a key no object holds.
+constexpr uint64_t PAST_LAST_WIRE_INDEX = ~uint64_t{0};
+// Dense numbers past the leaves: the two hypervisor limits and "no such leaf".
+constexpr unsigned DENSE_HV = NR_BASIC + NR_EXTD, DENSE_HV2 = DENSE_HV + 1, DENSE_NONE = DENSE_HV + 2;
+
 struct Tables {
     // slot -> the wire key of its entry.  Slots are in (leaf, subleaf) order, the
     // order policy_serialise emits them in.
     uint64_t key[NR_POLICY_SLOTS];
-    // dense leaf -> the slots it holds: subleaf s is valid when s - first_subleaf < nr
-    // (NO_SUBLEAF and one slot for a plain leaf), and lives in slot base + s - first_subleaf.
+    // wire index -> the key of its entry, in increasing (leaf, subleaf) order.  Past
+    // the last one, as many copies of PAST_LAST_WIRE_INDEX as a call can pass entries:
+    // deserialise compares the entries after a run's first with the keys after its
+    // wire index bounded by the input alone (no per-run count of what is left), and
+    // backs off from what matched past the end (1.6 KiB of table for ~8 instructions
+    // and a dependent compare per run).
+    uint64_t ord_key[NR_ORD + MAX_SERIALISED_LEAVES];
+    // dense leaf -> its wire indices: subleaf s is valid when s - first_subleaf < nr
+    // (NO_SUBLEAF and one entry for a plain leaf), and has wire index base + s -
+    // first_subleaf.  After the leaves, the two hypervisor limits and "no such leaf".
     struct LeafSlots {
         uint32_t first_subleaf;
         uint16_t base, nr;
-    } leaf[NR_BASIC + NR_EXTD];
+    } leaf[NR_BASIC + NR_EXTD + 3];
     // dense leaf -> the slot after its last one: a range of leaves ends there.
     uint16_t end[NR_BASIC + NR_EXTD];
-    // slot -> the first slot of the next leaf (NR_POLICY_SLOTS after the last leaf).
-    uint8_t next_leaf[NR_POLICY_SLOTS];
     // The indexed leaves in slot order: where their subleaves start and how many.
     struct Indexed {
         uint32_t leaf;
@@ -77,14 +98,13 @@ constexpr Tables make_tables()
     {
         const uint32_t leaf = dense_leaf(i);
         const unsigned base = leaf_base(i), nr = leaf_nr(i);
-        t.leaf[i] = {nr ? 0u : NO_SUBLEAF, static_cast<uint16_t>(base), static_cast<uint16_t>(nr ? nr : 1)};
+        const unsigned ord = ord_of_slot(base);
+        t.leaf[i] = {nr ? 0u : NO_SUBLEAF, static_cast<uint16_t>(ord), static_cast<uint16_t>(nr ? nr : 1)};
         t.end[i] = static_cast<uint16_t>(base + (nr ? nr : 1));
-        for ( unsigned k = 0; k < (nr ? nr : 1); ++k )
-            t.next_leaf[base + k] = static_cast<uint8_t>(base + (nr ? nr : 1));
         if ( nr == 0 )
-            t.key[base] = wire_key(leaf, NO_SUBLEAF);
+            t.key[base] = t.ord_key[ord] = wire_key(leaf, NO_SUBLEAF);
         for ( unsigned s = 0; s < nr; ++s )
-            t.key[base + s] = wire_key(leaf, s);
+            t.key[base + s] = t.ord_key[ord + s] = wire_key(leaf, s);
         if ( nr )
         {
             if ( i >= NR_BASIC && t.first_extd_indexed == NR_INDEXED_LEAVES )
@@ -93,6 +113,13 @@ constexpr Tables make_tables()
         }
     }
     t.indexed[nx] = {0xffffffffu, 0, 0};
+    t.ord_key[ORD_HV] = wire_key(HV_LEAF, NO_SUBLEAF);
+    t.ord_key[ORD_HV2] = wire_key(HV2_LEAF, NO_SUBLEAF);
+    for ( unsigned k = NR_ORD; k < NR_ORD + MAX_SERIALISED_LEAVES; ++k )
+        t.ord_key[k] = PAST_LAST_WIRE_INDEX;
+    t.leaf[DENSE_HV] = {NO_SUBLEAF, static_cast<uint16_t>(ORD_HV), 1};
+    t.leaf[DENSE_HV2] = {NO_SUBLEAF, static_cast<uint16_t>(ORD_HV2), 1};
+    t.leaf[DENSE_NONE] = {0, 0, 0};
     return t;
 }
 inline constexpr Tables tables = make_tables();
@@ -115,6 +142,22 @@ constexpr bool tables_agree_with_slot_exact()
     return true;
 }
 static_assert(tables_agree_with_slot_exact(), "slot keys are slot_exact's inverse, in leaf order");
+
+constexpr bool wire_indices_in_wire_order()
+{
+    for ( unsigned i = 1; i < NR_ORD; ++i )
+    {
+        const uint32_t l0 = static_cast<uint32_t>(tables.ord_key[i - 1]), l1 = static_cast<uint32_t>(tables.ord_key[i]);
+        const uint32_t s0 = static_cast<uint32_t>(tables.ord_key[i - 1] >> 32), s1 = static_cast<uint32_t>(tables.ord_key[i] >> 32);
+        if ( !(l0 < l1 || (l0 == l1 && s0 < s1)) )
+            return false;
+    }
+    for ( unsigned s = 0; s < NR_POLICY_SLOTS; ++s )
+        if ( tables.ord_key[ord_of_slot(s)] != tables.key[s] )
+            return false;
+    return true;
+}
+static_assert(wire_indices_in_wire_order(), "wire indices number the keys in (leaf, subleaf) order");
 
 // --- Serialise ---------------------------------------------------------------------------
 // Whether N consecutive slots are all zero: for one slot, its two 8-byte halves ORed; for
@@ -310,19 +353,18 @@ WireLeaf *write_leaves(const Plan &pl, const Policy &p, WireLeaf *o)
 }
 
 // --- Deserialise -------------------------------------------------------------------------
-// Dense index of a wire (leaf, subleaf): a slot number, or NR_POLICY_SLOTS / +1 for the
-// two hypervisor-limit leaves.  -1 = not in the object.  Two table reads, no search.
-int wire_index(uint32_t leaf, uint32_t subleaf)
+// Wire index of a wire (leaf, subleaf); -1 = not in the object.  The dense leaf by
+// selects rather than branches (which kind of leaf opens the next run is not something
+// a branch predictor learns: measured 1-2 ns a call on the benchmark's 62 entries),
+// then one table read.
+[[gnu::always_inline]] inline int wire_index(uint32_t leaf, uint32_t subleaf)
 {
-    unsigned i;
-    if ( leaf <= BASIC_LAST )
-        i = leaf - BASIC_FIRST;
-    else if ( leaf - EXTD_FIRST < NR_EXTD )
-        i = NR_BASIC + (leaf - EXTD_FIRST);
-    else if ( subleaf == NO_SUBLEAF && (leaf == HV_LEAF || leaf == HV2_LEAF) )
-        return static_cast<int>(NR_POLICY_SLOTS + (leaf == HV2_LEAF));
-    else
-        return -1;
+    const uint32_t x = leaf - EXTD_FIRST;
+    uint32_t i = DENSE_NONE;
+    i = leaf <= BASIC_LAST ? leaf - BASIC_FIRST : i;
+    i = x < NR_EXTD ? NR_BASIC + x : i;
+    i = leaf == HV_LEAF ? DENSE_HV : i;
+    i = leaf == HV2_LEAF ? DENSE_HV2 : i;
     const Tables::LeafSlots &t = tables.leaf[i];
     const uint32_t d = subleaf - t.first_subleaf;
     return d < t.nr ? static_cast<int>(t.base + d) : -1;
@@ -337,6 +379,39 @@ struct Bitmap {
         return was != 0;
     }
 };
+
+// Four wire entries' registers into four consecutive slots: all loaded, then stored.
+[[gnu::always_inline]] inline void copy4(Regs *to, const WireLeaf *from)
+{
+    const Regs r0 = regs_of(from[0]), r1 = regs_of(from[1]), r2 = regs_of(from[2]), r3 = regs_of(from[3]);
+    to[0] = r0;
+    to[1] = r1;
+    to[2] = r2;
+    to[3] = r3;
+}
+
+// n >= 1 entries' registers into n consecutive slots: blocks of four, the last block
+// ending where the run ends (overlapping the block before it: those slots are written
+// twice with the same value), or for one to three entries the first, middle and last.
+// No remainder switch.
+[[gnu::always_inline]] inline void copy_run(Regs *to, const WireLeaf *from, unsigned n)
+{
+    if ( n >= 4 )
+    {
+        Regs *const to_last = to + (n - 4);
+        const WireLeaf *const from_last = from + (n - 4);
+        for ( ; to < to_last; to += 4, from += 4 )
+            copy4(to, from);
+        copy4(to_last, from_last);
+    }
+    else
+    {
+        const Regs r0 = regs_of(from[0]), r1 = regs_of(from[n >> 1]), r2 = regs_of(from[n - 1]);
+        to[0] = r0;
+        to[n >> 1] = r1;
+        to[n - 1] = r2;
+    }
+}
 
 // Consecutive leaf entries that go to consecutive wire indices.
 struct InRun {
@@ -396,13 +471,12 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
 {
     ErrRecord e;
     int rc = 0;
-    Bitmap seen;
-    bool sorted = true;
-    unsigned floor = 0;  // while sorted: the lowest slot the next entry may name
+    Bitmap seen;  // once out of order: every wire index named
     bool seen_msr[MAX_SERIALISED_MSRS] = {};
     InRun runs[MAX_SERIALISED_LEAVES];
-    unsigned nr_runs = 0;
-    const WireLeaf *in = leaves, *end = leaves + nr_leaves;
+    InRun *run = runs;  // the runs closed so far: runs..run
+    unsigned floor = 0;  // the lowest wire index the next entry may have while in order
+    const WireLeaf *in = leaves, *end = leaves;  // the end is set once the array is known
 
     // All-or-nothing without a scratch copy of the policy: whether an entry is valid
     // never depends on the policy's contents, so every entry is validated first (into
@@ -418,71 +492,76 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
         rc = -cpupolicy::err::einval;
         goto out;
     }
+    end = leaves + nr_leaves;
 
+    // In order (serialise's output is): each entry that opens a run is looked up, and
+    // the entries after it that have the following wire indices - valid and new by
+    // construction - cost one key compare each, two per step.  An entry whose wire
+    // index is below `floor` (out of order, or a repeat) hands the rest to the loop
+    // after.
     while ( in < end )
     {
-        const WireLeaf &l = *in;
-        const int w = wire_index(l.leaf, l.subleaf);
-
+        int w = wire_index(in->leaf, in->subleaf);
         if ( w < 0 )
+        {
             rc = -cpupolicy::err::erange;
-        else if ( w < static_cast<int>(NR_POLICY_SLOTS) && sorted && static_cast<unsigned>(w) < floor )
-        {
-            // Out of order: from here on duplicates need the bitmap, filled in with
-            // every wire index named so far.
-            sorted = false;
-            for ( unsigned r = 0; r < nr_runs; ++r )
-                for ( unsigned s = runs[r].first; s < runs[r].first + runs[r].nr; ++s )
-                    seen.w[s / 64] |= uint64_t{1} << (s % 64);
+            goto bad_leaf;
         }
-        // The hypervisor limits have their bits in any order.
-        if ( !rc && (!sorted || w >= static_cast<int>(NR_POLICY_SLOTS)) &&
-             seen.test_and_set(static_cast<unsigned>(w)) )
-            // Xen applies a repeated leaf twice and keeps the last; a repetition is
-            // always a caller bug (a merge gone wrong), so it is refused here.
-            rc = -cpupolicy::err::einval;
-        if ( rc )
-        {
-            e.leaf = Leaf{l.leaf};
-            e.subleaf = Subleaf{l.subleaf};
-            goto out;
-        }
+        if ( static_cast<unsigned>(w) < floor )
+            goto unordered;
 
-        InRun *run = &runs[nr_runs++];
-        run->first = static_cast<uint8_t>(w);
-        run->nr = 1;
+        const uint64_t *want = &tables.ord_key[w + 1];
         ++in;
-        if ( !sorted || w >= static_cast<int>(NR_POLICY_SLOTS) )
-            continue;
-
-        // While the entries come in slot order (serialise's output does), an entry that
-        // names the slot after the last one named, or the first slot of the next leaf
-        // (where serialise resumes after an indexed leaf's trailing zero subleaves), is
-        // valid and new by construction: one key compare, two entries per step.
-        const uint64_t *want = &tables.key[w + 1];
-        for ( ;; )
+        while ( in + 1 < end && key_of(in[0]) == want[0] && key_of(in[1]) == want[1] )
+            in += 2, want += 2;
+        if ( in < end && key_of(in[0]) == want[0] )
+            ++in, ++want;
+        if ( want > &tables.ord_key[NR_ORD] )
         {
-            const unsigned left = NR_POLICY_SLOTS - static_cast<unsigned>(want - tables.key);
-            const WireLeaf *stop = end - in > left ? in + left : end;
-            while ( in < stop - 1 && key_of(in[0]) == want[0] && key_of(in[1]) == want[1] )
-                in += 2, want += 2;
-            if ( in < stop && key_of(in[0]) == want[0] )
-                ++in, ++want;
-            if ( in == end )
-                break;
-            const unsigned next = tables.next_leaf[want - tables.key - 1];
-            if ( next >= NR_POLICY_SLOTS || key_of(*in) != tables.key[next] )
-                break;
-            run->nr = static_cast<uint8_t>(want - &tables.key[run->first]);
-            run = &runs[nr_runs++];
-            run->first = static_cast<uint8_t>(next);
-            ++in;
-            want = &tables.key[next + 1];
+            // Matched keys past the last wire index: those entries name nothing, and
+            // the first of them opens the next run (and is refused there).
+            in -= want - &tables.ord_key[NR_ORD];
+            want = &tables.ord_key[NR_ORD];
         }
-        run->nr = static_cast<uint8_t>(want - &tables.key[run->first]);
-        floor = static_cast<unsigned>(want - tables.key);
+        floor = static_cast<unsigned>(want - tables.ord_key);
+        *run++ = InRun{static_cast<uint8_t>(w), static_cast<uint8_t>(floor - static_cast<unsigned>(w))};
     }
+    goto leaves_valid;
 
+ unordered:
+    // Out of order: duplicates need the bitmap, filled in with every wire index named
+    // so far; each entry from here on is looked up and joins the run before it when its
+    // wire index follows that run's last.
+    for ( const InRun *r = runs; r < run; ++r )
+        for ( unsigned s = r->first; s < r->first + r->nr; ++s )
+            seen.w[s / 64] |= uint64_t{1} << (s % 64);
+    for ( ; in < end; ++in )
+    {
+        const int w = wire_index(in->leaf, in->subleaf);
+        if ( w < 0 )
+        {
+            rc = -cpupolicy::err::erange;
+            goto bad_leaf;
+        }
+        if ( seen.test_and_set(static_cast<unsigned>(w)) )
+            goto repeated;
+        if ( run > runs && run[-1].first + run[-1].nr == w )
+            ++run[-1].nr;
+        else
+            *run++ = InRun{static_cast<uint8_t>(w), 1};
+    }
+    goto leaves_valid;
+
+ repeated:
+    // Xen applies a repeated leaf twice and keeps the last; a repetition is always a
+    // caller bug (a merge gone wrong), so it is refused here.
+    rc = -cpupolicy::err::einval;
+ bad_leaf:
+    e.leaf = Leaf{in->leaf};
+    e.subleaf = Subleaf{in->subleaf};
+    goto out;
+
+ leaves_valid:
     for ( uint32_t i = 0; i < nr_msrs; ++i )
     {
         const WireMsr &m = msrs[i];
@@ -514,37 +593,34 @@ int policy_deserialise(Policy &p, const WireLeaf *leaves, uint32_t nr_leaves, co
         seen_msr[which] = true;
     }
 
-    // Every entry is good: apply, run by run, a plain 16-byte copy per entry.  No
-    // entry repeats, so the order does not matter.
+    // Every entry is good: apply, run by run.  No entry repeats, so the order does not
+    // matter.  A run's basic slots, hypervisor limits and extended slots in turn.
     in = leaves;
-    for ( const InRun *r = runs; r < runs + nr_runs; in += r->nr, ++r )
+    for ( const InRun *r = runs; r < run; in += r->nr, ++r )
     {
-        const unsigned x = r->first, n = r->nr;
-        if ( x < NR_POLICY_SLOTS )
-        {
-            Regs *to = &p.slot[x];
-            const WireLeaf *from = in;
-            switch ( n & 3 ) {
-            case 3: to[2] = regs_of(from[2]); [[fallthrough]];
-            case 2: to[1] = regs_of(from[1]); [[fallthrough]];
-            case 1: to[0] = regs_of(from[0]); [[fallthrough]];
-            default: break;
-            }
-            to += n & 3, from += n & 3;
-            for ( Regs *const stop = to + (n & ~3u); to < stop; to += 4, from += 4 )
-            {
-                to[0] = regs_of(from[0]);
-                to[1] = regs_of(from[1]);
-                to[2] = regs_of(from[2]);
-                to[3] = regs_of(from[3]);
-            }
-        }
-        // The hypervisor-limit leaves carry only EAX; EBX..EDX (Xen's signature when
-        // read inside a guest) are synthesised by the hypervisor and ignored, as Xen does.
-        else if ( x == NR_POLICY_SLOTS )
-            p.hv_limit = in->a;
+        const unsigned o = r->first, n = r->nr;
+        if ( o + n <= ORD_HV )
+            copy_run(&p.slot[o], in, n);
+        else if ( o > ORD_HV2 )
+            copy_run(&p.slot[o - 2], in, n);
         else
-            p.hv2_limit = in->a;
+        {
+            // The run that holds a hypervisor limit (serialise's output: the last basic
+            // leaf's entries, both limits and the extended leaves' are one run).  The
+            // limits carry only EAX; EBX..EDX (Xen's signature when read inside a
+            // guest) are synthesised by the hypervisor and ignored, as Xen does.
+            const unsigned nr_basic = o < ORD_HV ? ORD_HV - o : 0;
+            const WireLeaf *from = in + nr_basic;
+            unsigned x = o + nr_basic;
+            if ( nr_basic )
+                copy_run(&p.slot[o], in, nr_basic);
+            if ( x == ORD_HV && x < o + n )
+                p.hv_limit = from++->a, ++x;
+            if ( x == ORD_HV2 && x < o + n )
+                p.hv2_limit = from++->a, ++x;
+            if ( x < o + n )
+                copy_run(&p.slot[x - 2], from, o + n - x);
+        }
     }
     for ( uint32_t i = 0; i < nr_msrs; ++i )
     {

@@ -61,7 +61,9 @@ CPUPOLICY_MUST_CHECK int policy_serialise(const Policy &p, WireLeaf *leaves, uin
 // x86_msr_copy_from_buffer: entries not given keep their value; order is free).
 // All-or-nothing: every entry is validated before `p` changes, so on any error `p` is
 // exactly as it was.  Entries in (leaf, subleaf) order - serialise's output - are the
-// fast case: checked a run of consecutive slots at a time.  Errors, for the first offending entry (leaves before MSRs):
+// fast case: checked a run of consecutive entries at a time (the hypervisor limits,
+// between the basic and extended leaves, run on from the one and into the other).
+// Errors, for the first offending entry (leaves before MSRs):
 //   -E2BIG      more leaves than MAX_SERIALISED_LEAVES or MSRs than MAX_SERIALISED_MSRS
 //   -EINVAL     a NULL array with a non-zero count
 //   -ERANGE     a leaf, or a subleaf, the object does not hold; a plain leaf given a
