@@ -31,6 +31,25 @@ inline int finish_output(const char *prog, int status, int error_status)
     return status;
 }
 
+// The vendor string of a policy (leaf 0: EBX, EDX, ECX), "?" when it has no leaf 0; bytes
+// outside printable ASCII become '?' (a dump can hold anything there, and the string is
+// printed in messages).
+inline std::string vendor_of(const cpupolicy_t *p)
+{
+    cpupolicy_leaf_t l0{};
+    if ( cpupolicy_get_cpuid(p, 0, CPUPOLICY_NO_SUBLEAF, &l0) )
+        return "?";
+    char v[13];
+    memcpy(v, &l0.b, 4);
+    memcpy(v + 4, &l0.d, 4);
+    memcpy(v + 8, &l0.c, 4);
+    v[12] = '\0';
+    for ( char &c : v )
+        if ( c && (c < 0x20 || c > 0x7e) )
+            c = '?';
+    return v;
+}
+
 // A featureset in xen-cpuid form: 8-digit hex words joined by ':'.
 inline std::string featureset_hex(const std::vector<uint32_t> &fs)
 {

@@ -53,30 +53,30 @@ CPUPOLICY_EXPORT void cpupolicy_free(cpupolicy_t *p) noexcept
     delete p;
 }
 
-static int impl_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf_t *leaves,
-                                            uint32_t nr, cpupolicy_err_t *err)
+// update_cpuid and update_msrs: the core's deserialise of one of the two arrays.
+static int update(cpupolicy_t *p, const WireLeaf *leaves, uint32_t nr_leaves, const WireMsr *msrs,
+                  uint32_t nr_msrs, cpupolicy_err_t *err)
 {
     abi::err_seed(err);
     if ( !p )
         return -EINVAL;
     // A NULL array with a count is the core's -EINVAL, after its -E2BIG (one order).
     ErrRecord e;
-    int rc = policy_deserialise(p->p, wire(leaves), nr, nullptr, 0, &e);
+    int rc = policy_deserialise(p->p, leaves, nr_leaves, msrs, nr_msrs, &e);
     abi::err_out(err, e);
     return rc;
+}
+
+static int impl_update_cpuid(cpupolicy_t *p, const cpupolicy_leaf_t *leaves,
+                                            uint32_t nr, cpupolicy_err_t *err)
+{
+    return update(p, wire(leaves), nr, nullptr, 0, err);
 }
 
 static int impl_update_msrs(cpupolicy_t *p, const cpupolicy_msr_t *msrs,
                                            uint32_t nr, cpupolicy_err_t *err)
 {
-    abi::err_seed(err);
-    if ( !p )
-        return -EINVAL;
-    // A NULL array with a count is the core's -EINVAL, after its -E2BIG (one order).
-    ErrRecord e;
-    int rc = policy_deserialise(p->p, nullptr, 0, wire(msrs), nr, &e);
-    abi::err_out(err, e);
-    return rc;
+    return update(p, nullptr, 0, wire(msrs), nr, err);
 }
 
 static int impl_serialise(const cpupolicy_t *p, cpupolicy_leaf_t *leaves,

@@ -84,21 +84,7 @@ std::vector<std::string> feature_names(const std::vector<uint32_t> &fs)
     return tools::feature_name_list(fs);
 }
 
-std::string vendor_of(const cpupolicy_t *p)
-{
-    cpupolicy_leaf_t l0{};
-    if ( cpupolicy_get_cpuid(p, 0, CPUPOLICY_NO_SUBLEAF, &l0) )
-        return "?";
-    char v[13];
-    memcpy(v, &l0.b, 4);
-    memcpy(v + 4, &l0.d, 4);
-    memcpy(v + 8, &l0.c, 4);
-    v[12] = '\0';
-    for ( char &c : v )
-        if ( c && (c < 0x20 || c > 0x7e) )
-            c = '?';
-    return v;
-}
+std::string vendor_of(const cpupolicy_t *p) { return tools::vendor_of(p); }
 
 void signature_of(const cpupolicy_t *p, uint32_t *family, uint32_t *model, uint32_t *stepping)
 {

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <set>
+#include <utility>
 
 #define JSON_NOEXCEPTION 1
 #include <nlohmann/json.hpp>
@@ -70,6 +72,30 @@ int answer(const json &j, char **out, int rc)
         memcpy(*out, s.c_str(), s.size() + 1);
     }
     return rc;
+}
+
+// A document holding one list: {"cpupolicy": 1, "kind": kind, key: items}.
+int answer_list(const char *kind, const char *key, json items, char **out)
+{
+    json j = doc(kind);
+    j[key] = std::move(items);
+    return answer(j, out, 0);
+}
+
+// The start of every entry point on a store: the answer cleared (when there is one),
+// the store and the other required arguments checked (-EINVAL if any is NULL), the
+// store's last message cleared.
+int begin_call(cpupolicy_store_t *s, char **out, std::initializer_list<const void *> required)
+{
+    if ( out )
+        *out = nullptr;
+    if ( !s )
+        return -EINVAL;
+    for ( const void *arg : required )
+        if ( !arg )
+            return -EINVAL;
+    s->err.clear();
+    return 0;
 }
 
 // A failure that still answers with a document (refusals, parse errors, a failed
@@ -583,11 +609,8 @@ static int impl_cpupolicy_pool_create(cpupolicy_store_t *s, const char *pool,
                                            unsigned int type, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {}) )
+        return rc;
     if ( bad_name(pool) )
         return fail(s, -EINVAL, "bad pool name: 1-128 printable characters, no ':' or '/'");
     if ( type != CPUPOLICY_DOMAIN_HVM && type != CPUPOLICY_DOMAIN_PV )
@@ -617,11 +640,8 @@ static int impl_cpupolicy_pool_join(cpupolicy_store_t *s, const char *pool, cons
                                          const char *host_name, unsigned int flags, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !pool || !uri )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {pool, uri}) )
+        return rc;
     store::Store &st = *s->st;
     // The pool type decides which policies to read; read it before reaching the host.
     PoolRow pre;
@@ -695,11 +715,8 @@ static int impl_cpupolicy_pool_eject(cpupolicy_store_t *s, const char *pool,
                                           const char *host, unsigned int flags, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !pool || !host )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {pool, host}) )
+        return rc;
     store::Store &st = *s->st;
     Txn t(st);
     if ( int rc = st.begin_write() )
@@ -765,11 +782,8 @@ static int impl_cpupolicy_pool_refresh(cpupolicy_store_t *s, const char *pool,
                                             const char *host, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !pool )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {pool}) )
+        return rc;
     store::Store &st = *s->st;
     // Read the members first (outside the transaction: hosts may be slow), then re-check
     // them inside it.
@@ -879,11 +893,8 @@ static int impl_cpupolicy_pool_refresh(cpupolicy_store_t *s, const char *pool,
 static int impl_cpupolicy_pool_show(cpupolicy_store_t *s, const char *pool, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !pool )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {pool}) )
+        return rc;
     PoolState ps;
     if ( int rc = load_pool(s, pool, ps) )
         return rc;
@@ -926,11 +937,8 @@ static int impl_cpupolicy_pool_show(cpupolicy_store_t *s, const char *pool, char
 static int impl_cpupolicy_pool_list(cpupolicy_store_t *s, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {}) )
+        return rc;
     std::vector<PoolRow> pools;
     if ( int rc = s->st->list_pools(pools) )
         return store_fail(s, rc);
@@ -952,19 +960,14 @@ static int impl_cpupolicy_pool_list(cpupolicy_store_t *s, char **out)
                          {"nr_vms", vms.size()}, {"generation", p.generation},
                          {"level_featureset", fs}});
     }
-    json j = doc("pool-list");
-    j["pools"] = a;
-    return answer(j, out, 0);
+    return answer_list("pool-list", "pools", std::move(a), out);
 }
 
 static int impl_cpupolicy_pool_history(cpupolicy_store_t *s, const char *pool, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !pool )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {pool}) )
+        return rc;
     PoolRow p;
     if ( int rc = s->st->get_pool(pool, p) )
         return store_fail(s, rc);
@@ -995,9 +998,8 @@ static int impl_cpupolicy_pool_get_level(cpupolicy_store_t *s, const char *pool,
                                               int is_default, cpupolicy_t *out)
 {
     ErrnoGuard g;
-    if ( !s || !pool || !out )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, nullptr, {pool, out}) )
+        return rc;
     PoolRow p;
     if ( int rc = s->st->get_pool(pool, p) )
         return store_fail(s, rc);
@@ -1211,11 +1213,8 @@ static int impl_cpupolicy_vm_create(cpupolicy_store_t *s, const cpupolicy_vm_con
 static int impl_cpupolicy_vm_show(cpupolicy_store_t *s, const char *vm, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !vm )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {vm}) )
+        return rc;
     VmRow row;
     if ( int rc = s->st->get_vm(vm, row) )
         return store_fail(s, rc);
@@ -1230,11 +1229,8 @@ static int impl_cpupolicy_vm_show(cpupolicy_store_t *s, const char *vm, char **o
 static int impl_cpupolicy_vm_list(cpupolicy_store_t *s, const char *pool, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {}) )
+        return rc;
     int64_t pid = 0;
     if ( pool )
     {
@@ -1249,19 +1245,14 @@ static int impl_cpupolicy_vm_list(cpupolicy_store_t *s, const char *pool, char *
     json a = json::array();
     for ( const auto &v : vms )
         a.push_back(vm_json(v));
-    json j = doc("vm-list");
-    j["vms"] = a;
-    return answer(j, out, 0);
+    return answer_list("vm-list", "vms", std::move(a), out);
 }
 
 static int impl_cpupolicy_vm_destroy(cpupolicy_store_t *s, const char *vm, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !vm )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {vm}) )
+        return rc;
     VmRow row;
     if ( int rc = s->st->get_vm(vm, row) )
         return store_fail(s, rc);
@@ -1285,9 +1276,8 @@ static int impl_cpupolicy_vm_destroy(cpupolicy_store_t *s, const char *vm, char 
 static int impl_cpupolicy_vm_get_policy(cpupolicy_store_t *s, const char *vm, cpupolicy_t *out)
 {
     ErrnoGuard g;
-    if ( !s || !vm || !out )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, nullptr, {vm, out}) )
+        return rc;
     VmRow row;
     if ( int rc = s->st->get_vm(vm, row) )
         return store_fail(s, rc);
@@ -1340,11 +1330,8 @@ static int impl_cpupolicy_vm_migrate_check(cpupolicy_store_t *s, const char *vm,
                                                 const char *host, char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !vm || !host )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {vm, host}) )
+        return rc;
     VmRow row;
     HostRow target;
     json j = doc("vm-migrate-check");
@@ -1358,11 +1345,8 @@ static int impl_cpupolicy_vm_migrate(cpupolicy_store_t *s, const char *vm, const
                                           char **out)
 {
     ErrnoGuard g;
-    if ( out )
-        *out = nullptr;
-    if ( !s || !vm || !host )
-        return -EINVAL;
-    s->err.clear();
+    if ( int rc = begin_call(s, out, {vm, host}) )
+        return rc;
     VmRow row;
     HostRow target;
     json j = doc("vm-migrate");

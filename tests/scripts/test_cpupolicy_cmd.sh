@@ -370,6 +370,13 @@ if [ "$rc" -le 1 ] && grep -q '^Levelling caps: [0-9a-f]\{8\}$' "$tmp/out"; then
 run masking "$SNB" "$MILAN"
 check_rc "levelling an AMD guest onto an Intel host" 2 && ok
 has "$tmp/err" "levelling vendor error names both" "$MILAN is AuthenticAMD but $SNB is GenuineIntel"
+# A vendor string with a control character (ESC in leaf 0's EBX) is printed with '?' in
+# its place, never raw to the terminal.
+sed 's/^CPUID 00000000: 0000000D-756E6547-/CPUID 00000000: 0000000D-756E651B-/' "$SNB" >"$tmp/esc-vendor.txt"
+run masking "$SNB" "$tmp/esc-vendor.txt"
+check_rc "levelling a guest whose vendor holds ESC" 2 && ok
+has "$tmp/err" "levelling vendor error: ESC shown as ?" "esc-vendor.txt is ?enuineIntel but"
+if LC_ALL=C grep -q "$(printf '\033')" "$tmp/err"; then bad "levelling vendor error: raw ESC on stderr"; else ok; fi
 run masking "$tmp/no-such-host.txt"
 check_rc "levelling, missing host dump" 2 && ok
 has "$tmp/err" "levelling names the missing host" "no-such-host.txt"

@@ -355,7 +355,7 @@ void print_verdict(json &v)
 
 namespace {
 
-const option source_options[] = {
+const option source_options_table[] = {
     {"index", required_argument, nullptr, 'i'},
     {"boot-options", required_argument, nullptr, 'b'},
     {"store", required_argument, nullptr, 's'},
@@ -364,16 +364,18 @@ const option source_options[] = {
     {nullptr, 0, nullptr, 0},
 };
 
-} // namespace
-
-int cmd_compare_any(int argc, char **argv)
+// The options of a command on policy sources: --index, --boot-options and --store
+// always, --json and --format where `takes` names them ('j', 'f').  0, or the exit code
+// after saying what was wrong (`usage_text` for an option the command does not take).
+int source_options(int argc, char **argv, const char *takes, const char *usage_text, Common &c, int &idx,
+                   const char *&boot, std::string *format)
 {
-    Common c;
-    int idx = -1;
-    const char *boot = nullptr;
     optind = 1;
     int o;
-    while ( (o = getopt_long(argc, argv, "i:b:", source_options, nullptr)) != -1 )
+    while ( (o = getopt_long(argc, argv, "i:b:", source_options_table, nullptr)) != -1 )
+    {
+        if ( (o == 'j' || o == 'f') && !strchr(takes, o) )
+            o = '?';
         switch ( o ) {
         case 'i':
             if ( (idx = parse_index(optarg)) < 0 )
@@ -385,11 +387,27 @@ int cmd_compare_any(int argc, char **argv)
         case 'b': boot = optarg; break;
         case 's': c.store = optarg; break;
         case 'j': c.json = true; break;
+        case 'f': *format = optarg; break;
         default:
-            fprintf(stderr, "Usage: cpupolicy compare [--json] [--store PATH] [--index I] HOST GUEST\n"
-                            "  HOST, GUEST: a dump, a host URI, pool:NAME or vm:NAME\n");
+            fputs(usage_text, stderr);
             return exit_usage;
         }
+    }
+    return 0;
+}
+
+} // namespace
+
+int cmd_compare_any(int argc, char **argv)
+{
+    Common c;
+    int idx = -1;
+    const char *boot = nullptr;
+    if ( int rc = source_options(argc, argv, "j",
+                                 "Usage: cpupolicy compare [--json] [--store PATH] [--index I] HOST GUEST\n"
+                                 "  HOST, GUEST: a dump, a host URI, pool:NAME or vm:NAME\n",
+                                 c, idx, boot, nullptr) )
+        return rc;
     if ( argc - optind != 2 )
     {
         fprintf(stderr, "cpupolicy: compare takes HOST GUEST\n");
@@ -427,24 +445,10 @@ int cmd_policy_any(int argc, char **argv)
     int idx = -1;
     const char *boot = nullptr;
     std::string format = "text";
-    optind = 1;
-    int o;
-    while ( (o = getopt_long(argc, argv, "i:b:", source_options, nullptr)) != -1 )
-        switch ( o ) {
-        case 'i':
-            if ( (idx = parse_index(optarg)) < 0 )
-            {
-                fprintf(stderr, "cpupolicy: unknown --index '%s'\n", optarg);
-                return exit_usage;
-            }
-            break;
-        case 'b': boot = optarg; break;
-        case 's': c.store = optarg; break;
-        case 'f': format = optarg; break;
-        default:
-            fprintf(stderr, "Usage: cpupolicy policy --format text|featureset [--index I] SOURCE\n");
-            return exit_usage;
-        }
+    if ( int rc = source_options(argc, argv, "f",
+                                 "Usage: cpupolicy policy --format text|featureset [--index I] SOURCE\n", c,
+                                 idx, boot, &format) )
+        return rc;
     if ( format != "text" && format != "featureset" )
     {
         fprintf(stderr, "cpupolicy: unknown --format '%s' (text, featureset; without --format: "

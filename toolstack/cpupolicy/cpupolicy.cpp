@@ -355,20 +355,6 @@ void print_by_word(const char *title, const std::vector<uint32_t> &fs)
         }
 }
 
-// Vendor string of a policy (leaf 0 ebx:edx:ecx).
-std::string vendor_of(const cpupolicy_t *p)
-{
-    cpupolicy_leaf_t l0{};
-    if ( cpupolicy_get_cpuid(p, 0, CPUPOLICY_NO_SUBLEAF, &l0) )
-        return "?";
-    char v[13];
-    memcpy(v, &l0.b, 4);
-    memcpy(v + 4, &l0.d, 4);
-    memcpy(v + 8, &l0.c, 4);
-    v[12] = '\0';
-    return v;
-}
-
 int masking_failed(const char *what, int rc)
 {
     fprintf(stderr, "cpupolicy: masking: %s: %s\n", what, strerror(-rc));
@@ -436,7 +422,7 @@ int masking_guest_source(cpupolicy_handle_t *h, const Options &o, const char *ho
     src = load(guest_path, go, idx);
     if ( !src )
         return exit_usage;
-    const std::string gv = vendor_of(src.get()), hv = vendor_of(host_raw.get());
+    const std::string gv = cpupolicy::tools::vendor_of(src.get()), hv = cpupolicy::tools::vendor_of(host_raw.get());
     if ( gv != hv )
     {
         fprintf(stderr, "cpupolicy: masking: %s is %s but %s is %s: a guest is not "
