@@ -623,6 +623,53 @@ TEST(guest_xcr0_write_is_checked_against_the_policy_and_sizes_leaf_0xd)
     EXPECT_EQ(x87_sse_avx, after.xcr0);
 }
 
+// IA32_XSS (MSR 0xda0; SDM vol. 4 table 2-2): it exists where the domain's policy has
+// XSAVES - RDMSR gives the vCPU's value, WRMSR takes only the components the policy
+// offers for it (Xen 4.17 offers none to HVM guests: only 0) - and without XSAVES both
+// are #GP.  A refused write changes nothing; a saved context holding an XSS bit the
+// policy does not offer is refused on restore.
+TEST(guest_xss_msr_exists_with_xsaves_and_takes_only_offered_components)
+{
+    auto m = boot(GRANITE);
+    if ( !m )
+        return;
+    DomId d = create_domain(*m, DomainType::hvm), n = create_domain(*m, DomainType::hvm);
+    Featureset fs = policy_to_featureset(domain_policy(*m, n));
+    fs.clear(F("xsaves"));
+    ErrRecord err;
+    REQUIRE_RC(0, set_featureset(*m, n, fs, &err));
+    for ( DomId x : {d, n} )
+        REQUIRE_RC(0, start(*m, x));
+    EXPECT_TRUE(policy_to_featureset(domain_policy(*m, d)).test(F("xsaves")));
+    EXPECT_EQ(0u, xstate::policy_xss(domain_policy(*m, d)));
+    const uint64_t cet_u = xstate::bit(11);  // a supervisor component the host has
+
+    GuestFault f = GuestFault::none;
+    uint64_t v = 1;
+    EXPECT_RC(0, m->exec_rdmsr(d, 0, 0xda0, &v, &f));
+    EXPECT_TRUE(f == GuestFault::none);
+    EXPECT_EQ(0u, v);
+    EXPECT_RC(0, m->exec_wrmsr(d, 0, 0xda0, 0, &f));
+    EXPECT_TRUE(f == GuestFault::none);
+    EXPECT_RC(0, m->exec_wrmsr(d, 0, 0xda0, cet_u, &f));
+    EXPECT_TRUE(f == GuestFault::gp);
+    VcpuContext ctx{};
+    REQUIRE_RC(0, hc(*m, [&](Hypervisor &hv) { return hv.get_vcpu_context(CONTROL_DOMID, d, 0, ctx); }));
+    EXPECT_EQ(0u, ctx.xss);
+
+    // Without XSAVES there is no IA32_XSS.
+    f = GuestFault::none;
+    EXPECT_RC(0, m->exec_rdmsr(n, 0, 0xda0, &v, &f));
+    EXPECT_TRUE(f == GuestFault::gp);
+    f = GuestFault::none;
+    EXPECT_RC(0, m->exec_wrmsr(n, 0, 0xda0, 0, &f));
+    EXPECT_TRUE(f == GuestFault::gp);
+
+    VcpuContext bad = ctx;
+    bad.xss = cet_u;
+    EXPECT_RC(-EINVAL, hc(*m, [&](Hypervisor &hv) { return hv.set_vcpu_context(CONTROL_DOMID, d, 0, bad); }));
+}
+
 // The vCPU's prepared CPUID answers (guest_cpuid.hpp VcpuCpuid) follow every path that
 // changes what they depend on: a restored vCPU context (CR4, XCR0), CR4 and XCR0 writes
 // from the guest, and a new domain policy - for each vCPU, which keeps its own APIC ID.

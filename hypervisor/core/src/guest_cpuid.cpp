@@ -172,7 +172,9 @@ int guest_cpuid_prepare(GuestCpuidCtx &ctx, const Policy &p, const GuestConfig &
     c.machine_addr_bits =
         c.extd_max >= 0x80000008 ? field_get(p, field::maxphysaddr) : 0;
     c.xcr0_offered = xstate::policy_xcr0(p);
-    c.xss_offered = xstate::policy_xss(p);
+    // As the size tables above: supervisor components only with XSAVES.
+    c.xsaves = xsave && fs.test(F_XSAVES);
+    c.xss_offered = c.xsaves ? xstate::policy_xss(p) : 0;
 
     bool viridian = cfg.hvm && p.hv2_limit;
     c.hv_base = viridian ? HV2_LEAF : HV_LEAF;

@@ -653,9 +653,10 @@ int Hypervisor::set_vcpu_context(DomId caller, DomId d, unsigned vcpu, const Vcp
          ((in.misc_features_enables & msr::misc_features_cpuid_faulting) &&
           !policy_has_faulting(*dom)) )
         return -err::einval;
-    // An XCR0 XSETBV would refuse cannot be restored either (xstate::xcr0_valid).
+    // An XCR0 XSETBV would refuse cannot be restored either (xstate::xcr0_valid), nor an
+    // IA32_XSS the guest's WRMSR would get #GP for.
     if ( !xstate::xcr0_valid(in.xcr0, xstate::policy_xcr0(dom->policy)) ||
-         (in.xss & ~xstate::policy_xss(dom->policy)) )
+         (in.xss & ~dom->ctx.xss_offered) )
         return -err::einval;
     Vcpu &v = dom->vcpu[vcpu];
     VcpuState s = v.cpuid.state();

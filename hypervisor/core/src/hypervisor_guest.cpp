@@ -107,10 +107,17 @@ int Hypervisor::hvm_rdmsr(DomId d, unsigned vcpu, MsrIndex idx, uint64_t *val, G
     case msr::misc_features_enables:
         *val = dom->vcpu[vcpu].misc_features_enables;
         return 0;
-    default:
-        *f = GuestFault::gp;
+    case msr::ia32_xss:
+        // The MSR exists where the policy has XSAVES (SDM vol. 4 table 2-2).
+        if ( !dom->ctx.xsaves )
+            break;
+        *val = dom->vcpu[vcpu].cpuid.state().xss;
         return 0;
+    default:
+        break;
     }
+    *f = GuestFault::gp;
+    return 0;
 }
 
 int Hypervisor::hvm_wrmsr(DomId d, unsigned vcpu, MsrIndex idx, uint64_t val, GuestFault *f)
@@ -121,16 +128,26 @@ int Hypervisor::hvm_wrmsr(DomId d, unsigned vcpu, MsrIndex idx, uint64_t val, Gu
     if ( dom->type != DomainType::hvm || !f )
         return -err::einval;
     *f = GuestFault::none;
-    if ( idx != msr::misc_features_enables ||
-         (val & ~msr::misc_features_cpuid_faulting) ||
-         ((val & msr::misc_features_cpuid_faulting) && !policy_has_faulting(*dom)) )
-    {
-        // PLATFORM_INFO is read-only; the faulting bit exists only where the policy
-        // advertises CPUID faulting; every other bit is reserved.
-        *f = GuestFault::gp;
+    switch ( idx ) {
+    case msr::misc_features_enables:
+        // The faulting bit exists only where the policy advertises CPUID faulting; every
+        // other bit is reserved.
+        if ( (val & ~msr::misc_features_cpuid_faulting) ||
+             ((val & msr::misc_features_cpuid_faulting) && !policy_has_faulting(*dom)) )
+            break;
+        dom->vcpu[vcpu].misc_features_enables = val;
         return 0;
+    case msr::ia32_xss:
+        // Only where the policy has XSAVES, and only components it offers for IA32_XSS
+        // (VcpuCpuid::set_xss); a good write resizes leaf 0xd:1 EBX.
+        if ( !dom->ctx.xsaves || dom->vcpu[vcpu].cpuid.set_xss(dom->ctx, val) )
+            break;
+        return 0;
+    default:
+        // PLATFORM_INFO is read-only; anything else is not virtualised here.
+        break;
     }
-    dom->vcpu[vcpu].misc_features_enables = val;
+    *f = GuestFault::gp;
     return 0;
 }
 

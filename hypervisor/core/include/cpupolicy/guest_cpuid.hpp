@@ -155,8 +155,9 @@ struct GuestCpuidCtx {
     uint32_t machine_addr_bits;  // PV: 0x40000x05 subleaf 0 EBX
     uint16_t domid;
     bool hvm, intel, xsave, compacted, x2apic, pku;
+    bool xsaves;               // IA32_XSS exists (CPUID.(0xd,1).EAX.XSAVES, with XSAVE)
     uint64_t xcr0_offered;     // policy_xcr0: what XSETBV may load (with xcr0_valid)
-    uint64_t xss_offered;      // policy_xss: what IA32_XSS may hold
+    uint64_t xss_offered;      // policy_xss with XSAVES, else 0: what IA32_XSS may hold
     xstate::SizeTables sizes;
     // Per slot of the policy object, with every range rule applied: GUEST_FROM_*.
     uint8_t from[NR_POLICY_SLOTS];

@@ -207,8 +207,9 @@ public:
                                             Leaf leaf, Subleaf subleaf,
                                             GuestCpuidResult &out);
     // An HVM guest's RDMSR/WRMSR exit for the MSRs this subsystem virtualises
-    // (PLATFORM_INFO 0xce read-only, MISC_FEATURES_ENABLES 0x140); *fault = gp for
-    // anything refused.  0, or -ESRCH/-EINVAL for a bad domain/vCPU.
+    // (PLATFORM_INFO 0xce read-only, MISC_FEATURES_ENABLES 0x140, IA32_XSS 0xda0 where
+    // the policy has XSAVES: a write resizes leaf 0xd:1 EBX); *fault = gp for anything
+    // refused.  0, or -ESRCH/-EINVAL for a bad domain/vCPU.
     CPUPOLICY_MUST_CHECK int hvm_rdmsr(DomId d, unsigned vcpu, MsrIndex msr, uint64_t *val,
                                        GuestFault *fault);
     CPUPOLICY_MUST_CHECK int hvm_wrmsr(DomId d, unsigned vcpu, MsrIndex msr, uint64_t val,

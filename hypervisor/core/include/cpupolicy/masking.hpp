@@ -88,6 +88,7 @@ namespace msr {
 inline constexpr MsrIndex platform_info = 0xce_msr;
 inline constexpr MsrIndex arch_capabilities = 0x10a_msr;
 inline constexpr MsrIndex misc_features_enables = 0x140_msr;
+inline constexpr MsrIndex ia32_xss = 0xda0_msr;  // SDM vol. 4 table 2-2: IA32_XSS (XSAVES)
 inline constexpr uint64_t misc_features_cpuid_faulting = 1ull << 0;
 inline constexpr MsrIndex intel_mask_v1_cpuid1 = 0x478_msr;          // Penryn
 inline constexpr MsrIndex intel_mask_v2_cpuid1 = 0x130_msr;          // Nehalem / Westmere
