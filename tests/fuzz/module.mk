@@ -9,6 +9,7 @@
 #                                      of the core and library: `make fuzz`.
 #
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="fuzz_import ..."] [FUZZ_FLAGS=-jobs=2]
+#   make fuzz-merge [FUZZ_TARGETS=...]   keep what the runs found that adds coverage
 #
 # New inputs libFuzzer finds go to $(BUILD)/fuzz/corpus/TARGET/ (the committed corpus
 # is only read); crashes to $(BUILD)/fuzz/artifacts/.  A crash file reproduces with
@@ -84,6 +85,18 @@ fuzz: fuzz-build
 	        -print_final_stats=1 $(FUZZ_FLAGS) \
 	        -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $$dict \
 	        $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
+
+# Keep what `make fuzz` found: each target's inputs in $(FUZZ_DIR)/corpus that add
+# coverage to the committed corpus are merged into tests/fuzz/corpus/TARGET, named by
+# their SHA-1 (libFuzzer -merge=1); `make check` replays them from then on.
+.PHONY: fuzz-merge
+fuzz-merge: fuzz-build
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+	    [ -d $(FUZZ_DIR)/corpus/$$t ] || continue; \
+	    echo "== $$t: merge into tests/fuzz/corpus/$$t"; \
+	    $(FUZZ_DIR)/$$t -merge=1 -max_len=$(FUZZ_MAX_LEN) -timeout=10 \
+	        tests/fuzz/corpus/$$t $(FUZZ_DIR)/corpus/$$t 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' || true; \
 	done
 
 # The binary seeds are generated (tests/fuzz/make_seeds.cpp); `make fuzz-seeds` rewrites
