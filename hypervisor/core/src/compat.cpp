@@ -108,7 +108,12 @@ uint64_t xstates_of(const Policy &p, const PolicyRanges &r)
 // "may behave worse" RSBA/RRSBA).
 Featureset missing_features(const Featureset &host_eff, const Featureset &guest_eff)
 {
-    return (guest_eff & features::known).and_not(host_eff).and_not(features::pool_any);
+    // One word at a time: the Featureset operators would make a temporary each (this
+    // was half of a prepared compatibility check).
+    Featureset r;
+    for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
+        r.w[i] = guest_eff.w[i] & features::known.w[i] & ~host_eff.w[i] & ~features::pool_any.w[i];
+    return r;
 }
 
 // Whether each numeric field compares as `le` (else `subset`), one bit per field.
@@ -179,6 +184,7 @@ void compat_view_prepare(CompatView &v, const Policy &p)
     v.ranges = policy_ranges(p);
     numeric_field_values(p, v.ranges, v.numeric);
     v.effective = policy_effective_featureset(p, v.ranges);
+    v.wanted = missing_features(Featureset{}, v.effective);
     v.xstates = xstates_of(p, v.ranges);
     v.extd_limit = policy_extd_limit(p);
     v.cpuid_faulting = p.platform_info & PLATFORM_INFO_CPUID_FAULTING;
@@ -234,8 +240,13 @@ int policy_is_compatible(const CompatView &host, const CompatView &guest, ErrRec
     if ( guest.extd_limit > host.extd_limit )
         first.cpuid(Leaf{EXTD_FIRST}, kNoSubleaf);
 
-    Featureset lacking = missing_features(host.effective, guest.effective);
-    if ( !lacking.empty() )
+    // missing_features(host, guest), with the guest's side prepared: one AND-NOT a word,
+    // and one test for all of them.
+    Featureset lacking;
+    uint32_t any = 0;
+    for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
+        any |= lacking.w[i] = guest.wanted.w[i] & ~host.effective.w[i];
+    if ( any )
         for ( unsigned i = 0; i < NR_FEATUREWORDS; ++i )
         {
             if ( !lacking.w[i] )

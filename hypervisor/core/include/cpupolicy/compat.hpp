@@ -128,6 +128,8 @@ struct CompatView {
     PolicyRanges ranges;
     uint32_t numeric[NR_NUMERIC_FIELDS];  // numeric_field_values()
     Featureset effective;                 // policy_effective_featureset()
+    Featureset wanted;                    // as the guest: what the host must have (the
+                                          // effective features policy_missing_features counts)
     uint64_t xstates;                     // effective XCR0 | XSS components
     uint32_t extd_limit;                  // policy_extd_limit()
     bool cpuid_faulting;                  // MSR 0xce bit 31
