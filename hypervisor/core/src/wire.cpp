@@ -63,10 +63,8 @@ constexpr uint64_t PAST_LAST_WIRE_INDEX = ~uint64_t{0};
 constexpr unsigned DENSE_HV = NR_BASIC + NR_EXTD, DENSE_HV2 = DENSE_HV + 1, DENSE_NONE = DENSE_HV + 2;
 
 struct Tables {
-    // slot -> the wire key of its entry.  Slots are in (leaf, subleaf) order, the
-    // order policy_serialise emits them in.
-    uint64_t key[NR_POLICY_SLOTS];
-    // wire index -> the key of its entry, in increasing (leaf, subleaf) order.  Past
+    // wire index -> the key of its entry, in increasing (leaf, subleaf) order (slot s
+    // has wire index ord_of_slot(s); serialise writes in this order).  Past
     // the last one, as many copies of PAST_LAST_WIRE_INDEX as a call can pass entries:
     // deserialise compares the entries after a run's first with the keys after its
     // wire index bounded by the input alone (no per-run count of what is left), and
@@ -102,9 +100,9 @@ constexpr Tables make_tables()
         t.leaf[i] = {nr ? 0u : NO_SUBLEAF, static_cast<uint16_t>(ord), static_cast<uint16_t>(nr ? nr : 1)};
         t.end[i] = static_cast<uint16_t>(base + (nr ? nr : 1));
         if ( nr == 0 )
-            t.key[base] = t.ord_key[ord] = wire_key(leaf, NO_SUBLEAF);
+            t.ord_key[ord] = wire_key(leaf, NO_SUBLEAF);
         for ( unsigned s = 0; s < nr; ++s )
-            t.key[base + s] = t.ord_key[ord + s] = wire_key(leaf, s);
+            t.ord_key[ord + s] = wire_key(leaf, s);
         if ( nr )
         {
             if ( i >= NR_BASIC && t.first_extd_indexed == NR_INDEXED_LEAVES )
@@ -126,25 +124,15 @@ inline constexpr Tables tables = make_tables();
 static_assert(tables.end[NR_BASIC + NR_EXTD - 1] == NR_POLICY_SLOTS);
 static_assert(tables.end[NR_BASIC - 1] == policy_layout.extd_base[0], "extended slots follow basic ones");
 
+// The key of slot s (what serialise writes for it).
+constexpr uint64_t slot_key(unsigned s) { return tables.ord_key[ord_of_slot(s)]; }
+
 constexpr bool tables_agree_with_slot_exact()
 {
     for ( unsigned s = 0; s < NR_POLICY_SLOTS; ++s )
-        if ( slot_exact(Leaf{static_cast<uint32_t>(tables.key[s])}, Subleaf{static_cast<uint32_t>(tables.key[s] >> 32)}) !=
+        if ( slot_exact(Leaf{static_cast<uint32_t>(slot_key(s))}, Subleaf{static_cast<uint32_t>(slot_key(s) >> 32)}) !=
              static_cast<int>(s) )
             return false;
-    for ( unsigned i = 1; i < NR_POLICY_SLOTS; ++i )
-    {
-        const uint32_t l0 = static_cast<uint32_t>(tables.key[i - 1]), l1 = static_cast<uint32_t>(tables.key[i]);
-        const uint32_t s0 = static_cast<uint32_t>(tables.key[i - 1] >> 32), s1 = static_cast<uint32_t>(tables.key[i] >> 32);
-        if ( !(l0 < l1 || (l0 == l1 && s0 < s1)) )
-            return false;
-    }
-    return true;
-}
-static_assert(tables_agree_with_slot_exact(), "slot keys are slot_exact's inverse, in leaf order");
-
-constexpr bool wire_indices_in_wire_order()
-{
     for ( unsigned i = 1; i < NR_ORD; ++i )
     {
         const uint32_t l0 = static_cast<uint32_t>(tables.ord_key[i - 1]), l1 = static_cast<uint32_t>(tables.ord_key[i]);
@@ -152,12 +140,10 @@ constexpr bool wire_indices_in_wire_order()
         if ( !(l0 < l1 || (l0 == l1 && s0 < s1)) )
             return false;
     }
-    for ( unsigned s = 0; s < NR_POLICY_SLOTS; ++s )
-        if ( tables.ord_key[ord_of_slot(s)] != tables.key[s] )
-            return false;
     return true;
 }
-static_assert(wire_indices_in_wire_order(), "wire indices number the keys in (leaf, subleaf) order");
+static_assert(tables_agree_with_slot_exact(),
+              "slot keys are slot_exact's inverse, and wire indices number them in (leaf, subleaf) order");
 
 // --- Serialise ---------------------------------------------------------------------------
 // Whether N consecutive slots are all zero: for one slot, its two 8-byte halves ORed; for
@@ -286,7 +272,7 @@ template <unsigned BASE, unsigned J, unsigned NR>
     {
         if ( J >= keep )
             return;
-        put(o + J, tables.key[BASE + J], p.slot[BASE + J]);
+        put(o + J, slot_key(BASE + J), p.slot[BASE + J]);
         put_subleaves<BASE, J + 1, NR>(o, p, keep);
     }
 }
@@ -309,7 +295,7 @@ template <unsigned I, unsigned END, bool CHECKED, bool SCAN>
             return o;
         constexpr unsigned base = leaf_base(I), nr = leaf_nr(I);
         if constexpr ( nr == 0 )
-            put(o++, tables.key[base], p.slot[base]);
+            put(o++, slot_key(base), p.slot[base]);
         else
         {
             const unsigned keep = SCAN ? 1 + last_nonzero<nr - 1u>(&p.slot[base]) : pl.keep[indexed_before(I)];
