@@ -3,69 +3,85 @@
 
 #include <string.h>
 
+#include "cpupolicy/featureset.hpp"
+
 namespace xcpuid {
 
 using namespace cpupolicy;
 
 namespace {
 
-// One output line, built in memory and written with one fwrite: an fprintf per feature
-// name was two thirds of decoding a featureset (`make bench-compare`'s xen-cpuid row).
-struct Line {
-    char buf[4096];
-    size_t len = 0;
+// Output built in memory and written with one fwrite per line (or per full buffer): an
+// fprintf per feature name was two thirds of decoding a featureset (`make
+// bench-compare`'s xen-cpuid row).  Nothing is dropped: a full buffer is written out.
+class Line {
+public:
+    explicit Line(FILE *out) : out_(out) {}
+    ~Line() { flush(); }
     void add(const char *s, size_t n)
     {
-        if ( n > sizeof(buf) - len )
-            n = sizeof(buf) - len;
-        memcpy(buf + len, s, n);
-        len += n;
+        while ( n > sizeof(buf_) - len_ )
+        {
+            const size_t room = sizeof(buf_) - len_;
+            memcpy(buf_ + len_, s, room);
+            len_ += room;
+            s += room, n -= room;
+            flush();
+        }
+        memcpy(buf_ + len_, s, n);
+        len_ += n;
     }
     void add(const char *s) { add(s, strlen(s)); }
     template <typename... A>
     void addf(const char *fmt, A... a)
     {
-        int n = snprintf(buf + len, sizeof(buf) - len, fmt, a...);
-        if ( n > 0 )
-            len += static_cast<size_t>(n) < sizeof(buf) - len ? static_cast<size_t>(n) : sizeof(buf) - len - 1;
+        char piece[128];
+        const int n = snprintf(piece, sizeof(piece), fmt, a...);
+        if ( n >= static_cast<int>(sizeof(piece)) )
+        {
+            // Longer than a label or a number (a long name): straight to the file.
+            flush();
+            fprintf(out_, fmt, a...);
+        }
+        else if ( n > 0 )
+            add(piece, static_cast<size_t>(n));
     }
-    void write(FILE *out) const { fwrite(buf, 1, len, out); }
-};
+    void flush()
+    {
+        fwrite(buf_, 1, len_, out_);
+        len_ = 0;
+    }
 
-// "%08x" of w into 8 characters.
-void hex8(char *to, uint32_t w)
-{
-    static const char digits[] = "0123456789abcdef";
-    for ( int i = 7; i >= 0; --i, w >>= 4 )
-        to[i] = digits[w & 0xf];
-}
+private:
+    FILE *out_;
+    char buf_[4096];
+    size_t len_ = 0;
+};
 
 } // namespace
 
 void print_header(FILE *out, const char *name, const uint32_t *words, size_t nr)
 {
-    Line l;
+    Line l(out);
     l.addf("%-*s        ", kColAlign, name);
-    for ( size_t i = 0; i < nr; ++i )
+    // The words as the parser reads them back ("%08x:..."; cpupolicy/featureset.hpp),
+    // a chunk at a time.
+    for ( size_t i = 0; i < nr; i += 64 )
     {
-        char w[9];
-        hex8(w, words[i]);
-        w[8] = i + 1 < nr ? ':' : '\n';
-        l.add(w, 9);
-        if ( l.len > sizeof(l.buf) - 16 )
-        {
-            l.write(out);
-            l.len = 0;
-        }
+        const uint32_t n = static_cast<uint32_t>(nr - i < 64 ? nr - i : 64);
+        char text[9 * 64];
+        const int len = format_words(words + i, n, text, sizeof(text));
+        if ( len > 0 )
+            l.add(text, static_cast<size_t>(len));
+        l.add(i + n < nr ? ":" : "\n", 1);
     }
-    l.write(out);
 }
 
 void print_words(FILE *out, const uint32_t *words, size_t nr)
 {
     for ( size_t i = 0; i < nr; ++i )
     {
-        Line l;
+        Line l(out);
         if ( i < NR_FEATUREWORDS )
             l.addf("  [%02zu] %-*s", i, kColAlign, table::words[i].label);
         else
@@ -92,7 +108,6 @@ void print_words(FILE *out, const uint32_t *words, size_t nr)
                 l.addf(" <%u>", bit);
         }
         l.add("\n", 1);
-        l.write(out);
     }
 }
 
